@@ -1,0 +1,58 @@
+"""Annotated FastAPI dependencies: the session, the caller, and role checks."""
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from app.core.db import get_db
+from app.core.errors import Forbidden, NotAuthenticated
+from app.core.security import Principal, Role, decode_access_token
+from app.residents.models import Resident
+from app.staff.models import StaffUser
+
+SessionDep = Annotated[Session, Depends(get_db)]
+_bearer = HTTPBearer(auto_error=False, description="Bearer token from /auth/*/token")
+
+
+def get_principal(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller named by the bearer token."""
+    if credentials is None:
+        raise NotAuthenticated("missing bearer token", field="authorization")
+    return decode_access_token(credentials.credentials)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def get_current_resident(principal: CurrentPrincipal, db: SessionDep) -> Resident:
+    """The resident calling, or 403 for staff tokens."""
+    if principal.role != "resident":
+        raise Forbidden("this endpoint is for residents", field="authorization")
+    resident = db.get(Resident, principal.subject_id)
+    if resident is None:
+        raise NotAuthenticated("resident no longer exists", field="authorization")
+    return resident
+
+
+def require_staff(*roles: Role) -> Callable[[CurrentPrincipal, Session], StaffUser]:
+    """A dependency that admits active staff accounts holding one of `roles`."""
+
+    def dependency(principal: CurrentPrincipal, db: SessionDep) -> StaffUser:
+        if principal.role not in roles:
+            raise Forbidden(f"requires role {' or '.join(roles)}", field="authorization")
+        user = db.get(StaffUser, principal.subject_id)
+        if user is None or not user.active or user.role != principal.role:
+            raise NotAuthenticated("account disabled or unknown", field="authorization")
+        return user
+
+    return dependency
+
+
+CurrentResident = Annotated[Resident, Depends(get_current_resident)]
+CurrentOperator = Annotated[StaffUser, Depends(require_staff("operator"))]
+CurrentDriver = Annotated[StaffUser, Depends(require_staff("driver"))]

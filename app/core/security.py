@@ -1,0 +1,84 @@
+"""Tokens, password hashing and keyed hashes for short codes, on maintained libraries."""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from app.core.db import utcnow
+from app.core.errors import NotAuthenticated
+from app.core.settings import get_settings
+
+Role = Literal["resident", "operator", "driver"]
+_ALGORITHM = "HS256"
+_hasher = PasswordHasher()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a resident or a staff account, with its role."""
+
+    subject_id: int
+    role: Role
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of a password."""
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """Whether the password matches its argon2 hash."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def hash_code(code: str, *, purpose: str) -> str:
+    """A keyed hash (HMAC-SHA256) of a short code, so codes are never stored in clear."""
+    key = get_settings().secret_key.encode()
+    return hmac.new(key, f"{purpose}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def codes_match(stored_hash: str, code: str, *, purpose: str) -> bool:
+    """Constant-time comparison of a code with its stored keyed hash."""
+    return hmac.compare_digest(stored_hash, hash_code(code, purpose=purpose))
+
+
+def new_numeric_code(digits: int = 6) -> str:
+    """A random numeric code from the OS's secure generator."""
+    return f"{secrets.randbelow(10**digits):0{digits}d}"
+
+
+def create_access_token(principal: Principal) -> str:
+    """A signed bearer token for the principal."""
+    settings = get_settings()
+    now = utcnow()
+    claims = {
+        "sub": str(principal.subject_id),
+        "role": principal.role,
+        "iat": now,
+        "exp": now + timedelta(minutes=settings.access_token_minutes),
+    }
+    return jwt.encode(claims, settings.secret_key, algorithm=_ALGORITHM)
+
+
+def decode_access_token(token: str) -> Principal:
+    """The principal in a bearer token, or NotAuthenticated."""
+    try:
+        claims = jwt.decode(
+            token, get_settings().secret_key, algorithms=[_ALGORITHM], options={"require": ["exp"]}
+        )
+        role = claims["role"]
+        if role not in ("resident", "operator", "driver"):
+            raise NotAuthenticated("token has an unknown role", field="authorization")
+        return Principal(subject_id=int(claims["sub"]), role=role)
+    except (jwt.PyJWTError, KeyError, ValueError) as exc:
+        raise NotAuthenticated("invalid or expired token", field="authorization") from exc

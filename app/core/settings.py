@@ -1,0 +1,77 @@
+"""One settings object, read from the environment and an optional `.env` file."""
+
+from functools import lru_cache
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-only-secret-change-me-in-production"
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///./pickup.db"
+    secret_key: str = DEV_SECRET
+    access_token_minutes: int = 12 * 60
+
+    city_timezone: str = "Asia/Shanghai"
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    mqtt_url: str = Field(
+        default="embedded://", description="mqtt://user:pass@host:port or embedded://"
+    )
+    celery_broker_url: str = Field(
+        default="memory://", description="redis://..., amqp://... or memory://"
+    )
+    celery_result_backend: str | None = None
+
+    sms_provider: Literal["console", "twilio"] = "console"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_from_number: str | None = None
+    twilio_base_url: str | None = Field(
+        default=None, description="Override of api.twilio.com (tests)"
+    )
+
+    login_code_ttl_seconds: int = 300
+    login_code_max_attempts: int = 5
+    login_lockout_seconds: int = 15 * 60
+    rate_limit_per_phone_per_hour: int = 5
+    rate_limit_per_ip_per_hour: int = 60
+    max_request_bytes: int = 64 * 1024
+
+    @field_validator("city_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _no_dev_secrets_in_production(self) -> "Settings":
+        if self.environment != "production":
+            return self
+        if self.secret_key == DEV_SECRET or len(self.secret_key) < 32:
+            raise ValueError(
+                "SECRET_KEY must be set to a random value of 32+ characters in production"
+            )
+        if self.sms_provider == "twilio" and not (
+            self.twilio_account_sid and self.twilio_auth_token
+        ):
+            raise ValueError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are required for Twilio")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()
