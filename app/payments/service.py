@@ -1,0 +1,104 @@
+"""Charges and refunds, each recorded once in the ledger under its idempotency key."""
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.core.errors import InvalidInput
+from app.orders.models import Order
+from app.payments.models import EntryKind, LedgerEntry
+from app.payments.provider import PaymentProvider, get_provider
+
+
+def _record(
+    *,
+    db_session: Session,
+    kind: EntryKind,
+    order: Order,
+    amount_minor: int,
+    key: str,
+    reason: str,
+    provider: PaymentProvider | None,
+) -> LedgerEntry:
+    existing = db_session.scalar(select(LedgerEntry).where(LedgerEntry.idempotency_key == key))
+    if existing is not None:
+        return existing
+    if amount_minor <= 0:
+        raise InvalidInput("amount must be positive", field="amount_minor")
+    provider = provider or get_provider()
+    move = provider.charge if kind is EntryKind.CHARGE else provider.refund
+    reference = move(
+        resident_id=order.resident_id, amount_minor=amount_minor, currency=order.currency, key=key
+    )
+    entry = LedgerEntry(
+        idempotency_key=key,
+        order_id=order.id,
+        resident_id=order.resident_id,
+        kind=kind,
+        amount_minor=amount_minor,
+        currency=order.currency,
+        provider=provider.name,
+        provider_reference=reference,
+        reason=reason,
+    )
+    db_session.add(entry)
+    db_session.flush()
+    return entry
+
+
+def charge(
+    *,
+    db_session: Session,
+    order: Order,
+    amount_minor: int,
+    key: str,
+    reason: str,
+    provider: PaymentProvider | None = None,
+) -> LedgerEntry:
+    """Charge the order's resident once per key and record it."""
+    return _record(
+        db_session=db_session,
+        kind=EntryKind.CHARGE,
+        order=order,
+        amount_minor=amount_minor,
+        key=key,
+        reason=reason,
+        provider=provider,
+    )
+
+
+def refund(
+    *,
+    db_session: Session,
+    order: Order,
+    amount_minor: int,
+    key: str,
+    reason: str,
+    provider: PaymentProvider | None = None,
+) -> LedgerEntry:
+    """Refund the order's resident once per key and record it."""
+    return _record(
+        db_session=db_session,
+        kind=EntryKind.REFUND,
+        order=order,
+        amount_minor=amount_minor,
+        key=key,
+        reason=reason,
+        provider=provider,
+    )
+
+
+def get_all_for_order(*, db_session: Session, order_id: int) -> list[LedgerEntry]:
+    """The order's ledger entries in order."""
+    query = select(LedgerEntry).where(LedgerEntry.order_id == order_id).order_by(LedgerEntry.id)
+    return list(db_session.scalars(query))
+
+
+def balance(*, db_session: Session, order_id: int) -> int:
+    """Net money held for the order: charges minus refunds, in minor units."""
+    rows = db_session.execute(
+        select(LedgerEntry.kind, func.sum(LedgerEntry.amount_minor))
+        .where(LedgerEntry.order_id == order_id)
+        .group_by(LedgerEntry.kind)
+    ).all()
+    totals = {kind: int(total or 0) for kind, total in rows}
+    return totals.get(EntryKind.CHARGE, 0) - totals.get(EntryKind.REFUND, 0)
