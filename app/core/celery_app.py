@@ -1,0 +1,41 @@
+"""The one Celery app every package's tasks register on.
+
+Embedded default (`CELERY_BROKER_URL=memory://`): tasks run in-process, eagerly. With Redis or
+RabbitMQ, run workers per queue: `celery -A app.core.celery_app worker -Q notifications` and
+`-Q routing`, so a long routing plan never delays an SMS.
+"""
+
+from celery import Celery
+from kombu import Queue
+
+from app.core.settings import get_settings
+
+TASK_MODULES = ["logistics.tasks", "lockers.tasks", "notifications.tasks"]
+
+
+def make_celery() -> Celery:
+    """A Celery app configured from settings."""
+    settings = get_settings()
+    eager = settings.celery_broker_url.startswith("memory://")
+    celery = Celery("pickup", broker=settings.celery_broker_url, include=TASK_MODULES)
+    celery.conf.update(
+        result_backend=settings.celery_result_backend,
+        task_always_eager=eager,
+        task_eager_propagates=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue="default",
+        task_queues=[Queue("default"), Queue("notifications"), Queue("routing")],
+        task_routes={
+            "notifications.*": {"queue": "notifications"},
+            "logistics.*": {"queue": "routing"},
+        },
+        broker_connection_retry_on_startup=True,
+        timezone="UTC",
+        enable_utc=True,
+    )
+    return celery
+
+
+celery_app = make_celery()
