@@ -6,7 +6,7 @@ RabbitMQ, run workers per queue: `celery -A app.core.celery_app worker -Q notifi
 """
 
 from celery import Celery
-from kombu import Queue
+from kombu.entity import Queue
 
 from app.core.settings import get_settings
 
