@@ -47,6 +47,14 @@ class Settings(BaseSettings):
     rate_limit_per_ip_per_hour: int = 60
     max_request_bytes: int = 64 * 1024
 
+    @field_validator("database_url")
+    @classmethod
+    def _psycopg_driver(cls, value: str) -> str:
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
     @field_validator("city_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
