@@ -33,6 +33,14 @@ for module_name, command_name in SUBCOMMANDS:
     app.add_typer(module.app, name=command_name)
 
 
+try:
+    from app.seed.cli import demo
+except ModuleNotFoundError:  # pragma: no cover - seed package absent
+    pass
+else:
+    app.command(help="Migrate, seed the demo city if absent, print the logins and serve.")(demo)
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head", help="Target revision")) -> None:
     """Apply migrations up to REVISION (default: head)."""

@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 ROUTER_MODULES = (
     "app.auth.routes",
     "app.residents.routes",
+    "app.cities.routes",
     "app.catalog.routes",
     "app.neighborhoods.routes",
     "app.windows.routes",

@@ -3,6 +3,7 @@
 import itertools
 import secrets
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -25,6 +26,12 @@ VOLUME_BY_SIZE = {CompartmentSize.S: 20_000, CompartmentSize.M: 45_000, Compartm
 
 def _n() -> int:
     return next(_seq)
+
+
+@cache
+def staff_password_hash() -> str:
+    """One argon2 hash of STAFF_PASSWORD for every factory-made account (hashing is slow)."""
+    return hash_password(STAFF_PASSWORD)
 
 
 class Factory:
@@ -104,7 +111,7 @@ class Factory:
 
     def staff(self, role: StaffRole, city: City | None = None, **kw: Any) -> StaffUser:
         fields: dict[str, Any] = dict(
-            username=f"{role.value}{_n()}", password_hash=hash_password(STAFF_PASSWORD), role=role
+            username=f"{role.value}{_n()}", password_hash=staff_password_hash(), role=role
         )
         fields.update(kw)
         return self._save(StaffUser(city_id=(city or self.default_city()).id, **fields))

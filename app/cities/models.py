@@ -2,7 +2,7 @@
 
 from datetime import time
 
-from sqlalchemy import ForeignKey, String, Time
+from sqlalchemy import ForeignKey, String, Time, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.db import Base
@@ -40,6 +40,7 @@ class WindowSlot(Base):
     """One daily delivery window of a city's schedule, in local wall-clock time."""
 
     __tablename__ = "window_slots"
+    __table_args__ = (UniqueConstraint("city_id", "name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     city_id: Mapped[int] = mapped_column(ForeignKey("cities.id"), index=True)

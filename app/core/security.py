@@ -4,7 +4,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 import jwt
@@ -41,6 +41,14 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
+def password_needs_rehash(password_hash: str) -> bool:
+    """Whether a stored hash was made with weaker parameters than the current ones."""
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return True
+
+
 def hash_code(code: str, *, purpose: str) -> str:
     """A keyed hash (HMAC-SHA256) of a short code, so codes are never stored in clear."""
     key = get_settings().secret_key.encode()
@@ -57,15 +65,20 @@ def new_numeric_code(digits: int = 6) -> str:
     return f"{secrets.randbelow(10**digits):0{digits}d}"
 
 
-def create_access_token(principal: Principal) -> str:
-    """A signed bearer token for the principal."""
+def access_token_ttl() -> timedelta:
+    """How long a new bearer token stays valid."""
+    return timedelta(minutes=get_settings().access_token_minutes)
+
+
+def create_access_token(principal: Principal, *, now: datetime | None = None) -> str:
+    """A signed bearer token for the principal, issued at `now` (default: the current time)."""
     settings = get_settings()
-    now = utcnow()
+    now = now or utcnow()
     claims = {
         "sub": str(principal.subject_id),
         "role": principal.role,
         "iat": now,
-        "exp": now + timedelta(minutes=settings.access_token_minutes),
+        "exp": now + access_token_ttl(),
     }
     return jwt.encode(claims, settings.secret_key, algorithm=_ALGORITHM)
 

@@ -1,6 +1,7 @@
-"""The small SMS interface the foundation needs, and its embedded default: a console outbox.
+"""The small SMS interface the foundation needs, its embedded default (a console outbox), and
+the Twilio sender used for direct messages (login codes) when `SMS_PROVIDER=twilio`.
 
-The notifications package provides the Twilio implementation and the durable message outbox.
+The notifications package builds its durable, exactly-once message outbox on `twilio_client()`.
 """
 
 import logging
@@ -8,9 +9,15 @@ import re
 from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 from rich.console import Console
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from app.core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 _CODE = re.compile(r"\b\d{4,8}\b")
@@ -55,7 +62,57 @@ class ConsoleOutbox:
         return next((m for m in reversed(self.sent) if m.to == phone), None)
 
 
+class BaseUrlHttpClient(TwilioHttpClient):  # type: ignore[misc]
+    """The SDK's own HTTP client, sending to `base_url` instead of https://api.twilio.com.
+
+    Only scheme and host change: paths, Basic auth and form bodies are exactly the SDK's, so a
+    local stand-in (tests, `pickup notifications fake-twilio`) sees what Twilio would.
+    """
+
+    def __init__(self, base_url: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._base = urlsplit(base_url.rstrip("/"))
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        parts = urlsplit(url)
+        url = urlunsplit((self._base.scheme, self._base.netloc, parts.path, parts.query, ""))
+        return super().request(method, url, *args, **kwargs)
+
+
+def twilio_client(settings: Settings | None = None, *, timeout: float = 10.0) -> Client:
+    """A Twilio REST client from settings (credentials, optional base URL override)."""
+    settings = settings or get_settings()
+    if not (settings.twilio_account_sid and settings.twilio_auth_token):
+        raise RuntimeError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN must be set for Twilio")
+    http_client = (
+        BaseUrlHttpClient(settings.twilio_base_url, timeout=timeout)
+        if settings.twilio_base_url
+        else TwilioHttpClient(timeout=timeout)
+    )
+    return Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http_client)
+
+
+class TwilioSender:
+    """Sends one SMS synchronously through Twilio (login codes; no outbox, the user retries)."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self._settings = settings or get_settings()
+        self._client = twilio_client(self._settings)
+
+    def send(self, *, to: str, body: str) -> str:
+        sender: dict[str, str] = (
+            {"messaging_service_sid": self._settings.twilio_messaging_service_sid}
+            if self._settings.twilio_messaging_service_sid
+            else {"from_": self._settings.twilio_from_number or ""}
+        )
+        message = self._client.messages.create(to=to, body=body, **sender)
+        log.info("sms sent through twilio to %s: %s (%s)", to, redact(body), message.sid)
+        return str(message.sid)
+
+
 @lru_cache
 def get_sms_sender() -> SmsSender:
     """The configured sender for direct, synchronous messages (login codes)."""
+    if get_settings().sms_provider == "twilio":
+        return TwilioSender()
     return ConsoleOutbox()

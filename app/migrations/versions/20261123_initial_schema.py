@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 014d828d61bc
+Revision ID: d9ad4744edbb
 Revises:
-Create Date: 2026-11-23 19:09:53.211642
+Create Date: 2026-11-23 20:08:12.320464
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 
 import app.core.db
 
-revision: str = "014d828d61bc"
+revision: str = "d9ad4744edbb"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -31,6 +31,12 @@ def upgrade() -> None:
         sa.UniqueConstraint("name", name=op.f("uq_cities_name")),
     )
     op.create_table(
+        "locker_consumer_cursors",
+        sa.Column("name", sa.String(length=60), nullable=False),
+        sa.Column("last_event_id", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_locker_consumer_cursors")),
+    )
+    op.create_table(
         "login_codes",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("phone", sa.String(length=20), nullable=False),
@@ -43,6 +49,33 @@ def upgrade() -> None:
     with op.batch_alter_table("login_codes", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_login_codes_phone"), ["phone"], unique=False)
 
+    op.create_table(
+        "notification_event_cursor",
+        sa.Column("consumer", sa.String(length=40), nullable=False),
+        sa.Column("last_event_id", sa.Integer(), nullable=False),
+        sa.Column("updated_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("consumer", name=op.f("pk_notification_event_cursor")),
+    )
+    op.create_table(
+        "notification_event_receipts",
+        sa.Column("event_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=60), nullable=False),
+        sa.Column("outcome", sa.String(length=120), nullable=False),
+        sa.Column("processed_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("event_id", name=op.f("pk_notification_event_receipts")),
+    )
+    op.create_table(
+        "notification_opt_outs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("phone", sa.String(length=20), nullable=False),
+        sa.Column("opted_out", sa.Boolean(), nullable=False),
+        sa.Column("keyword", sa.String(length=20), nullable=False),
+        sa.Column("source", sa.String(length=20), nullable=False),
+        sa.Column("created_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notification_opt_outs")),
+        sa.UniqueConstraint("phone", name=op.f("uq_notification_opt_outs_phone")),
+    )
     op.create_table(
         "outbox_events",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -136,6 +169,23 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_neighborhoods_city_id"), ["city_id"], unique=False)
 
     op.create_table(
+        "notification_settings",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("city_id", sa.Integer(), nullable=False),
+        sa.Column("quiet_start", sa.Time(), nullable=False),
+        sa.Column("quiet_end", sa.Time(), nullable=False),
+        sa.Column("reminder_hours_before", sa.Integer(), nullable=False),
+        sa.Column("nudges_enabled", sa.Boolean(), nullable=False),
+        sa.Column("nudge_hours_before_cutoff", sa.Integer(), nullable=False),
+        sa.Column("nudge_max_gap", sa.Integer(), nullable=False),
+        sa.Column("updated_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["city_id"], ["cities.id"], name=op.f("fk_notification_settings_city_id_cities")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notification_settings")),
+        sa.UniqueConstraint("city_id", name=op.f("uq_notification_settings_city_id")),
+    )
+    op.create_table(
         "products",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("city_id", sa.Integer(), nullable=False),
@@ -204,6 +254,7 @@ def upgrade() -> None:
             ["city_id"], ["cities.id"], name=op.f("fk_window_slots_city_id_cities")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_window_slots")),
+        sa.UniqueConstraint("city_id", "name", name=op.f("uq_window_slots_city_id_name")),
     )
     with op.batch_alter_table("window_slots", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_window_slots_city_id"), ["city_id"], unique=False)
@@ -285,6 +336,39 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "pipeline_runs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("window_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "PENDING",
+                "RUNNING",
+                "SUCCEEDED",
+                "FAILED",
+                name="runstatus",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("plan_version", sa.Integer(), nullable=False),
+        sa.Column("lease_until", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("started_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("created_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["window_id"],
+            ["delivery_windows.id"],
+            name=op.f("fk_pipeline_runs_window_id_delivery_windows"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_pipeline_runs")),
+        sa.UniqueConstraint("window_id", name=op.f("uq_pipeline_runs_window_id")),
+    )
+    op.create_table(
         "residents",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("neighborhood_id", sa.Integer(), nullable=False),
@@ -308,6 +392,80 @@ def upgrade() -> None:
     with op.batch_alter_table("residents", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_residents_neighborhood_id"), ["neighborhood_id"], unique=False
+        )
+
+    op.create_table(
+        "vehicles",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("city_id", sa.Integer(), nullable=False),
+        sa.Column("depot_id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("ambient_volume_ml", sa.Integer(), nullable=False),
+        sa.Column("ambient_weight_g", sa.Integer(), nullable=False),
+        sa.Column("chilled_volume_ml", sa.Integer(), nullable=False),
+        sa.Column("chilled_weight_g", sa.Integer(), nullable=False),
+        sa.Column("frozen_volume_ml", sa.Integer(), nullable=False),
+        sa.Column("frozen_weight_g", sa.Integer(), nullable=False),
+        sa.Column("shift_start_local", sa.Time(), nullable=False),
+        sa.Column("shift_end_local", sa.Time(), nullable=False),
+        sa.Column("fixed_cost_minor", sa.Integer(), nullable=False),
+        sa.Column("default_driver_id", sa.Integer(), nullable=True),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["city_id"], ["cities.id"], name=op.f("fk_vehicles_city_id_cities")
+        ),
+        sa.ForeignKeyConstraint(
+            ["default_driver_id"],
+            ["staff_users.id"],
+            name=op.f("fk_vehicles_default_driver_id_staff_users"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["depot_id"], ["depots.id"], name=op.f("fk_vehicles_depot_id_depots")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_vehicles")),
+        sa.UniqueConstraint("code", name=op.f("uq_vehicles_code")),
+    )
+    with op.batch_alter_table("vehicles", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_vehicles_city_id"), ["city_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_vehicles_depot_id"), ["depot_id"], unique=False)
+
+    op.create_table(
+        "cold_chain_excursions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("bank_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "zone",
+            sa.Enum(
+                "AMBIENT",
+                "CHILLED",
+                "FROZEN",
+                name="temperatureclass",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("limit_c", sa.Double(), nullable=False),
+        sa.Column("started_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_reading_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("max_temp_c", sa.Double(), nullable=False),
+        sa.Column("alarm_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("ended_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["bank_id"],
+            ["locker_banks.id"],
+            name=op.f("fk_cold_chain_excursions_bank_id_locker_banks"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_cold_chain_excursions")),
+    )
+    with op.batch_alter_table("cold_chain_excursions", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_cold_chain_excursions_bank_id"), ["bank_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_cold_chain_excursions_ended_at"), ["ended_at"], unique=False
         )
 
     op.create_table(
@@ -354,6 +512,170 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("compartments", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_compartments_bank_id"), ["bank_id"], unique=False)
+
+    op.create_table(
+        "locker_bank_states",
+        sa.Column("bank_id", sa.Integer(), nullable=False),
+        sa.Column("online", sa.Boolean(), nullable=False),
+        sa.Column("last_seen_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("came_online_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("went_offline_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("state_seq", sa.BigInteger(), nullable=True),
+        sa.Column("state_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("firmware", sa.String(length=40), nullable=True),
+        sa.Column("state", sa.JSON(), nullable=False),
+        sa.Column("keypad_failed_attempts", sa.Integer(), nullable=False),
+        sa.Column("keypad_locked_until", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("keypad_lockouts", sa.Integer(), nullable=False),
+        sa.Column("clock_skew_seconds", sa.Double(), nullable=True),
+        sa.Column("event_seq_contiguous", sa.BigInteger(), nullable=True),
+        sa.Column("event_seq_max", sa.BigInteger(), nullable=True),
+        sa.Column("event_seq_reported", sa.BigInteger(), nullable=True),
+        sa.Column("event_gap_since", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("event_epoch_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["bank_id"],
+            ["locker_banks.id"],
+            name=op.f("fk_locker_bank_states_bank_id_locker_banks"),
+        ),
+        sa.PrimaryKeyConstraint("bank_id", name=op.f("pk_locker_bank_states")),
+    )
+    op.create_table(
+        "locker_events",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("bank_id", sa.Integer(), nullable=False),
+        sa.Column("event_id", sa.String(length=64), nullable=False),
+        sa.Column("type", sa.String(length=40), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("locker_ts", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("outcome", sa.String(length=40), nullable=False),
+        sa.Column("detail", sa.String(length=255), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["bank_id"], ["locker_banks.id"], name=op.f("fk_locker_events_bank_id_locker_banks")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_locker_events")),
+        sa.UniqueConstraint("bank_id", "event_id", name=op.f("uq_locker_events_bank_id_event_id")),
+    )
+    with op.batch_alter_table("locker_events", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_locker_events_bank_id"), ["bank_id"], unique=False)
+
+    op.create_table(
+        "notification_inbound",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("provider_sid", sa.String(length=64), nullable=False),
+        sa.Column("from_phone", sa.String(length=20), nullable=False),
+        sa.Column("to_phone", sa.String(length=32), nullable=False),
+        sa.Column("body_redacted", sa.Text(), nullable=False),
+        sa.Column("keyword", sa.String(length=10), nullable=True),
+        sa.Column("resident_id", sa.Integer(), nullable=True),
+        sa.Column("received_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["resident_id"],
+            ["residents.id"],
+            name=op.f("fk_notification_inbound_resident_id_residents"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notification_inbound")),
+        sa.UniqueConstraint("provider_sid", name=op.f("uq_notification_inbound_provider_sid")),
+    )
+    with op.batch_alter_table("notification_inbound", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_notification_inbound_from_phone"), ["from_phone"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_notification_inbound_resident_id"), ["resident_id"], unique=False
+        )
+
+    op.create_table(
+        "notification_messages",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=200), nullable=False),
+        sa.Column("template", sa.String(length=40), nullable=False),
+        sa.Column("event_id", sa.Integer(), nullable=True),
+        sa.Column("resident_id", sa.Integer(), nullable=True),
+        sa.Column("city_id", sa.Integer(), nullable=True),
+        sa.Column("to_phone", sa.String(length=20), nullable=False),
+        sa.Column("language", sa.String(length=8), nullable=False),
+        sa.Column("params", sa.JSON(), nullable=False),
+        sa.Column("body_redacted", sa.Text(), nullable=True),
+        sa.Column("body_hmac", sa.String(length=64), nullable=True),
+        sa.Column("segments", sa.Integer(), nullable=True),
+        sa.Column("encoding", sa.String(length=8), nullable=True),
+        sa.Column("provider", sa.String(length=16), nullable=True),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "QUEUED",
+                "SENDING",
+                "SENT",
+                "DELIVERED",
+                "UNDELIVERED",
+                "FAILED",
+                "SUPPRESSED",
+                name="messagestatus",
+                native_enum=False,
+                length=12,
+            ),
+            nullable=False,
+        ),
+        sa.Column("provider_status", sa.String(length=20), nullable=True),
+        sa.Column("provider_sid", sa.String(length=64), nullable=True),
+        sa.Column("sid_source", sa.String(length=12), nullable=True),
+        sa.Column("error_code", sa.Integer(), nullable=True),
+        sa.Column("error_message", sa.String(length=255), nullable=True),
+        sa.Column("suppression_reason", sa.String(length=40), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("verify_before_send", sa.Boolean(), nullable=False),
+        sa.Column("not_before", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("expires_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("resent_from_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("enqueued_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("first_attempt_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("claimed_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("sent_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("final_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("status_updated_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_checked_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["city_id"], ["cities.id"], name=op.f("fk_notification_messages_city_id_cities")
+        ),
+        sa.ForeignKeyConstraint(
+            ["resent_from_id"],
+            ["notification_messages.id"],
+            name=op.f("fk_notification_messages_resent_from_id_notification_messages"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["resident_id"],
+            ["residents.id"],
+            name=op.f("fk_notification_messages_resident_id_residents"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notification_messages")),
+        sa.UniqueConstraint(
+            "idempotency_key", name=op.f("uq_notification_messages_idempotency_key")
+        ),
+        sa.UniqueConstraint("provider_sid", name=op.f("uq_notification_messages_provider_sid")),
+    )
+    with op.batch_alter_table("notification_messages", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_notification_messages_city_created", ["city_id", "created_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_notification_messages_resent_from_id"), ["resent_from_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_notification_messages_resident_id"), ["resident_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_notification_messages_status_not_before", ["status", "not_before"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_notification_messages_template"), ["template"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_notification_messages_to_phone"), ["to_phone"], unique=False
+        )
 
     op.create_table(
         "orders",
@@ -413,6 +735,40 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_orders_window_id"), ["window_id"], unique=False)
 
     op.create_table(
+        "pipeline_steps",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("run_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=20), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "PENDING",
+                "RUNNING",
+                "DONE",
+                "FAILED",
+                name="stepstatus",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("started_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("duration_ms", sa.Integer(), nullable=True),
+        sa.Column("detail", sa.JSON(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["run_id"], ["pipeline_runs.id"], name=op.f("fk_pipeline_steps_run_id_pipeline_runs")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_pipeline_steps")),
+        sa.UniqueConstraint("run_id", "name", name=op.f("uq_pipeline_steps_run_id_name")),
+    )
+    with op.batch_alter_table("pipeline_steps", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_pipeline_steps_run_id"), ["run_id"], unique=False)
+
+    op.create_table(
         "price_tiers",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("group_buy_id", sa.Integer(), nullable=False),
@@ -429,6 +785,90 @@ def upgrade() -> None:
     with op.batch_alter_table("price_tiers", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_price_tiers_group_buy_id"), ["group_buy_id"], unique=False
+        )
+
+    op.create_table(
+        "routes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("window_id", sa.Integer(), nullable=False),
+        sa.Column("vehicle_id", sa.Integer(), nullable=False),
+        sa.Column("depot_id", sa.Integer(), nullable=False),
+        sa.Column("driver_id", sa.Integer(), nullable=True),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "PLANNED",
+                "PUBLISHED",
+                "IN_PROGRESS",
+                "COMPLETED",
+                "ABORTED",
+                "CANCELLED",
+                name="routestatus",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("plan_version", sa.Integer(), nullable=False),
+        sa.Column("planned_departure", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("planned_return", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("eta_return", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("return_travel_s", sa.Integer(), nullable=False),
+        sa.Column("distance_m", sa.Integer(), nullable=False),
+        sa.Column("travel_s", sa.Integer(), nullable=False),
+        sa.Column("started_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("completed_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("aborted_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["depot_id"], ["depots.id"], name=op.f("fk_routes_depot_id_depots")
+        ),
+        sa.ForeignKeyConstraint(
+            ["driver_id"], ["staff_users.id"], name=op.f("fk_routes_driver_id_staff_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["vehicle_id"], ["vehicles.id"], name=op.f("fk_routes_vehicle_id_vehicles")
+        ),
+        sa.ForeignKeyConstraint(
+            ["window_id"],
+            ["delivery_windows.id"],
+            name=op.f("fk_routes_window_id_delivery_windows"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_routes")),
+        sa.UniqueConstraint("window_id", "vehicle_id", name=op.f("uq_routes_window_id_vehicle_id")),
+    )
+    with op.batch_alter_table("routes", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_routes_driver_id"), ["driver_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_routes_status"), ["status"], unique=False)
+        batch_op.create_index(batch_op.f("ix_routes_vehicle_id"), ["vehicle_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_routes_window_id"), ["window_id"], unique=False)
+
+    op.create_table(
+        "unassigned_stops",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("window_id", sa.Integer(), nullable=False),
+        sa.Column("bank_id", sa.Integer(), nullable=False),
+        sa.Column("plan_version", sa.Integer(), nullable=False),
+        sa.Column("reason_code", sa.String(length=40), nullable=False),
+        sa.Column("reason", sa.String(length=200), nullable=False),
+        sa.Column("parcel_count", sa.Integer(), nullable=False),
+        sa.Column("created_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("resolved_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["bank_id"], ["locker_banks.id"], name=op.f("fk_unassigned_stops_bank_id_locker_banks")
+        ),
+        sa.ForeignKeyConstraint(
+            ["window_id"],
+            ["delivery_windows.id"],
+            name=op.f("fk_unassigned_stops_window_id_delivery_windows"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_unassigned_stops")),
+    )
+    with op.batch_alter_table("unassigned_stops", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_unassigned_stops_bank_id"), ["bank_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_unassigned_stops_window_id"), ["window_id"], unique=False
         )
 
     op.create_table(
@@ -461,6 +901,49 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_ledger_entries_order_id"), ["order_id"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_ledger_entries_resident_id"), ["resident_id"], unique=False
+        )
+
+    op.create_table(
+        "notification_nudges",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("window_id", sa.Integer(), nullable=False),
+        sa.Column("resident_id", sa.Integer(), nullable=False),
+        sa.Column("group_buy_id", sa.Integer(), nullable=False),
+        sa.Column("gap", sa.Integer(), nullable=False),
+        sa.Column("target", sa.String(length=10), nullable=False),
+        sa.Column("message_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["group_buy_id"],
+            ["group_buys.id"],
+            name=op.f("fk_notification_nudges_group_buy_id_group_buys"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["message_id"],
+            ["notification_messages.id"],
+            name=op.f("fk_notification_nudges_message_id_notification_messages"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["resident_id"],
+            ["residents.id"],
+            name=op.f("fk_notification_nudges_resident_id_residents"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["window_id"],
+            ["delivery_windows.id"],
+            name=op.f("fk_notification_nudges_window_id_delivery_windows"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notification_nudges")),
+        sa.UniqueConstraint(
+            "window_id", "resident_id", name=op.f("uq_notification_nudges_window_id_resident_id")
+        ),
+    )
+    with op.batch_alter_table("notification_nudges", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_notification_nudges_resident_id"), ["resident_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_notification_nudges_window_id"), ["window_id"], unique=False
         )
 
     op.create_table(
@@ -505,6 +988,47 @@ def upgrade() -> None:
             batch_op.f("ix_order_lines_group_buy_id"), ["group_buy_id"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_order_lines_order_id"), ["order_id"], unique=False)
+
+    op.create_table(
+        "route_stops",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("route_id", sa.Integer(), nullable=False),
+        sa.Column("bank_id", sa.Integer(), nullable=False),
+        sa.Column("sequence", sa.Integer(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "PENDING",
+                "ARRIVED",
+                "SERVED",
+                "CANCELLED",
+                name="stopstatus",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("travel_s_from_prev", sa.Integer(), nullable=False),
+        sa.Column("distance_m_from_prev", sa.Integer(), nullable=False),
+        sa.Column("service_s", sa.Integer(), nullable=False),
+        sa.Column("not_before", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("planned_arrival", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("planned_start", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("eta", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("etd", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("arrived_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("departed_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["bank_id"], ["locker_banks.id"], name=op.f("fk_route_stops_bank_id_locker_banks")
+        ),
+        sa.ForeignKeyConstraint(
+            ["route_id"], ["routes.id"], name=op.f("fk_route_stops_route_id_routes")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_route_stops")),
+    )
+    with op.batch_alter_table("route_stops", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_route_stops_bank_id"), ["bank_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_route_stops_route_id"), ["route_id"], unique=False)
 
     op.create_table(
         "parcels",
@@ -552,6 +1076,9 @@ def upgrade() -> None:
             ),
             nullable=False,
         ),
+        sa.Column("unplaced_reason", sa.String(length=200), nullable=True),
+        sa.Column("route_stop_id", sa.Integer(), nullable=True),
+        sa.Column("reserved_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("pickup_deadline", app.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("created_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
@@ -573,6 +1100,9 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(
             ["resident_id"], ["residents.id"], name=op.f("fk_parcels_resident_id_residents")
+        ),
+        sa.ForeignKeyConstraint(
+            ["route_stop_id"], ["route_stops.id"], name=op.f("fk_parcels_route_stop_id_route_stops")
         ),
         sa.ForeignKeyConstraint(
             ["window_id"],
@@ -597,17 +1127,210 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_parcels_order_id"), ["order_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_parcels_resident_id"), ["resident_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_parcels_route_stop_id"), ["route_stop_id"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_parcels_status"), ["status"], unique=False)
         batch_op.create_index(batch_op.f("ix_parcels_window_id"), ["window_id"], unique=False)
+
+    op.create_table(
+        "locker_audit_log",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("created_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("actor_id", sa.Integer(), nullable=True),
+        sa.Column("action", sa.String(length=40), nullable=False),
+        sa.Column("bank_id", sa.Integer(), nullable=False),
+        sa.Column("compartment_id", sa.Integer(), nullable=True),
+        sa.Column("parcel_id", sa.Integer(), nullable=True),
+        sa.Column("command_id", sa.String(length=36), nullable=True),
+        sa.Column("reason", sa.String(length=500), nullable=False),
+        sa.Column("details", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["actor_id"], ["staff_users.id"], name=op.f("fk_locker_audit_log_actor_id_staff_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["bank_id"], ["locker_banks.id"], name=op.f("fk_locker_audit_log_bank_id_locker_banks")
+        ),
+        sa.ForeignKeyConstraint(
+            ["compartment_id"],
+            ["compartments.id"],
+            name=op.f("fk_locker_audit_log_compartment_id_compartments"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["parcel_id"], ["parcels.id"], name=op.f("fk_locker_audit_log_parcel_id_parcels")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_locker_audit_log")),
+    )
+    with op.batch_alter_table("locker_audit_log", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_locker_audit_log_actor_id"), ["actor_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_locker_audit_log_bank_id"), ["bank_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_locker_audit_log_created_at"), ["created_at"], unique=False
+        )
+
+    op.create_table(
+        "locker_commands",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("bank_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=30), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "QUEUED",
+                "SENT",
+                "ACKED",
+                "FAILED",
+                "EXPIRED",
+                name="commandstatus",
+                native_enum=False,
+                length=10,
+            ),
+            nullable=False,
+        ),
+        sa.Column("purpose", sa.String(length=20), nullable=True),
+        sa.Column("parcel_id", sa.Integer(), nullable=True),
+        sa.Column("compartment_id", sa.Integer(), nullable=True),
+        sa.Column("requested_by_id", sa.Integer(), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("created_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("next_attempt_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("first_sent_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_sent_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("result", sa.JSON(), nullable=True),
+        sa.Column("error", sa.String(length=80), nullable=True),
+        sa.Column("late_ack_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["bank_id"], ["locker_banks.id"], name=op.f("fk_locker_commands_bank_id_locker_banks")
+        ),
+        sa.ForeignKeyConstraint(
+            ["compartment_id"],
+            ["compartments.id"],
+            name=op.f("fk_locker_commands_compartment_id_compartments"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["parcel_id"], ["parcels.id"], name=op.f("fk_locker_commands_parcel_id_parcels")
+        ),
+        sa.ForeignKeyConstraint(
+            ["requested_by_id"],
+            ["staff_users.id"],
+            name=op.f("fk_locker_commands_requested_by_id_staff_users"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_locker_commands")),
+    )
+    with op.batch_alter_table("locker_commands", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_locker_commands_bank_id"), ["bank_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_locker_commands_parcel_id"), ["parcel_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_locker_commands_status_next", ["status", "next_attempt_at"], unique=False
+        )
+
+    op.create_table(
+        "parcel_cold_chain_flags",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("parcel_id", sa.Integer(), nullable=False),
+        sa.Column("excursion_id", sa.Integer(), nullable=False),
+        sa.Column("minutes_out", sa.Integer(), nullable=False),
+        sa.Column("flagged_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["excursion_id"],
+            ["cold_chain_excursions.id"],
+            name=op.f("fk_parcel_cold_chain_flags_excursion_id_cold_chain_excursions"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["parcel_id"], ["parcels.id"], name=op.f("fk_parcel_cold_chain_flags_parcel_id_parcels")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_parcel_cold_chain_flags")),
+        sa.UniqueConstraint(
+            "parcel_id",
+            "excursion_id",
+            name=op.f("uq_parcel_cold_chain_flags_parcel_id_excursion_id"),
+        ),
+    )
+    with op.batch_alter_table("parcel_cold_chain_flags", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_parcel_cold_chain_flags_parcel_id"), ["parcel_id"], unique=False
+        )
+
+    op.create_table(
+        "pickup_codes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("parcel_id", sa.Integer(), nullable=False),
+        sa.Column("bank_id", sa.Integer(), nullable=False),
+        sa.Column("nonce", sa.Integer(), nullable=False),
+        sa.Column("code_hash", sa.String(length=64), nullable=False),
+        sa.Column("live_code_hash", sa.String(length=64), nullable=True),
+        sa.Column("locker_salt", sa.String(length=32), nullable=False),
+        sa.Column("locker_hash", sa.String(length=64), nullable=False),
+        sa.Column("iterations", sa.Integer(), nullable=False),
+        sa.Column("expires_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "ACTIVE",
+                "USED",
+                "EXPIRED",
+                "REVOKED",
+                name="codestatus",
+                native_enum=False,
+                length=10,
+            ),
+            nullable=False,
+        ),
+        sa.Column("extended_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("used_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["bank_id"], ["locker_banks.id"], name=op.f("fk_pickup_codes_bank_id_locker_banks")
+        ),
+        sa.ForeignKeyConstraint(
+            ["parcel_id"], ["parcels.id"], name=op.f("fk_pickup_codes_parcel_id_parcels")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_pickup_codes")),
+        sa.UniqueConstraint(
+            "bank_id", "live_code_hash", name=op.f("uq_pickup_codes_bank_id_live_code_hash")
+        ),
+        sa.UniqueConstraint("parcel_id", name=op.f("uq_pickup_codes_parcel_id")),
+    )
+    with op.batch_alter_table("pickup_codes", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_pickup_codes_bank_id"), ["bank_id"], unique=False)
 
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("pickup_codes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_pickup_codes_bank_id"))
+
+    op.drop_table("pickup_codes")
+    with op.batch_alter_table("parcel_cold_chain_flags", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_parcel_cold_chain_flags_parcel_id"))
+
+    op.drop_table("parcel_cold_chain_flags")
+    with op.batch_alter_table("locker_commands", schema=None) as batch_op:
+        batch_op.drop_index("ix_locker_commands_status_next")
+        batch_op.drop_index(batch_op.f("ix_locker_commands_parcel_id"))
+        batch_op.drop_index(batch_op.f("ix_locker_commands_bank_id"))
+
+    op.drop_table("locker_commands")
+    with op.batch_alter_table("locker_audit_log", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_locker_audit_log_created_at"))
+        batch_op.drop_index(batch_op.f("ix_locker_audit_log_bank_id"))
+        batch_op.drop_index(batch_op.f("ix_locker_audit_log_actor_id"))
+
+    op.drop_table("locker_audit_log")
     with op.batch_alter_table("parcels", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_parcels_window_id"))
         batch_op.drop_index(batch_op.f("ix_parcels_status"))
+        batch_op.drop_index(batch_op.f("ix_parcels_route_stop_id"))
         batch_op.drop_index(batch_op.f("ix_parcels_resident_id"))
         batch_op.drop_index(batch_op.f("ix_parcels_order_id"))
         batch_op.drop_index(batch_op.f("ix_parcels_neighborhood_id"))
@@ -615,20 +1338,46 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_parcels_bank_id"))
 
     op.drop_table("parcels")
+    with op.batch_alter_table("route_stops", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_route_stops_route_id"))
+        batch_op.drop_index(batch_op.f("ix_route_stops_bank_id"))
+
+    op.drop_table("route_stops")
     with op.batch_alter_table("order_lines", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_order_lines_order_id"))
         batch_op.drop_index(batch_op.f("ix_order_lines_group_buy_id"))
 
     op.drop_table("order_lines")
+    with op.batch_alter_table("notification_nudges", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_notification_nudges_window_id"))
+        batch_op.drop_index(batch_op.f("ix_notification_nudges_resident_id"))
+
+    op.drop_table("notification_nudges")
     with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ledger_entries_resident_id"))
         batch_op.drop_index(batch_op.f("ix_ledger_entries_order_id"))
 
     op.drop_table("ledger_entries")
+    with op.batch_alter_table("unassigned_stops", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_unassigned_stops_window_id"))
+        batch_op.drop_index(batch_op.f("ix_unassigned_stops_bank_id"))
+
+    op.drop_table("unassigned_stops")
+    with op.batch_alter_table("routes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_routes_window_id"))
+        batch_op.drop_index(batch_op.f("ix_routes_vehicle_id"))
+        batch_op.drop_index(batch_op.f("ix_routes_status"))
+        batch_op.drop_index(batch_op.f("ix_routes_driver_id"))
+
+    op.drop_table("routes")
     with op.batch_alter_table("price_tiers", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_price_tiers_group_buy_id"))
 
     op.drop_table("price_tiers")
+    with op.batch_alter_table("pipeline_steps", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_pipeline_steps_run_id"))
+
+    op.drop_table("pipeline_steps")
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_orders_window_id"))
         batch_op.drop_index(batch_op.f("ix_orders_status"))
@@ -636,14 +1385,44 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_orders_neighborhood_id"))
 
     op.drop_table("orders")
+    with op.batch_alter_table("notification_messages", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_notification_messages_to_phone"))
+        batch_op.drop_index(batch_op.f("ix_notification_messages_template"))
+        batch_op.drop_index("ix_notification_messages_status_not_before")
+        batch_op.drop_index(batch_op.f("ix_notification_messages_resident_id"))
+        batch_op.drop_index(batch_op.f("ix_notification_messages_resent_from_id"))
+        batch_op.drop_index("ix_notification_messages_city_created")
+
+    op.drop_table("notification_messages")
+    with op.batch_alter_table("notification_inbound", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_notification_inbound_resident_id"))
+        batch_op.drop_index(batch_op.f("ix_notification_inbound_from_phone"))
+
+    op.drop_table("notification_inbound")
+    with op.batch_alter_table("locker_events", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_locker_events_bank_id"))
+
+    op.drop_table("locker_events")
+    op.drop_table("locker_bank_states")
     with op.batch_alter_table("compartments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_compartments_bank_id"))
 
     op.drop_table("compartments")
+    with op.batch_alter_table("cold_chain_excursions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_cold_chain_excursions_ended_at"))
+        batch_op.drop_index(batch_op.f("ix_cold_chain_excursions_bank_id"))
+
+    op.drop_table("cold_chain_excursions")
+    with op.batch_alter_table("vehicles", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_vehicles_depot_id"))
+        batch_op.drop_index(batch_op.f("ix_vehicles_city_id"))
+
+    op.drop_table("vehicles")
     with op.batch_alter_table("residents", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_residents_neighborhood_id"))
 
     op.drop_table("residents")
+    op.drop_table("pipeline_runs")
     with op.batch_alter_table("locker_banks", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_locker_banks_neighborhood_id"))
 
@@ -665,6 +1444,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_products_city_id"))
 
     op.drop_table("products")
+    op.drop_table("notification_settings")
     with op.batch_alter_table("neighborhoods", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_neighborhoods_city_id"))
 
@@ -684,9 +1464,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_outbox_events_kind"))
 
     op.drop_table("outbox_events")
+    op.drop_table("notification_opt_outs")
+    op.drop_table("notification_event_receipts")
+    op.drop_table("notification_event_cursor")
     with op.batch_alter_table("login_codes", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_login_codes_phone"))
 
     op.drop_table("login_codes")
+    op.drop_table("locker_consumer_cursors")
     op.drop_table("cities")
     # ### end Alembic commands ###

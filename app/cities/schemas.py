@@ -1,0 +1,262 @@
+"""City, depot and window-slot schemas, and the small shared pieces the static-data APIs reuse
+(input models that refuse unknown fields, PATCH models that refuse nulls, paginated pages)."""
+
+from datetime import time
+from typing import Annotated, Any, Generic, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+T = TypeVar("T")
+
+Latitude = Annotated[float, Field(ge=-90, le=90, description="WGS84 latitude in degrees")]
+Longitude = Annotated[float, Field(ge=-180, le=180, description="WGS84 longitude in degrees")]
+Name = Annotated[str, Field(min_length=1, max_length=120)]
+Address = Annotated[str, Field(max_length=255)]
+SlotName = Annotated[
+    str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9_-]*$", examples=["morning"])
+]
+
+
+class InputModel(BaseModel):
+    """A request body: unknown fields are refused (a typo is an error, not a silent no-op)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PatchModel(InputModel):
+    """A PATCH body: fields left out stay as they are; an explicit null is refused."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _not_null(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            raise ValueError(f"{info.field_name} may be left out but not set to null")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the caller sent, with their values."""
+        return self.model_dump(exclude_unset=True)
+
+
+class PageQuery(BaseModel):
+    """Pagination of list endpoints: `limit` items from `offset`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(50, ge=1, le=500, description="Items per page")
+    offset: int = Field(0, ge=0, description="Items to skip")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list, with the total number of matching items."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+def check_timezone(value: str) -> str:
+    """The IANA zone name if zoneinfo knows it, else ValueError."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # "Asia" is a directory
+        raise ValueError(
+            f"unknown IANA time zone {value!r} (expected e.g. 'Asia/Shanghai')"
+        ) from exc
+    return value
+
+
+class DepotCreate(InputModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Minhang Cold Store",
+                    "address": "88 Jianchuan Rd",
+                    "lat": 31.02,
+                    "lon": 121.43,
+                }
+            ]
+        }
+    )
+
+    name: Name
+    address: Address = ""
+    lat: Latitude
+    lon: Longitude
+
+
+class DepotUpdate(PatchModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"address": "90 Jianchuan Rd"}]})
+
+    name: Name | None = None
+    address: Address | None = None
+    lat: Latitude | None = None
+    lon: Longitude | None = None
+
+
+class DepotRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    city_id: int
+    name: str
+    address: str
+    lat: float
+    lon: float
+
+
+def _wall_time(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("a wall-clock time in the city's zone, without a UTC offset")
+    if value.second or value.microsecond:
+        raise ValueError("whole minutes only, e.g. 11:00")
+    return value
+
+
+class WindowSlotCreate(InputModel):
+    """A daily window: ready in the lockers by `ready_by_local` (city wall-clock time)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "morning",
+                    "ready_by_local": "11:00",
+                    "cutoff_hours_before": 5,
+                    "pickup_hours_after": 12,
+                }
+            ]
+        }
+    )
+
+    name: SlotName
+    ready_by_local: time = Field(description="Local wall-clock time, e.g. 11:00")
+    cutoff_hours_before: int = Field(
+        ge=1, le=72, strict=True, description="Orders close this many wall-clock hours before"
+    )
+    pickup_hours_after: int = Field(
+        ge=1, le=168, strict=True, description="Parcels wait this many wall-clock hours after"
+    )
+
+    @field_validator("ready_by_local")
+    @classmethod
+    def _wall(cls, value: time | None) -> time | None:
+        return None if value is None else _wall_time(value)
+
+
+class WindowSlotUpdate(PatchModel):
+    """Change a slot; windows already generated keep their times (PATCH them one by one)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"cutoff_hours_before": 6}]})
+
+    name: SlotName | None = None
+    ready_by_local: time | None = None
+    cutoff_hours_before: int | None = Field(None, ge=1, le=72, strict=True)
+    pickup_hours_after: int | None = Field(None, ge=1, le=168, strict=True)
+
+    @field_validator("ready_by_local")
+    @classmethod
+    def _wall(cls, value: time | None) -> time | None:
+        return None if value is None else _wall_time(value)
+
+
+class WindowSlotRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    city_id: int
+    name: str
+    ready_by_local: time
+    cutoff_hours_before: int
+    pickup_hours_after: int
+
+
+class CityCreate(InputModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Shanghai",
+                    "timezone": "Asia/Shanghai",
+                    "currency": "CNY",
+                    "country_code": "CN",
+                    "depots": [{"name": "Minhang Cold Store", "lat": 31.02, "lon": 121.43}],
+                    "window_slots": [
+                        {
+                            "name": "morning",
+                            "ready_by_local": "11:00",
+                            "cutoff_hours_before": 5,
+                            "pickup_hours_after": 12,
+                        },
+                        {
+                            "name": "evening",
+                            "ready_by_local": "18:00",
+                            "cutoff_hours_before": 5,
+                            "pickup_hours_after": 16,
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+
+    name: Name
+    timezone: str = Field(max_length=64, description="IANA time zone, e.g. Asia/Shanghai")
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. CNY")
+    country_code: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2, e.g. CN")
+    depots: list[DepotCreate] = Field(default_factory=list, max_length=20)
+    window_slots: list[WindowSlotCreate] = Field(default_factory=list, max_length=12)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return check_timezone(value)
+
+    @field_validator("window_slots")
+    @classmethod
+    def _distinct_slots(cls, slots: list[WindowSlotCreate]) -> list[WindowSlotCreate]:
+        names = [slot.name for slot in slots]
+        if len(set(names)) != len(names):
+            raise ValueError("slot names must be distinct")
+        return slots
+
+
+class CityUpdate(PatchModel):
+    """Rename a city or correct its zone; existing windows keep their UTC instants.
+
+    The currency cannot change once prices exist in it."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Shanghai Pudong"}]})
+
+    name: Name | None = None
+    timezone: str | None = Field(None, max_length=64)
+    country_code: str | None = Field(None, pattern=r"^[A-Z]{2}$")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return None if value is None else check_timezone(value)
+
+
+class CityRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    timezone: str
+    currency: str
+    country_code: str
+
+
+class CityDetail(CityRead):
+    """A city with its depots and daily window schedule."""
+
+    depots: list[DepotRead]
+    window_slots: list[WindowSlotRead]
+
+
+class CityQuery(PageQuery):
+    q: str | None = Field(None, max_length=120, description="Part of the name")

@@ -1,0 +1,348 @@
+"""Close a delivery window at its cut-off: every group buy formed or failed, orders settled.
+
+A flow (it commits): the window is marked `closing`; then each neighborhood is finalized in its
+own transaction (its open group buys locked, decided, priced; its orders confirmed or failed,
+the differences refunded, events recorded); then the window is marked `closed`. Each step only
+touches what is still open, so running it again (after a crash, or twice) finishes what is left
+and changes nothing else; every ledger entry and event has a key derived from its row's id.
+"""
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, case, func, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from app.cities.models import City
+from app.core.db import utcnow
+from app.core.errors import Conflict, NotFound
+from app.events import service as event_service
+from app.groupbuys import pricing
+from app.groupbuys.models import GroupBuy, GroupBuyStatus
+from app.orders import states
+from app.orders.models import LineStatus, Order, OrderStatus
+from app.payments import service as payment_service
+from app.windows.models import DeliveryWindow, WindowStatus
+
+log = logging.getLogger(__name__)
+
+# Statuses of an order that was confirmed at the cut-off (it may have moved on since).
+_CONFIRMED_OR_LATER = (
+    OrderStatus.CONFIRMED,
+    OrderStatus.PACKED,
+    OrderStatus.OUT_FOR_DELIVERY,
+    OrderStatus.READY_FOR_PICKUP,
+    OrderStatus.COLLECTED,
+    OrderStatus.EXPIRED,
+)
+
+
+@dataclass(frozen=True)
+class NeighborhoodOutcome:
+    neighborhood_id: int
+    group_buys_formed: int
+    group_buys_failed: int
+    orders_confirmed: int
+    orders_group_failed: int
+
+
+@dataclass(frozen=True)
+class CloseSummary:
+    """Totals read back from the stored state, plus what this run changed."""
+
+    window_id: int
+    window_status: WindowStatus
+    neighborhoods: int
+    neighborhoods_finalized_now: int
+    group_buys_formed: int
+    group_buys_failed: int
+    group_buys_finalized_now: int
+    orders_confirmed: int
+    orders_group_failed: int
+    orders_cancelled: int
+    orders_finalized_now: int
+    charged_minor: int
+    refunded_at_close_minor: int
+
+
+def close_window(
+    *, db_session: Session, window_id: int, now: datetime | None = None
+) -> CloseSummary:
+    """Close the window: finalize each neighborhood in one transaction, then mark it closed."""
+    now = now or utcnow()
+    window = db_session.get(DeliveryWindow, window_id, populate_existing=True)
+    if window is None:
+        raise NotFound("no such delivery window", field="window_id")
+    if now < window.cutoff_at:
+        raise Conflict(
+            "the window's cut-off has not passed yet",
+            field="window_id",
+            cutoff_at=window.cutoff_at.isoformat(),
+        )
+    if window.status == WindowStatus.OPEN:
+        window.status = WindowStatus.CLOSING
+        db_session.commit()
+
+    outcomes: list[NeighborhoodOutcome] = []
+    for neighborhood_id in _neighborhoods_with_open_group_buys(db_session, window_id):
+        try:
+            outcome = finalize_neighborhood(
+                db_session=db_session,
+                window_id=window_id,
+                neighborhood_id=neighborhood_id,
+                now=now,
+            )
+            db_session.commit()
+        except Exception:
+            db_session.rollback()
+            log.exception("closing window %s: neighborhood %s failed", window_id, neighborhood_id)
+            raise
+        if outcome is not None:
+            outcomes.append(outcome)
+
+    window = db_session.get(DeliveryWindow, window_id, populate_existing=True)
+    assert window is not None
+    if window.status != WindowStatus.CLOSED:
+        window.status = WindowStatus.CLOSED
+        window.closed_at = now
+        db_session.commit()
+    return summarize(db_session=db_session, window_id=window_id, outcomes=outcomes)
+
+
+def _neighborhoods_with_open_group_buys(db_session: Session, window_id: int) -> list[int]:
+    return list(
+        db_session.scalars(
+            select(GroupBuy.neighborhood_id)
+            .where(GroupBuy.window_id == window_id, GroupBuy.status == GroupBuyStatus.OPEN)
+            .distinct()
+            .order_by(GroupBuy.neighborhood_id)
+        )
+    )
+
+
+def finalize_neighborhood(
+    *, db_session: Session, window_id: int, neighborhood_id: int, now: datetime
+) -> NeighborhoodOutcome | None:
+    """Decide one neighborhood's open group buys and settle its orders (the caller commits).
+
+    Returns None when another run got there first (nothing was open any more).
+    """
+    open_here = (
+        GroupBuy.window_id == window_id,
+        GroupBuy.neighborhood_id == neighborhood_id,
+        GroupBuy.status == GroupBuyStatus.OPEN,
+    )
+    # Claim the rows with a write first: on PostgreSQL it takes the row locks (a concurrent
+    # run waits, then finds nothing open); on SQLite it takes the database's write lock, so
+    # what is read next is current. The SELECT ... FOR UPDATE below then reads them locked.
+    claimed = cast(
+        CursorResult[Any],
+        db_session.execute(
+            update(GroupBuy)
+            .where(*open_here)
+            .values(finalized_at=now)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    if claimed.rowcount == 0:
+        return None
+    group_buys = list(
+        db_session.scalars(
+            select(GroupBuy)
+            .where(*open_here)
+            .order_by(GroupBuy.id)
+            .with_for_update()
+            .options(selectinload(GroupBuy.tiers))
+            .execution_options(populate_existing=True)
+        )
+    )
+    if not group_buys:  # pragma: no cover - claimed above, so only on a dialect without locks
+        return None
+    currency = db_session.scalar(
+        select(City.currency).join(DeliveryWindow).where(DeliveryWindow.id == window_id)
+    )
+    assert currency is not None
+    decided: dict[int, GroupBuy] = {}
+    formed = failed = 0
+    for gb in group_buys:
+        total = gb.ordered_quantity
+        gb.finalized_at = now
+        if total >= gb.min_quantity:
+            gb.status = GroupBuyStatus.FORMED
+            gb.final_unit_price_minor = pricing.price_at(gb.tiers, total)
+            formed += 1
+        else:
+            gb.status = GroupBuyStatus.FAILED
+            gb.final_unit_price_minor = None
+            failed += 1
+        decided[gb.id] = gb
+        event_service.emit(
+            db_session=db_session,
+            kind=f"group_buy.{gb.status.value}",
+            dedupe_key=f"group_buy:{gb.id}:{gb.status.value}",
+            payload={
+                "group_buy_id": gb.id,
+                "neighborhood_id": gb.neighborhood_id,
+                "window_id": gb.window_id,
+                "product_id": gb.product_id,
+                "total_quantity": total,
+                "min_quantity": gb.min_quantity,
+                "final_unit_price_minor": gb.final_unit_price_minor,
+                "currency": currency,
+            },
+        )
+
+    orders = list(
+        db_session.scalars(
+            select(Order)
+            .where(
+                Order.window_id == window_id,
+                Order.neighborhood_id == neighborhood_id,
+                Order.status == OrderStatus.PLACED,
+            )
+            .order_by(Order.id)
+            .with_for_update()
+            .options(selectinload(Order.lines))
+            .execution_options(populate_existing=True)
+        )
+    )
+    confirmed = group_failed = 0
+    for order in orders:
+        if _settle_order(db_session, order, decided, now):
+            confirmed += 1
+        else:
+            group_failed += 1
+    db_session.flush()
+    return NeighborhoodOutcome(neighborhood_id, formed, failed, confirmed, group_failed)
+
+
+def _settle_order(
+    db_session: Session, order: Order, decided: dict[int, GroupBuy], now: datetime
+) -> bool:
+    """Price each line at its group's outcome; confirm (refunding the difference) or fail."""
+    charged = 0
+    for line in order.lines:
+        if line.status != LineStatus.PLACED:
+            continue
+        gb = decided.get(line.group_buy_id) or db_session.get(GroupBuy, line.group_buy_id)
+        assert gb is not None
+        if gb.status == GroupBuyStatus.FORMED:
+            assert gb.final_unit_price_minor is not None
+            # Never above what the resident paid, even if the tiers changed after ordering.
+            line.final_unit_price_minor = min(gb.final_unit_price_minor, line.paid_unit_price_minor)
+            states.transition_line(line, LineStatus.CONFIRMED)
+            charged += line.final_unit_price_minor * line.quantity
+        else:
+            states.transition_line(line, LineStatus.GROUP_FAILED)
+    refund = order.paid_minor - charged
+    order.charged_minor = charged
+    order.updated_at = now
+    if charged > 0:
+        states.transition(order, OrderStatus.CONFIRMED)
+        if refund > 0:
+            payment_service.refund(
+                db_session=db_session,
+                order=order,
+                amount_minor=refund,
+                key=f"order:{order.id}:close-diff",
+                reason="cut-off: tier price reached and failed lines refunded",
+            )
+    else:
+        states.transition(order, OrderStatus.GROUP_FAILED)
+        if refund > 0:
+            payment_service.refund(
+                db_session=db_session,
+                order=order,
+                amount_minor=refund,
+                key=f"order:{order.id}:group-failed",
+                reason="cut-off: no group buy of the order formed",
+            )
+    event_service.emit(
+        db_session=db_session,
+        kind=f"order.{order.status.value}",
+        dedupe_key=f"order:{order.id}:{order.status.value}",
+        payload=_order_payload(order, refunded_minor=refund),
+    )
+    return charged > 0
+
+
+def _order_payload(order: Order, *, refunded_minor: int) -> dict[str, Any]:
+    return {
+        "order_id": order.id,
+        "resident_id": order.resident_id,
+        "window_id": order.window_id,
+        "neighborhood_id": order.neighborhood_id,
+        "status": order.status.value,
+        "currency": order.currency,
+        "paid_minor": order.paid_minor,
+        "charged_minor": order.charged_minor,
+        "refunded_minor": refunded_minor,
+        "lines": [
+            {
+                "group_buy_id": line.group_buy_id,
+                "product_id": line.product_id,
+                "quantity": line.quantity,
+                "status": line.status.value,
+                "final_unit_price_minor": line.final_unit_price_minor,
+            }
+            for line in order.lines
+        ],
+    }
+
+
+def summarize(
+    *,
+    db_session: Session,
+    window_id: int,
+    outcomes: list[NeighborhoodOutcome] | None = None,
+) -> CloseSummary:
+    """The window's closing totals as stored; `outcomes` are what the current run changed."""
+    window = db_session.get(DeliveryWindow, window_id)
+    if window is None:
+        raise NotFound("no such delivery window", field="window_id")
+    gb_counts: dict[GroupBuyStatus, int] = defaultdict(int)
+    neighborhoods: set[int] = set()
+    for status, hood_id, count in db_session.execute(
+        select(GroupBuy.status, GroupBuy.neighborhood_id, func.count())
+        .where(GroupBuy.window_id == window_id)
+        .group_by(GroupBuy.status, GroupBuy.neighborhood_id)
+    ):
+        gb_counts[status] += count
+        neighborhoods.add(hood_id)
+    confirmed = Order.status.in_(_CONFIRMED_OR_LATER)
+    settled = Order.status.in_((*_CONFIRMED_OR_LATER, OrderStatus.GROUP_FAILED))
+    row = db_session.execute(
+        select(
+            func.count(case((confirmed, 1))),
+            func.count(case((Order.status == OrderStatus.GROUP_FAILED, 1))),
+            func.count(case((Order.status == OrderStatus.CANCELLED, 1))),
+            func.coalesce(func.sum(case((confirmed, Order.charged_minor), else_=0)), 0),
+            func.coalesce(
+                func.sum(
+                    case(
+                        (settled, Order.paid_minor - func.coalesce(Order.charged_minor, 0)), else_=0
+                    )
+                ),
+                0,
+            ),
+        ).where(Order.window_id == window_id)
+    ).one()
+    outcomes = outcomes or []
+    return CloseSummary(
+        window_id=window_id,
+        window_status=window.status,
+        neighborhoods=len(neighborhoods),
+        neighborhoods_finalized_now=len(outcomes),
+        group_buys_formed=gb_counts[GroupBuyStatus.FORMED],
+        group_buys_failed=gb_counts[GroupBuyStatus.FAILED],
+        group_buys_finalized_now=sum(o.group_buys_formed + o.group_buys_failed for o in outcomes),
+        orders_confirmed=int(row[0]),
+        orders_group_failed=int(row[1]),
+        orders_cancelled=int(row[2]),
+        orders_finalized_now=sum(o.orders_confirmed + o.orders_group_failed for o in outcomes),
+        charged_minor=int(row[3]),
+        refunded_at_close_minor=int(row[4]),
+    )

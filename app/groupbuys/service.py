@@ -1,0 +1,534 @@
+"""Group buys: operator management, stock reservation, the resident catalog and share links."""
+
+import secrets
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import CursorResult, func, select
+from sqlalchemy import update as sql_update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, contains_eager, selectinload
+
+from app.catalog.models import Product
+from app.cities.models import City
+from app.core.db import utcnow
+from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.settings import get_settings
+from app.groupbuys import pricing
+from app.groupbuys.models import GroupBuy, GroupBuyStatus, PriceTier
+from app.groupbuys.schemas import (
+    CatalogGroupBuy,
+    CatalogRead,
+    CatalogWindow,
+    GroupBuyCreate,
+    GroupBuyRead,
+    GroupBuyUpdate,
+    ProductBrief,
+    ProgressRead,
+    SharedGroupBuyRead,
+    ShareLinkRead,
+    TierIn,
+    TierRead,
+)
+from app.neighborhoods.models import Neighborhood
+from app.orders.models import OrderLine
+from app.residents.models import Resident
+from app.windows.models import DeliveryWindow, WindowStatus
+
+
+class QueryNotFound(NotFound):
+    """A NotFound about a query-string parameter (located in `query`, not `body`)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data["detail"][0]["loc"][0] = "query"
+        return data
+
+
+# --- stock: single conditional UPDATEs, never read-then-write -------------------------------
+
+
+def reserve_stock(*, db_session: Session, group_buy_id: int, quantity: int) -> bool:
+    """Add `quantity` to an open group buy if it stays within the cap; False if it would not."""
+    statement = (
+        sql_update(GroupBuy)
+        .where(
+            GroupBuy.id == group_buy_id,
+            GroupBuy.status == GroupBuyStatus.OPEN,
+            (GroupBuy.stock_cap.is_(None))
+            | (GroupBuy.ordered_quantity + quantity <= GroupBuy.stock_cap),
+        )
+        .values(ordered_quantity=GroupBuy.ordered_quantity + quantity)
+        .execution_options(synchronize_session=False)
+    )
+    result = cast(CursorResult[Any], db_session.execute(statement))
+    _expire_quantity(db_session, group_buy_id)
+    return result.rowcount == 1
+
+
+def release_stock(*, db_session: Session, group_buy_id: int, quantity: int) -> bool:
+    """Give `quantity` back to an open group buy; False if it is no longer open."""
+    statement = (
+        sql_update(GroupBuy)
+        .where(
+            GroupBuy.id == group_buy_id,
+            GroupBuy.status == GroupBuyStatus.OPEN,
+            GroupBuy.ordered_quantity >= quantity,
+        )
+        .values(ordered_quantity=GroupBuy.ordered_quantity - quantity)
+        .execution_options(synchronize_session=False)
+    )
+    result = cast(CursorResult[Any], db_session.execute(statement))
+    _expire_quantity(db_session, group_buy_id)
+    return result.rowcount == 1
+
+
+def _expire_quantity(db_session: Session, group_buy_id: int) -> None:
+    gb = db_session.identity_map.get(db_session.identity_key(GroupBuy, group_buy_id))
+    if gb is not None:
+        db_session.expire(gb, ["ordered_quantity"])
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def get(*, db_session: Session, group_buy_id: int) -> GroupBuy | None:
+    """A group buy by id, or None."""
+    return db_session.get(GroupBuy, group_buy_id)
+
+
+def get_in_city(*, db_session: Session, group_buy_id: int, city_id: int) -> GroupBuy:
+    """A group buy of the city's neighborhoods, or NotFound."""
+    gb = db_session.scalar(
+        select(GroupBuy)
+        .join(Neighborhood, Neighborhood.id == GroupBuy.neighborhood_id)
+        .where(GroupBuy.id == group_buy_id, Neighborhood.city_id == city_id)
+        .options(selectinload(GroupBuy.tiers), selectinload(GroupBuy.product))
+    )
+    if gb is None:
+        raise NotFound("no such group buy", field="group_buy_id")
+    return gb
+
+
+def get_for_resident(*, db_session: Session, resident: Resident, group_buy_id: int) -> GroupBuy:
+    """A group buy of the resident's neighborhood; NotFound for any other (never says whose)."""
+    gb = db_session.get(GroupBuy, group_buy_id)
+    if gb is None or gb.neighborhood_id != resident.neighborhood_id:
+        raise NotFound("no such group buy in your neighborhood", field="group_buy_id")
+    return gb
+
+
+def get_all(
+    *,
+    db_session: Session,
+    city_id: int,
+    window_id: int | None = None,
+    neighborhood_id: int | None = None,
+    status: GroupBuyStatus | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[GroupBuy], int]:
+    """Group buys of a city, optionally of one window, neighborhood or status; and their count."""
+    query = (
+        select(GroupBuy)
+        .join(Neighborhood, Neighborhood.id == GroupBuy.neighborhood_id)
+        .where(Neighborhood.city_id == city_id)
+    )
+    if window_id is not None:
+        query = query.where(GroupBuy.window_id == window_id)
+    if neighborhood_id is not None:
+        query = query.where(GroupBuy.neighborhood_id == neighborhood_id)
+    if status is not None:
+        query = query.where(GroupBuy.status == status)
+    total = db_session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    items = db_session.scalars(
+        query.options(selectinload(GroupBuy.tiers), selectinload(GroupBuy.product))
+        .order_by(GroupBuy.window_id, GroupBuy.neighborhood_id, GroupBuy.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return list(items), total
+
+
+def city_of(*, db_session: Session, city_id: int) -> City:
+    """The city, or NotFound."""
+    city = db_session.get(City, city_id)
+    if city is None:
+        raise NotFound("no such city", field="city_id")
+    return city
+
+
+def to_read(gb: GroupBuy, *, currency: str) -> GroupBuyRead:
+    """The operator's view of a group buy."""
+    return GroupBuyRead(
+        id=gb.id,
+        neighborhood_id=gb.neighborhood_id,
+        window_id=gb.window_id,
+        product_id=gb.product_id,
+        product_name=gb.product.name,
+        min_quantity=gb.min_quantity,
+        stock_cap=gb.stock_cap,
+        ordered_quantity=gb.ordered_quantity,
+        status=gb.status,
+        final_unit_price_minor=gb.final_unit_price_minor,
+        finalized_at=gb.finalized_at,
+        share_token=gb.share_token,
+        currency=currency,
+        tiers=_tiers_read(gb.tiers, currency),
+    )
+
+
+# --- operator management -------------------------------------------------------------------
+
+
+def create(
+    *, db_session: Session, city_id: int, group_buy_in: GroupBuyCreate, now: datetime | None = None
+) -> GroupBuy:
+    """Create a group buy for an open window; one per neighborhood x window x product."""
+    now = now or utcnow()
+    pricing.validate_tiers(group_buy_in.tiers)
+    hood = db_session.get(Neighborhood, group_buy_in.neighborhood_id)
+    if hood is None or hood.city_id != city_id:
+        raise InvalidInput("unknown neighborhood", field="neighborhood_id")
+    window = db_session.get(DeliveryWindow, group_buy_in.window_id)
+    if window is None or window.city_id != city_id:
+        raise InvalidInput("unknown delivery window", field="window_id")
+    _require_window_open(window, now)
+    product = db_session.get(Product, group_buy_in.product_id)
+    if product is None or product.city_id != city_id:
+        raise InvalidInput("unknown product", field="product_id")
+    if not product.active:
+        raise InvalidInput("product is not sold any more", field="product_id")
+    _check_cap_vs_minimum(group_buy_in.stock_cap, group_buy_in.min_quantity)
+    duplicate = db_session.scalar(
+        select(GroupBuy.id).where(
+            GroupBuy.neighborhood_id == hood.id,
+            GroupBuy.window_id == window.id,
+            GroupBuy.product_id == product.id,
+        )
+    )
+    if duplicate is not None:
+        raise _duplicate(duplicate)
+    gb = GroupBuy(
+        neighborhood_id=hood.id,
+        window_id=window.id,
+        product_id=product.id,
+        min_quantity=group_buy_in.min_quantity,
+        stock_cap=group_buy_in.stock_cap,
+        ordered_quantity=0,
+        status=GroupBuyStatus.OPEN,
+        share_token=secrets.token_hex(16),
+        tiers=[_tier(t) for t in group_buy_in.tiers],
+    )
+    try:
+        with db_session.begin_nested():
+            db_session.add(gb)
+            db_session.flush()
+    except IntegrityError as exc:
+        # Another operator created the same group buy at the same moment.
+        raise _duplicate(None) from exc
+    return gb
+
+
+def update(
+    *,
+    db_session: Session,
+    group_buy: GroupBuy,
+    group_buy_in: GroupBuyUpdate,
+    now: datetime | None = None,
+) -> GroupBuy:
+    """Change tiers, minimum or cap of an open group buy (cap never below what is ordered)."""
+    now = now or utcnow()
+    if group_buy.status != GroupBuyStatus.OPEN:
+        raise Conflict(f"group buy is already {group_buy.status.value}", field="status")
+    window = db_session.get(DeliveryWindow, group_buy.window_id)
+    assert window is not None
+    _require_window_open(window, now)
+    given = group_buy_in.model_fields_set
+    if "min_quantity" in given and group_buy_in.min_quantity is None:
+        raise InvalidInput("must be a positive number", field="min_quantity")
+    if "tiers" in given and group_buy_in.tiers is None:
+        raise InvalidInput("give at least one price tier", field="tiers")
+    if group_buy_in.tiers is not None:
+        pricing.validate_tiers(group_buy_in.tiers)
+    min_quantity = group_buy_in.min_quantity
+    new_min = min_quantity or group_buy.min_quantity
+    new_cap = group_buy_in.stock_cap if "stock_cap" in given else group_buy.stock_cap
+    _check_cap_vs_minimum(new_cap, new_min)
+    if "stock_cap" in given and new_cap is not None:
+        # Conditional, so an order landing at the same moment cannot end up above the cap.
+        result = cast(
+            CursorResult[Any],
+            db_session.execute(
+                sql_update(GroupBuy)
+                .where(
+                    GroupBuy.id == group_buy.id,
+                    GroupBuy.status == GroupBuyStatus.OPEN,
+                    GroupBuy.ordered_quantity <= new_cap,
+                )
+                .values(stock_cap=new_cap)
+                .execution_options(synchronize_session=False)
+            ),
+        )
+        db_session.refresh(group_buy)
+        if result.rowcount != 1:
+            if group_buy.status != GroupBuyStatus.OPEN:
+                raise Conflict(f"group buy is already {group_buy.status.value}", field="status")
+            raise InvalidInput(
+                f"{group_buy.ordered_quantity} units are already ordered; the cap cannot be lower",
+                field="stock_cap",
+                ordered_quantity=group_buy.ordered_quantity,
+            )
+    elif "stock_cap" in given:
+        group_buy.stock_cap = None
+    if min_quantity is not None:
+        group_buy.min_quantity = min_quantity
+    if group_buy_in.tiers is not None:
+        # Delete the old tiers before inserting new ones: (group_buy_id, min_quantity) is unique.
+        group_buy.tiers.clear()
+        db_session.flush()
+        group_buy.tiers.extend(_tier(t) for t in group_buy_in.tiers)
+    db_session.flush()
+    return group_buy
+
+
+def delete(*, db_session: Session, group_buy: GroupBuy) -> None:
+    """Delete a group buy nobody has ordered from (locked, so no order lands meanwhile)."""
+    locked = db_session.scalar(
+        select(GroupBuy).where(GroupBuy.id == group_buy.id).with_for_update()
+    )
+    if locked is None:
+        raise NotFound("no such group buy", field="group_buy_id")
+    lines = db_session.scalar(
+        select(func.count()).select_from(OrderLine).where(OrderLine.group_buy_id == group_buy.id)
+    )
+    if lines:
+        raise Conflict(
+            "residents have ordered from this group buy; it cannot be deleted",
+            field="group_buy_id",
+            order_lines=lines,
+        )
+    db_session.delete(locked)
+    db_session.flush()
+
+
+def _tier(t: TierIn) -> PriceTier:
+    return PriceTier(min_quantity=t.min_quantity, unit_price_minor=t.unit_price_minor)
+
+
+def _duplicate(existing_id: int | None) -> Conflict:
+    extra = {"group_buy_id": existing_id} if existing_id is not None else {}
+    return Conflict(
+        "this neighborhood already has a group buy for this product in this window",
+        field="product_id",
+        **extra,
+    )
+
+
+def _check_cap_vs_minimum(stock_cap: int | None, min_quantity: int) -> None:
+    if stock_cap is not None and stock_cap < min_quantity:
+        raise InvalidInput(
+            f"a cap below the minimum of {min_quantity} means the group can never form",
+            field="stock_cap",
+        )
+
+
+def _require_window_open(window: DeliveryWindow, now: datetime) -> None:
+    if window.status != WindowStatus.OPEN or window.cutoff_at <= now:
+        raise Conflict(
+            "the window is past its cut-off",
+            field="window_id",
+            cutoff_at=window.cutoff_at.isoformat(),
+        )
+
+
+# --- the resident's catalog ------------------------------------------------------------------
+
+
+def catalog(
+    *,
+    db_session: Session,
+    resident: Resident,
+    window_id: int | None = None,
+    now: datetime | None = None,
+) -> CatalogRead:
+    """The resident's neighborhood: open windows (or one window) and every group buy in them."""
+    now = now or utcnow()
+    hood, city = _hood_and_city(db_session, resident)
+    if window_id is None:
+        windows = list(
+            db_session.scalars(
+                select(DeliveryWindow)
+                .where(
+                    DeliveryWindow.city_id == city.id,
+                    DeliveryWindow.status == WindowStatus.OPEN,
+                    DeliveryWindow.cutoff_at > now,
+                )
+                .order_by(DeliveryWindow.cutoff_at, DeliveryWindow.id)
+            )
+        )
+    else:
+        window = db_session.get(DeliveryWindow, window_id)
+        if window is None or window.city_id != city.id:
+            raise QueryNotFound("no such delivery window in your city", field="window_id")
+        windows = [window]
+    gbs = _group_buys_with_products(
+        db_session, neighborhood_id=hood.id, window_ids=[w.id for w in windows]
+    )
+    by_window: dict[int, list[GroupBuy]] = defaultdict(list)
+    for gb in gbs:
+        by_window[gb.window_id].append(gb)
+    zone = ZoneInfo(city.timezone)
+    return CatalogRead(
+        neighborhood_id=hood.id,
+        neighborhood_name=hood.name,
+        timezone=city.timezone,
+        currency=city.currency,
+        windows=[
+            _catalog_window(w, by_window[w.id], zone=zone, currency=city.currency, now=now)
+            for w in windows
+        ],
+    )
+
+
+def share_link(*, group_buy: GroupBuy) -> ShareLinkRead:
+    """The group buy's share link."""
+    base = get_settings().public_base_url.rstrip("/")
+    return ShareLinkRead(
+        group_buy_id=group_buy.id,
+        token=group_buy.share_token,
+        url=f"{base}/share/{group_buy.share_token}",
+    )
+
+
+def shared(
+    *, db_session: Session, resident: Resident, token: str, now: datetime | None = None
+) -> SharedGroupBuyRead:
+    """A shared group buy for a resident of its neighborhood; NotFound for anyone else."""
+    now = now or utcnow()
+    gb = db_session.scalar(select(GroupBuy).where(GroupBuy.share_token == token))
+    if gb is None or gb.neighborhood_id != resident.neighborhood_id:
+        raise NotFound("no such group buy in your neighborhood", field="token")
+    _, city = _hood_and_city(db_session, resident)
+    window = db_session.get(DeliveryWindow, gb.window_id)
+    assert window is not None
+    gbs = _group_buys_with_products(db_session, group_buy_ids=[gb.id])
+    zone = ZoneInfo(city.timezone)
+    return SharedGroupBuyRead(
+        window=_catalog_window(window, gbs, zone=zone, currency=city.currency, now=now)
+    )
+
+
+def _hood_and_city(db_session: Session, resident: Resident) -> tuple[Neighborhood, City]:
+    row = db_session.execute(
+        select(Neighborhood, City)
+        .join(City, City.id == Neighborhood.city_id)
+        .where(Neighborhood.id == resident.neighborhood_id)
+    ).one()
+    return row[0], row[1]
+
+
+def _group_buys_with_products(
+    db_session: Session,
+    *,
+    neighborhood_id: int | None = None,
+    window_ids: Sequence[int] | None = None,
+    group_buy_ids: Sequence[int] | None = None,
+) -> list[GroupBuy]:
+    """Group buys with their product (joined) and tiers (one more query): two queries in all."""
+    query = (
+        select(GroupBuy)
+        .join(GroupBuy.product)
+        .options(contains_eager(GroupBuy.product), selectinload(GroupBuy.tiers))
+        .order_by(Product.name, GroupBuy.id)
+    )
+    if neighborhood_id is not None:
+        query = query.where(GroupBuy.neighborhood_id == neighborhood_id)
+    if window_ids is not None:
+        if not window_ids:
+            return []
+        query = query.where(GroupBuy.window_id.in_(window_ids))
+    if group_buy_ids is not None:
+        query = query.where(GroupBuy.id.in_(group_buy_ids))
+    return list(db_session.scalars(query))
+
+
+def _tiers_read(tiers: Sequence[PriceTier], currency: str) -> list[TierRead]:
+    return [
+        TierRead(
+            min_quantity=t.min_quantity,
+            unit_price_minor=t.unit_price_minor,
+            unit_price_display=pricing.format_money(t.unit_price_minor, currency),
+        )
+        for t in tiers
+    ]
+
+
+def _catalog_group_buy(gb: GroupBuy, *, currency: str) -> CatalogGroupBuy:
+    product = gb.product
+    state = pricing.progress(
+        gb.tiers, total=gb.ordered_quantity, min_quantity=gb.min_quantity, currency=currency
+    )
+    entry = pricing.entry_price(gb.tiers)
+    current = (
+        gb.final_unit_price_minor
+        if gb.final_unit_price_minor is not None
+        else state.current_unit_price_minor
+    )
+    return CatalogGroupBuy(
+        id=gb.id,
+        window_id=gb.window_id,
+        status=gb.status,
+        product=ProductBrief(
+            id=product.id,
+            name=product.name,
+            name_zh=product.name_zh,
+            unit=product.unit,
+            temperature_class=product.temperature_class,
+            list_price_minor=product.price_minor,
+        ),
+        currency=currency,
+        tiers=_tiers_read(gb.tiers, currency),
+        entry_price_minor=entry,
+        entry_price_display=pricing.format_money(entry, currency),
+        current_unit_price_minor=current,
+        current_unit_price_display=pricing.format_money(current, currency),
+        ordered_quantity=gb.ordered_quantity,
+        min_quantity=gb.min_quantity,
+        stock_cap=gb.stock_cap,
+        stock_left=None if gb.stock_cap is None else max(gb.stock_cap - gb.ordered_quantity, 0),
+        progress=ProgressRead(
+            text=state.text,
+            minimum_reached=state.minimum_reached,
+            target_quantity=state.target_quantity,
+            target_unit_price_minor=state.target_unit_price_minor,
+        ),
+    )
+
+
+def _catalog_window(
+    window: DeliveryWindow,
+    gbs: Sequence[GroupBuy],
+    *,
+    zone: ZoneInfo,
+    currency: str,
+    now: datetime,
+) -> CatalogWindow:
+    return CatalogWindow(
+        id=window.id,
+        local_date=window.local_date,
+        slot_name=window.slot_name,
+        status=window.status,
+        is_open=window.status == WindowStatus.OPEN and window.cutoff_at > now,
+        timezone=zone.key,
+        cutoff_at=window.cutoff_at,
+        cutoff_at_local=window.cutoff_at.astimezone(zone),
+        ready_by=window.ready_by,
+        ready_by_local=window.ready_by.astimezone(zone),
+        pickup_deadline=window.pickup_deadline,
+        pickup_deadline_local=window.pickup_deadline.astimezone(zone),
+        group_buys=[_catalog_group_buy(gb, currency=currency) for gb in gbs],
+    )

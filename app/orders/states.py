@@ -1,0 +1,73 @@
+"""The order state machine: the only moves an order may make, in one table.
+
+placed -> confirmed -> packed -> out_for_delivery -> ready_for_pickup -> collected, with side
+exits: cancelled (from placed, by the resident before the cut-off), group_failed (from placed,
+at the cut-off) and expired (from ready_for_pickup, not collected by the deadline).
+"""
+
+from app.core.errors import Conflict
+from app.orders.models import LineStatus, Order, OrderLine, OrderStatus
+
+S = OrderStatus
+ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
+    S.PLACED: frozenset({S.CONFIRMED, S.CANCELLED, S.GROUP_FAILED}),
+    S.CONFIRMED: frozenset({S.PACKED}),
+    S.PACKED: frozenset({S.OUT_FOR_DELIVERY}),
+    S.OUT_FOR_DELIVERY: frozenset({S.READY_FOR_PICKUP}),
+    S.READY_FOR_PICKUP: frozenset({S.COLLECTED, S.EXPIRED}),
+    S.COLLECTED: frozenset(),
+    S.CANCELLED: frozenset(),
+    S.GROUP_FAILED: frozenset(),
+    S.EXPIRED: frozenset(),
+}
+TERMINAL = frozenset(state for state, targets in ALLOWED.items() if not targets)
+
+LINE_ALLOWED: dict[LineStatus, frozenset[LineStatus]] = {
+    LineStatus.PLACED: frozenset(
+        {LineStatus.CONFIRMED, LineStatus.CANCELLED, LineStatus.GROUP_FAILED}
+    ),
+    LineStatus.CONFIRMED: frozenset(),
+    LineStatus.CANCELLED: frozenset(),
+    LineStatus.GROUP_FAILED: frozenset(),
+}
+
+
+class IllegalTransition(Conflict):
+    """An order (or line) asked to move where the state machine does not allow."""
+
+    code = "illegal_transition"
+
+
+def can_transition(current: OrderStatus, to: OrderStatus) -> bool:
+    """Whether an order in `current` may move to `to`."""
+    return to in ALLOWED[current]
+
+
+def transition(order: Order, to: OrderStatus) -> Order:
+    """Move the order to `to`, or raise IllegalTransition naming both states."""
+    current = OrderStatus(order.status)
+    if not can_transition(current, to):
+        raise IllegalTransition(
+            f"an order cannot go from {current.value} to {to.value}",
+            field="status",
+            order_id=order.id,
+            current=current.value,
+            requested=to.value,
+        )
+    order.status = to
+    return order
+
+
+def transition_line(line: OrderLine, to: LineStatus) -> OrderLine:
+    """Move an order line to `to`, or raise IllegalTransition."""
+    current = LineStatus(line.status)
+    if to not in LINE_ALLOWED[current]:
+        raise IllegalTransition(
+            f"an order line cannot go from {current.value} to {to.value}",
+            field="lines.status",
+            line_id=line.id,
+            current=current.value,
+            requested=to.value,
+        )
+    line.status = to
+    return line

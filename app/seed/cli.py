@@ -1,0 +1,208 @@
+"""`pickup seed ...`: demo and benchmark data; and `demo`, the one command that sets up and serves.
+
+`demo` is a plain function for the top-level CLI to mount (`pickup demo`)."""
+
+import time as clock
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+from sqlalchemy import inspect
+
+from app.cities import service as city_service
+from app.core.db import get_engine, get_sessionmaker
+from app.core.settings import get_settings
+from app.seed import demo as demo_data
+from app.seed.city import CitySpec, CitySummary, build_city
+
+console = Console()
+app = typer.Typer(
+    help="Demo and benchmark data: believable cities built deterministically from a seed.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description:<32}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def _refuse_production() -> None:
+    if get_settings().environment == "production":
+        console.print(
+            "[red]Refusing:[/red] demo data creates accounts with published passwords; "
+            "it is for development only (ENVIRONMENT=production)."
+        )
+        raise typer.Exit(1)
+
+
+def _require_schema() -> None:
+    if not inspect(get_engine()).has_table("cities"):
+        console.print(
+            "[red]The database has no tables yet.[/red] Run [bold]pickup db upgrade[/bold] "
+            "first (or [bold]pickup demo[/bold], which migrates, seeds and serves)."
+        )
+        raise typer.Exit(1)
+
+
+def _counts_table(summary: CitySummary, *, title: str) -> Table:
+    table = Table(title=title, show_header=True, header_style="bold")
+    table.add_column("Rows")
+    table.add_column("Count", justify="right")
+    for kind, count in summary.counts().items():
+        table.add_row(kind.replace("_", " "), f"{count:,}")
+    return table
+
+
+def _timings_table(summary: CitySummary, commit_seconds: float) -> Table:
+    table = Table(title="Timing", show_header=True, header_style="bold")
+    table.add_column("Step")
+    table.add_column("Seconds", justify="right")
+    for step, seconds in summary.timings.items():
+        table.add_row(step, f"{seconds:.2f}")
+    table.add_row("Commit", f"{commit_seconds:.2f}")
+    table.add_row("[bold]Total[/bold]", f"[bold]{summary.seconds + commit_seconds:.2f}[/bold]")
+    return table
+
+
+def _seed_demo(seed: int) -> demo_data.DemoResult:
+    with get_sessionmaker()() as session:
+        if city_service.get_by_name(db_session=session, name=demo_data.DEMO_SPEC.name):
+            return demo_data.seed_demo(db_session=session, seed=seed)
+        with _progress() as progress:
+            result = demo_data.seed_demo(db_session=session, seed=seed, progress=progress)
+        session.commit()
+    return result
+
+
+def _print_demo(result: demo_data.DemoResult, *, base_url: str | None = None) -> None:
+    if result.created and result.summary is not None:
+        console.print(_counts_table(result.summary, title=f"Demo city {result.city_name}"))
+        console.print(f"Built in {result.summary.seconds:.1f} s.")
+    else:
+        console.print(
+            f"[yellow]The demo city {result.city_name!r} exists (id {result.city_id}): "
+            "nothing changed.[/yellow] (To rebuild it, start from an empty database.)"
+        )
+    for username in result.staff_skipped:
+        console.print(
+            f"[yellow]Staff account {username!r} already existed: left as it is.[/yellow]"
+        )
+    lines = []
+    if base_url:
+        lines += [
+            f"API       [bold]{base_url}[/bold]",
+            f"Docs      [bold]{base_url}/docs[/bold]",
+            "",
+        ]
+    lines.append("[bold]Demo logins (development only, never in production)[/bold]")
+    for role, username, password in result.logins:
+        lines.append(f"  {role:<9} {username} / {password}")
+    if result.resident_phone:
+        lines.append(
+            f"  resident  {result.resident_phone}  (login code: SMS printed in this terminal)"
+        )
+    lines += [
+        "",
+        "Staff:     POST /auth/staff/token",
+        "Residents: POST /auth/resident/code, then POST /auth/resident/token",
+    ]
+    console.print(Panel("\n".join(lines), title="Pickup demo", border_style="green", expand=False))
+
+
+@app.command("demo")
+def seed_demo_command(
+    seed: int = typer.Option(demo_data.DEMO_SEED, help="Random seed: the same seed, the same city"),
+) -> None:
+    """Build the demo city: Shanghai, 60 neighborhoods with locker banks, 2,000 residents,
+    80 products, two windows a day, group buys with orders, and dev-only staff logins.
+
+    Skips (and says so) if the demo city already exists."""
+    _refuse_production()
+    _require_schema()
+    _print_demo(_seed_demo(seed))
+
+
+@app.command("city")
+def seed_city_command(
+    neighborhoods: int = typer.Option(600, min=1, help="Neighborhoods, one locker bank each"),
+    residents: int = typer.Option(130_000, min=1, help="Residents"),
+    seed: int = typer.Option(1, help="Random seed: the same seed, the same city"),
+    name: str = typer.Option("Shanghai Benchmark", help="City name (must be new)"),
+    code_prefix: str = typer.Option("BM", help="Locker bank code prefix, e.g. BM -> BM-001"),
+    timezone: str = typer.Option("Asia/Shanghai", help="IANA time zone"),
+    products: int = typer.Option(80, min=1, help="Products (at most 80)"),
+    days: int = typer.Option(3, min=1, help="Local days of windows from today"),
+    group_buys: int = typer.Option(20, min=0, help="Group buys per neighborhood and window"),
+    order_share: float = typer.Option(
+        0.10, min=0.0, max=1.0, help="Share of residents ordering in each window"
+    ),
+) -> None:
+    """Build a full-size city for benchmarks (default: 600 neighborhoods, 130,000 residents)
+    with bulk inserts, and report how long each step took."""
+    _require_schema()
+    spec = CitySpec(
+        name=name,
+        neighborhoods=neighborhoods,
+        residents=residents,
+        timezone=timezone,
+        bank_code_prefix=code_prefix,
+        products=products,
+        window_days=days,
+        group_buys_per_window=group_buys,
+        order_share=order_share,
+    )
+    try:
+        spec.validate()
+    except ValueError as exc:
+        console.print(f"[red]Invalid option:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    with get_sessionmaker()() as session:
+        existing = city_service.get_by_name(db_session=session, name=name)
+        if existing is not None:
+            console.print(
+                f"[red]A city named {name!r} exists (id {existing.id}).[/red] "
+                "Choose another --name (and --code-prefix)."
+            )
+            raise typer.Exit(1)
+        with _progress() as progress:
+            summary = build_city(db_session=session, spec=spec, seed=seed, progress=progress)
+        started = clock.perf_counter()
+        session.commit()
+        commit_seconds = clock.perf_counter() - started
+    console.print(_counts_table(summary, title=f"City {summary.name} (id {summary.city_id})"))
+    console.print(_timings_table(summary, commit_seconds))
+
+
+def demo(
+    host: str = typer.Option("127.0.0.1", help="Address to bind"),
+    port: int = typer.Option(8000, help="Port to bind"),
+) -> None:
+    """Set up and serve in one go: migrate the database, seed the demo city if absent, print
+    the address and the demo logins, then serve the API."""
+    import uvicorn
+
+    from app import dbtools
+
+    _refuse_production()
+    url = get_settings().database_url
+    with console.status("Migrating the database..."):
+        dbtools.upgrade(url)
+    _print_demo(_seed_demo(demo_data.DEMO_SEED), base_url=f"http://{host}:{port}")
+    uvicorn.run("app.main:create_app", factory=True, host=host, port=port)

@@ -1,0 +1,152 @@
+"""Operator and driver accounts: create, find, enable or disable, and check passwords."""
+
+import re
+from functools import lru_cache
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.cities.models import City
+from app.core.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated
+from app.core.security import hash_password, password_needs_rehash, verify_password
+from app.staff.models import StaffRole, StaffUser
+
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,79}$")
+PASSWORD_MIN_LENGTH = 10
+PASSWORD_MAX_LENGTH = 128
+
+
+def normalize_username(username: str) -> str:
+    """The username as stored: trimmed and lower-case."""
+    return (username or "").strip().lower()
+
+
+def check_password(password: str, *, field: str = "password") -> str:
+    """The password if it is acceptable as a new password, else InvalidInput naming `field`."""
+    if len(password) < PASSWORD_MIN_LENGTH:
+        raise InvalidInput(
+            f"password must have at least {PASSWORD_MIN_LENGTH} characters", field=field
+        )
+    if len(password) > PASSWORD_MAX_LENGTH:
+        raise InvalidInput(
+            f"password must have at most {PASSWORD_MAX_LENGTH} characters", field=field
+        )
+    if not password.strip():
+        raise InvalidInput("password must not be blank", field=field)
+    return password
+
+
+def get(*, db_session: Session, staff_id: int) -> StaffUser | None:
+    """The account with this id, if any."""
+    return db_session.get(StaffUser, staff_id)
+
+
+def get_by_username(*, db_session: Session, username: str) -> StaffUser | None:
+    """The account with this username (case-insensitive), if any."""
+    name = normalize_username(username)
+    return db_session.scalar(select(StaffUser).where(StaffUser.username == name))
+
+
+def get_all(
+    *,
+    db_session: Session,
+    city_id: int | None = None,
+    role: StaffRole | None = None,
+    active: bool | None = None,
+) -> list[StaffUser]:
+    """Accounts by username, optionally of one city, role or state."""
+    query = select(StaffUser)
+    if city_id is not None:
+        query = query.where(StaffUser.city_id == city_id)
+    if role is not None:
+        query = query.where(StaffUser.role == StaffRole(role))
+    if active is not None:
+        query = query.where(StaffUser.active == active)
+    return list(db_session.scalars(query.order_by(StaffUser.username)))
+
+
+def create(
+    *,
+    db_session: Session,
+    city_id: int,
+    username: str,
+    password: str,
+    role: StaffRole | str,
+    full_name: str = "",
+) -> StaffUser:
+    """Create an active account with an argon2 hash of the password (at least 10 characters)."""
+    name = normalize_username(username)
+    if not USERNAME_PATTERN.match(name):
+        raise InvalidInput(
+            "username must be 3-80 characters of letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit",
+            field="username",
+        )
+    try:
+        staff_role = StaffRole(role)
+    except ValueError as exc:
+        raise InvalidInput("role must be operator or driver", field="role") from exc
+    check_password(password)
+    if db_session.get(City, city_id) is None:
+        raise InvalidInput(f"no city {city_id}", field="city_id")
+    if get_by_username(db_session=db_session, username=name) is not None:
+        raise Conflict(f"username {name!r} is taken", field="username")
+    user = StaffUser(
+        city_id=city_id,
+        username=name,
+        full_name=full_name.strip(),
+        password_hash=hash_password(password),
+        role=staff_role,
+        active=True,
+    )
+    try:
+        with db_session.begin_nested():
+            db_session.add(user)
+            db_session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"username {name!r} is taken", field="username") from exc
+    return user
+
+
+def update(
+    *,
+    db_session: Session,
+    user: StaffUser,
+    full_name: str | None = None,
+    active: bool | None = None,
+    password: str | None = None,
+) -> StaffUser:
+    """Change the given fields (None leaves a field as it is); a disabled account cannot log in."""
+    if full_name is not None:
+        user.full_name = full_name.strip()
+    if active is not None:
+        user.active = active
+    if password is not None:
+        user.password_hash = hash_password(check_password(password))
+    db_session.flush()
+    return user
+
+
+@lru_cache
+def _decoy_hash() -> str:
+    return hash_password("decoy password for unknown usernames")
+
+
+def authenticate(*, db_session: Session, username: str, password: str) -> StaffUser:
+    """The account if the password is right and it is active; otherwise 401 (or 403 if disabled).
+
+    Unknown usernames cost the same argon2 check as known ones, so timing tells nothing.
+    """
+    user = get_by_username(db_session=db_session, username=username)
+    if user is None:
+        verify_password(_decoy_hash(), password)
+        raise NotAuthenticated("wrong username or password", field="password")
+    if not verify_password(user.password_hash, password):
+        raise NotAuthenticated("wrong username or password", field="password")
+    if not user.active:
+        raise Forbidden("this account is disabled; ask an operator", field="username")
+    if password_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        db_session.flush()
+    return user

@@ -1,0 +1,217 @@
+"""Translation of a Problem into an OR-Tools routing model on integer data.
+
+OR-Tools works on integers, so times, distances, costs and demands are multiplied by
+SCALE (1000: a millisecond when times are seconds, 1/1000 of a Solomon distance unit).
+Travel and service times round up and window ends round down, so a schedule feasible on
+the integers is feasible on the real numbers too; reported distances and times are
+recomputed from the unscaled matrices.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ortools.constraint_solver import pywrapcp
+
+from logistics.solver.problem import Problem
+
+SCALE = 1000
+TIME = "time"
+
+
+def up(value: float) -> int:
+    """Scale a time, duration or demand to solver units, rounding up."""
+    return math.ceil(value * SCALE - 1e-9)
+
+
+def down(value: float) -> int:
+    """Scale a limit (window end, capacity) to solver units, rounding down."""
+    return math.floor(value * SCALE + 1e-9)
+
+
+@dataclass(frozen=True)
+class Data:
+    """Integer data on solver nodes: one node per depot, then one per routed stop."""
+
+    problem: Problem
+    stop_indices: tuple[int, ...]
+    location: tuple[int, ...]
+    travel: tuple[tuple[int, ...], ...]
+    service: tuple[int, ...]
+    windows: tuple[tuple[int, int], ...]
+    horizon: int
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+    vehicle_windows: tuple[tuple[int, int], ...]
+
+    @property
+    def num_depots(self) -> int:
+        """Number of depot nodes (they come first)."""
+        return len(self.problem.depots)
+
+    def stop_of(self, node: int) -> int:
+        """Index in problem.stops of the stop at a node."""
+        return self.stop_indices[node - self.num_depots]
+
+
+def build_data(problem: Problem, stop_indices: tuple[int, ...]) -> Data:
+    """Scale the problem to integers for the given stops (indices into problem.stops)."""
+    depots = problem.depots
+    stops = [problem.stops[i] for i in stop_indices]
+    location = tuple(d.location for d in depots) + tuple(s.location for s in stops)
+    travel = tuple(tuple(up(problem.durations[a][b]) for b in location) for a in location)
+    service = (0,) * len(depots) + tuple(up(s.service_time) for s in stops)
+    finite = [
+        x
+        for x in (
+            *(d.closes for d in depots),
+            *(s.latest for s in stops),
+            *(s.earliest for s in stops),
+            *(v.shift_end for v in problem.vehicles),
+            *(v.shift_start for v in problem.vehicles),
+        )
+        if math.isfinite(x)
+    ]
+    horizon = up(max(finite, default=0.0)) + sum(service) + sum(max(row) for row in travel)
+
+    def window(start: float, end: float) -> tuple[int, int]:
+        return up(start), horizon if math.isinf(end) else min(horizon, down(end))
+
+    windows = tuple(window(d.opens, d.closes) for d in depots) + tuple(
+        window(s.earliest, s.latest) for s in stops
+    )
+    depot_node = {d.id: i for i, d in enumerate(depots)}
+    vehicle_windows = []
+    for v in problem.vehicles:
+        start, end = depot_node[v.start_depot], depot_node[v.return_depot]
+        shift = window(v.shift_start, v.shift_end)
+        earliest = max(shift[0], windows[start][0])
+        latest = min(shift[1], windows[start][1], windows[end][1])
+        # A van whose shift cannot even hold the drive between its depots stays home, but
+        # the model must still admit its empty route, else nothing at all is feasible.
+        vehicle_windows.append((earliest, max(latest, earliest + travel[start][end])))
+    return Data(
+        problem=problem,
+        stop_indices=stop_indices,
+        location=location,
+        travel=travel,
+        service=service,
+        windows=windows,
+        horizon=horizon,
+        starts=tuple(depot_node[v.start_depot] for v in problem.vehicles),
+        ends=tuple(depot_node[v.return_depot] for v in problem.vehicles),
+        vehicle_windows=tuple(vehicle_windows),
+    )
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Objective weights: per van used (hierarchical only) and per stop left out."""
+
+    van: int
+    unassigned: int
+
+
+@dataclass
+class Model:
+    """An OR-Tools routing model built from Data, with its index manager."""
+
+    data: Data
+    manager: pywrapcp.RoutingIndexManager
+    routing: pywrapcp.RoutingModel
+    weights: Weights
+
+    def node(self, index: int) -> int:
+        """Solver node of a routing index."""
+        return int(self.manager.IndexToNode(index))
+
+
+def _arc_costs(data: Data) -> list[list[int]]:
+    """Integer arc costs: travel time, or distance under the distance objective."""
+    problem = data.problem
+    if problem.objective == "distance" and problem.distances is not None:
+        loc = data.location
+        return [[up(problem.distances[a][b]) for b in loc] for a in loc]
+    return [list(row) for row in data.travel]
+
+
+def weights(data: Data) -> Weights:
+    """A van outweighs any travel; a stop left out outweighs any use of the fleet."""
+    arc_bound = sum(max(row) for row in _arc_costs(data))
+    fixed = [up(v.fixed_cost) for v in data.problem.vehicles]
+    van = arc_bound + sum(fixed) + 1 if data.problem.objective == "hierarchical" else 0
+    return Weights(van=van, unassigned=len(fixed) * (van + max(fixed)) + arc_bound + 1)
+
+
+def build_model(data: Data) -> Model:
+    """Build the routing model: costs, time windows, capacities, cold chain, disjunctions."""
+    problem = data.problem
+    n_vehicles = len(problem.vehicles)
+    manager = pywrapcp.RoutingIndexManager(
+        len(data.location), n_vehicles, list(data.starts), list(data.ends)
+    )
+    routing = pywrapcp.RoutingModel(manager)
+
+    routing.SetArcCostEvaluatorOfAllVehicles(routing.RegisterTransitMatrix(_arc_costs(data)))
+    weight = weights(data)
+    for v, vehicle in enumerate(problem.vehicles):
+        routing.SetFixedCostOfVehicle(weight.van + up(vehicle.fixed_cost), v)
+
+    transit = [
+        [data.service[a] + data.travel[a][b] for b in range(len(data.location))]
+        for a in range(len(data.location))
+    ]
+    time_cb = routing.RegisterTransitMatrix(transit)
+    routing.AddDimension(time_cb, data.horizon, data.horizon, False, TIME)
+    time = routing.GetDimensionOrDie(TIME)
+    for node in range(data.num_depots, len(data.location)):
+        time.CumulVar(manager.NodeToIndex(node)).SetRange(*data.windows[node])
+    for v, (earliest, latest) in enumerate(data.vehicle_windows):
+        time.CumulVar(routing.Start(v)).SetRange(earliest, latest)
+        time.CumulVar(routing.End(v)).SetRange(earliest, latest)
+        routing.AddVariableMaximizedByFinalizer(time.CumulVar(routing.Start(v)))
+        routing.AddVariableMinimizedByFinalizer(time.CumulVar(routing.End(v)))
+
+    _add_capacities(data, routing)
+    _add_cold_chain(data, manager, routing)
+
+    for node in range(data.num_depots, len(data.location)):
+        routing.AddDisjunction([manager.NodeToIndex(node)], weight.unassigned)
+    return Model(data=data, manager=manager, routing=routing, weights=weight)
+
+
+def _add_capacities(data: Data, routing: pywrapcp.RoutingModel) -> None:
+    """One capacity dimension per demand dimension (missing vehicle capacity = 0)."""
+    problem = data.problem
+    for name in problem.dimensions:
+        demand = [0] * data.num_depots + [
+            up(problem.stops[i].demand.get(name, 0.0)) for i in data.stop_indices
+        ]
+        capacity = [down(v.capacity.get(name, 0.0)) for v in problem.vehicles]
+        callback = routing.RegisterUnaryTransitVector(demand)
+        routing.AddDimensionWithVehicleCapacity(callback, 0, capacity, True, f"load:{name}")
+
+
+def _add_cold_chain(
+    data: Data, manager: pywrapcp.RoutingIndexManager, routing: pywrapcp.RoutingModel
+) -> None:
+    """Start of service at each cold stop minus its van's departure <= that van's limit."""
+    problem = data.problem
+    limited = [
+        (v, down(vehicle.max_cold_chain))
+        for v, vehicle in enumerate(problem.vehicles)
+        if math.isfinite(vehicle.max_cold_chain)
+    ]
+    if not limited:
+        return
+    solver = routing.solver()
+    time = routing.GetDimensionOrDie(TIME)
+    for node in range(data.num_depots, len(data.location)):
+        if not problem.stops[data.stop_of(node)].cold_chain:
+            continue
+        index = manager.NodeToIndex(node)
+        for v, limit in limited:
+            on_v = solver.IsEqualCstVar(routing.VehicleVar(index), v)
+            elapsed = time.CumulVar(index) - time.CumulVar(routing.Start(v))
+            solver.Add(elapsed <= limit + data.horizon * (1 - on_v))
