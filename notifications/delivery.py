@@ -1,0 +1,491 @@
+"""Send outbox messages, each exactly once, whatever the workers and Twilio do.
+
+Each attempt is two short transactions around the provider calls, none open while they run (a
+batch of messages shares them: two commits per batch, not per message):
+
+1. claim (transaction): lock each row, re-check it (queued, due, not expired, not opted out),
+   render the body (codes derived now, never stored) and move it `queued -> sending` with a
+   compare-and-set on (status, attempts), so two workers that both saw `queued` cannot both
+   send it;
+2. send (no transaction): hand each to the provider, with a status callback URL carrying the
+   idempotency key;
+3. record (transaction): store Twilio's SID and status, or the error, under the row lock.
+
+A worker that dies between 1 and 3 leaves its rows in `sending` with no SID. Twilio has no
+idempotency key on Messages, so nobody may blindly send such a row again: once its claim is
+older than `stale_sending_seconds` (longer than the provider timeout), the next attempt first
+lists Twilio's recent messages to that number and recognises ours by its body (a keyed hash of
+the body sent is kept); only if Twilio does not have it is it sent again. The status callback,
+whose URL carries the key, settles it too if it comes first.
+
+The guarantee, and what it rests on: no message is sent twice as long as Twilio lists a message
+it accepted within `stale_sending_seconds`, returns its body as sent (text it appends is
+tolerated), and no other sender puts an identical body to the same number in that window (then
+ours would be taken as sent: the one way a message can be lost). No message is lost otherwise:
+the row is written before any task exists, a sweep re-queues rows whose task vanished and claims
+whose worker died, and only Twilio's permanent errors (or `max_attempts` transient ones) fail it.
+"""
+
+import logging
+import os
+import random
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.core.db import utcnow
+from app.core.security import codes_match, hash_code
+from app.core.settings import get_settings
+from notifications import content, service, tracking
+from notifications.config import NotificationsConfig, get_config
+from notifications.models import Message, MessageStatus
+from notifications.providers import (
+    UNSUBSCRIBED_CODE,
+    AmbiguousSendError,
+    PermanentSendError,
+    ProviderMessage,
+    SendError,
+    SmsProvider,
+    TransientSendError,
+)
+from notifications.render import Rendered
+
+log = logging.getLogger(__name__)
+BODY_PURPOSE = "sms-body"
+LOOKUP_SKEW = timedelta(minutes=5)
+STATUS_CALLBACK_PATH = "/notifications/webhooks/twilio/status"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one delivery attempt did; `retry_in` asks for another attempt after that many s."""
+
+    message_id: int
+    action: str
+    retry_in: float | None = None
+
+
+@dataclass(frozen=True)
+class _Claim:
+    message_id: int
+    key: str
+    to: str
+    attempts: int
+    verify: bool
+    since: datetime
+    previous_hmac: str | None
+    rendered: Rendered
+    blocked: str | None
+
+
+def status_callback_url(key: str) -> str:
+    """Where Twilio reports this message's statuses (the key lets a lost SID be recovered)."""
+    base = get_settings().public_base_url.rstrip("/")
+    return f"{base}{STATUS_CALLBACK_PATH}?{urlencode({'k': key})}"
+
+
+def backoff_seconds(attempts: int, config: NotificationsConfig) -> float:
+    """Exponential backoff with jitter for the next attempt after `attempts` tries."""
+    delay = min(config.retry_max_seconds, config.retry_base_seconds * 2.0 ** max(0, attempts - 1))
+    return float(delay * (1 + random.random() / 4))
+
+
+def _cas(
+    db_session: Session,
+    message_id: int,
+    expected: tuple[MessageStatus, int],
+    values: dict[str, Any],
+) -> bool:
+    """Change the row only if it still has the expected status and attempt counter."""
+    status, attempts = expected
+    result = db_session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.status == status, Message.attempts == attempts)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+_T: Table = Message.__table__  # type: ignore[assignment]
+_CLAIM = (
+    update(_T)
+    .where(
+        _T.c.id == bindparam("m_id"),
+        _T.c.status == bindparam("m_status"),
+        _T.c.attempts == bindparam("m_attempts"),
+    )
+    .values(
+        status=bindparam("v_status"),
+        attempts=bindparam("v_attempts"),
+        claimed_at=bindparam("v_claimed_at"),
+        first_attempt_at=bindparam("v_first_attempt_at"),
+        provider=bindparam("v_provider"),
+        verify_before_send=bindparam("v_verify"),
+        body_redacted=bindparam("v_body_redacted"),
+        body_hmac=bindparam("v_body_hmac"),
+        segments=bindparam("v_segments"),
+        encoding=bindparam("v_encoding"),
+    )
+)
+_FINISH = (  # suppressed (opted out, expired, obsolete) or failed (cannot be rendered)
+    update(_T)
+    .where(
+        _T.c.id == bindparam("m_id"),
+        _T.c.status == bindparam("m_status"),
+        _T.c.attempts == bindparam("m_attempts"),
+    )
+    .values(
+        status=bindparam("v_status"),
+        suppression_reason=bindparam("v_reason"),
+        error_message=bindparam("v_error"),
+        final_at=bindparam("v_now"),
+        status_updated_at=bindparam("v_now"),
+    )
+)
+
+
+def _claim_batch(
+    db_session: Session,
+    message_ids: Sequence[int],
+    provider: SmsProvider,
+    config: NotificationsConfig,
+) -> tuple[list[_Claim], dict[int, Outcome]]:
+    """Claim the messages that may be sent now (one compare-and-set per row, run as one
+    executemany); the others get their outcome (done, in flight, not due, suppressed...)."""
+    messages = db_session.scalars(
+        select(Message)
+        .where(Message.id.in_(message_ids))
+        .order_by(Message.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    outcomes = {i: Outcome(i, "missing") for i in set(message_ids) - {m.id for m in messages}}
+    now = utcnow()
+    stale = timedelta(seconds=config.stale_sending_seconds)
+    reasons = service.suppression_reasons(
+        db_session=db_session, recipients=[(m.to_phone, m.resident_id) for m in messages]
+    )
+    keep_loaded = content.prefetch(db_session=db_session, messages=messages)
+    claim_rows: list[dict[str, Any]] = []
+    finish_rows: list[dict[str, Any]] = []
+    pending: list[_Claim] = []
+    for message in messages:
+        message_id, observed, attempts = message.id, message.status, message.attempts
+        verify = message.verify_before_send
+        if observed is MessageStatus.SENDING:
+            age = now - (message.claimed_at or now)
+            if age < stale:
+                outcomes[message_id] = Outcome(
+                    message_id, "in_flight", (stale - age).total_seconds() + 1
+                )
+                continue
+            verify = True  # its claimant is presumed dead: Twilio may have the message
+        elif observed is not MessageStatus.QUEUED:
+            outcomes[message_id] = Outcome(message_id, "done")
+            continue
+        if message.not_before is not None and message.not_before > now:
+            wait = (message.not_before - now).total_seconds()
+            outcomes[message_id] = Outcome(message_id, "not_due", wait)
+            continue
+        expired = message.expires_at is not None and now >= message.expires_at
+        blocked = "expired" if expired else reasons.get((message.to_phone, message.resident_id))
+        rendered = Rendered(body="", redacted="", segments=0, encoding="gsm7")
+        expected = {"m_id": message_id, "m_status": observed, "m_attempts": attempts}
+        if blocked is None:
+            try:
+                rendered = content.render_message(db_session=db_session, message=message)
+            except content.Obsolete as exc:
+                blocked = str(exc)
+            except (LookupError, ValueError, TypeError) as exc:  # a bug, not a reason to retry
+                log.exception("message %s cannot be rendered", message_id)
+                error = f"cannot render: {type(exc).__name__}: {exc}"[:255]
+                finish_rows.append(
+                    {**expected, "v_status": MessageStatus.FAILED, "v_reason": None}
+                    | {"v_error": error, "v_now": now}
+                )
+                outcomes[message_id] = Outcome(message_id, "failed")
+                continue
+        if blocked is not None and not verify:
+            finish_rows.append(
+                {**expected, "v_status": MessageStatus.SUPPRESSED, "v_reason": blocked}
+                | {"v_error": None, "v_now": now}
+            )
+            outcomes[message_id] = Outcome(message_id, "suppressed")
+            continue
+        # Blocked but maybe already at Twilio: claimed anyway, looked up before suppressing.
+        claim_rows.append(
+            {
+                **expected,
+                "v_status": MessageStatus.SENDING,
+                "v_attempts": attempts + 1,
+                "v_claimed_at": now,
+                "v_first_attempt_at": message.first_attempt_at or now,
+                "v_provider": provider.name,
+                "v_verify": verify,
+                "v_body_redacted": rendered.redacted or message.body_redacted,
+                "v_body_hmac": (
+                    hash_code(rendered.body, purpose=BODY_PURPOSE)
+                    if rendered.body
+                    else message.body_hmac
+                ),
+                "v_segments": rendered.segments or message.segments,
+                "v_encoding": rendered.encoding if rendered.body else message.encoding,
+            }
+        )
+        pending.append(
+            _Claim(
+                message_id=message_id,
+                key=message.idempotency_key,
+                to=message.to_phone,
+                attempts=attempts + 1,
+                verify=verify,
+                since=(message.first_attempt_at or now) - LOOKUP_SKEW,
+                previous_hmac=message.body_hmac,
+                rendered=rendered,
+                blocked=blocked,
+            )
+        )
+    del keep_loaded
+    connection = db_session.connection()
+    if finish_rows:
+        connection.execute(_FINISH, finish_rows)
+    if not claim_rows:
+        return [], outcomes
+    connection.execute(_CLAIM, claim_rows)
+    won = set(  # ours: another worker may have claimed a row between our read and our write
+        connection.scalars(
+            select(_T.c.id).where(
+                _T.c.id.in_([c.message_id for c in pending]),
+                _T.c.status == MessageStatus.SENDING,
+                _T.c.claimed_at == now,
+            )
+        )
+    )
+    claims = []
+    for claim in pending:
+        if claim.message_id in won:
+            claims.append(claim)
+        else:
+            outcomes[claim.message_id] = Outcome(claim.message_id, "lost_race")
+    return claims, outcomes
+
+
+def _claim(
+    db_session: Session, message_id: int, provider: SmsProvider, config: NotificationsConfig
+) -> _Claim | Outcome:
+    """Claim one message (see `_claim_batch`)."""
+    claims, outcomes = _claim_batch(db_session, [message_id], provider, config)
+    return claims[0] if claims else outcomes[message_id]
+
+
+def _ours(claim: _Claim, candidate: ProviderMessage) -> bool:
+    body = candidate.body
+    if claim.previous_hmac and codes_match(claim.previous_hmac, body, purpose=BODY_PURPOSE):
+        return True
+    return bool(claim.rendered.body) and body.startswith(claim.rendered.body)
+
+
+def _lookup(
+    session_factory: sessionmaker[Session], claim: _Claim, provider: SmsProvider
+) -> ProviderMessage | None:
+    candidates = [
+        c
+        for c in provider.find_sent(to=claim.to, since=claim.since)
+        if c.to in ("", claim.to) and _ours(claim, c)
+    ]
+    if not candidates:
+        return None
+    with session_factory() as db_session:
+        taken = set(
+            db_session.scalars(
+                select(Message.provider_sid).where(
+                    Message.provider_sid.in_([c.sid for c in candidates]),
+                    Message.id != claim.message_id,
+                )
+            )
+        )
+    free = [c for c in candidates if c.sid not in taken]
+    return free[-1] if free else None  # the oldest match: the first attempt that got through
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """What the provider said (or did not say) about one claimed message."""
+
+    kind: str  # accepted | found | blocked | permanent | transient | ambiguous | lookup_failed
+    result: ProviderMessage | None = None
+    error: SendError | None = None
+
+
+def _attempt(
+    session_factory: sessionmaker[Session], claim: _Claim, provider: SmsProvider
+) -> _Attempt:
+    """Look the message up first if it may already be at the provider, then send it."""
+    if claim.verify:
+        try:
+            found = _lookup(session_factory, claim, provider)
+        except Exception as exc:  # keep the claim; look again once it is stale
+            log.warning("lookup of message %s failed: %s", claim.message_id, exc)
+            return _Attempt("lookup_failed")
+        if found is not None:
+            return _Attempt("found", result=found)
+        if claim.blocked is not None:  # the provider never had it, and now it must not go
+            return _Attempt("blocked")
+    try:
+        result = provider.send(
+            to=claim.to, body=claim.rendered.body, status_callback=status_callback_url(claim.key)
+        )
+    except PermanentSendError as exc:
+        return _Attempt("permanent", error=exc)
+    except TransientSendError as exc:
+        return _Attempt("transient", error=exc)
+    except AmbiguousSendError as exc:
+        return _Attempt("ambiguous", error=exc)
+    return _Attempt("accepted", result=result)
+
+
+def _release(
+    db_session: Session, claim: _Claim, status: MessageStatus, values: dict[str, Any]
+) -> bool:
+    """Move a claimed message out of `sending`, if it is still this claim's."""
+    now = utcnow()
+    if status in (MessageStatus.FAILED, MessageStatus.SUPPRESSED):
+        values.setdefault("final_at", now)
+    values.update(status=status, status_updated_at=now)
+    return _cas(db_session, claim.message_id, (MessageStatus.SENDING, claim.attempts), values)
+
+
+def _settle(
+    db_session: Session,
+    message: Message,
+    claim: _Claim,
+    attempt: _Attempt,
+    config: NotificationsConfig,
+) -> Outcome:
+    """Record one attempt's result on its message (inside the batch's closing transaction)."""
+    message_id, error = claim.message_id, attempt.error
+    errors: dict[str, Any] = (
+        {"error_code": error.code, "error_message": error.message[:255]} if error else {}
+    )
+    if attempt.result is not None:
+        tracking.apply(
+            message,
+            sid=attempt.result.sid,
+            status=attempt.result.status,
+            now=utcnow(),
+            source="lookup" if attempt.kind == "found" else "send",
+            error_code=attempt.result.error_code,
+            error_message=attempt.result.error_message,
+        )
+        return Outcome(message_id, "recovered" if attempt.kind == "found" else "sent")
+    if attempt.kind == "blocked":
+        values = {"suppression_reason": claim.blocked, "verify_before_send": False}
+        _release(db_session, claim, MessageStatus.SUPPRESSED, values)
+        return Outcome(message_id, "suppressed")
+    if attempt.kind == "permanent":
+        assert error is not None
+        log.warning("message %s failed for good: %s", message_id, error.message)
+        _release(db_session, claim, MessageStatus.FAILED, errors)
+        if error.code == UNSUBSCRIBED_CODE:
+            service.set_opt_out(
+                db_session=db_session,
+                phone=claim.to,
+                opted_out=True,
+                keyword="",
+                source="twilio_21610",
+            )
+        return Outcome(message_id, "failed")
+    if attempt.kind == "transient":
+        assert isinstance(error, TransientSendError)
+        if claim.attempts >= config.max_attempts:
+            _release(db_session, claim, MessageStatus.FAILED, errors)
+            return Outcome(message_id, "failed")
+        delay = backoff_seconds(claim.attempts, config)
+        errors.update(
+            not_before=utcnow() + timedelta(seconds=delay),
+            verify_before_send=error.maybe_accepted,
+            enqueued_at=utcnow(),
+        )
+        _release(db_session, claim, MessageStatus.QUEUED, errors)
+        return Outcome(message_id, "retry", delay)
+    # ambiguous or lookup_failed: the claim stays; once stale, the next attempt looks it up
+    if error is not None:
+        log.warning("message %s: outcome unknown (%s); will look it up", message_id, error)
+    return Outcome(message_id, attempt.kind, config.stale_sending_seconds + 1)
+
+
+_executor: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """A per-process pool for provider calls (made after a fork, never shared across one)."""
+    global _executor
+    if _executor is None or _executor[0] != os.getpid():
+        _executor = (os.getpid(), ThreadPoolExecutor(threads, thread_name_prefix="sms-send"))
+    return _executor[1]
+
+
+def deliver_batch(
+    *,
+    session_factory: sessionmaker[Session],
+    message_ids: Sequence[int],
+    provider: SmsProvider,
+    config: NotificationsConfig | None = None,
+) -> list[Outcome]:
+    """One attempt at each message: claim all in one transaction, call the provider for each
+    (in parallel), record all in one transaction. Safe to call any number of times, anywhere."""
+    config = config or get_config()
+    with session_factory() as db_session, db_session.begin():
+        claims, outcomes = _claim_batch(db_session, sorted(set(message_ids)), provider, config)
+    if claims:
+        if len(claims) == 1 or config.send_threads == 1:
+            attempts = [_attempt(session_factory, c, provider) for c in claims]
+        else:
+            pool = _pool(config.send_threads)
+            attempts = list(pool.map(lambda c: _attempt(session_factory, c, provider), claims))
+        seen: set[str] = set()
+        for index, attempt in enumerate(attempts):
+            if attempt.kind == "found" and attempt.result is not None:
+                if attempt.result.sid in seen:  # two twins matched one message: look again later
+                    attempts[index] = _Attempt("lookup_failed")
+                seen.add(attempt.result.sid)
+        with session_factory() as db_session, db_session.begin():
+            rows = {
+                m.id: m
+                for m in db_session.scalars(
+                    select(Message)
+                    .where(Message.id.in_([c.message_id for c in claims]))
+                    .order_by(Message.id)
+                    .with_for_update()
+                    .execution_options(populate_existing=True)
+                )
+            }
+            for claim, attempt in zip(claims, attempts, strict=True):
+                outcomes[claim.message_id] = _settle(
+                    db_session, rows[claim.message_id], claim, attempt, config
+                )
+    return [outcomes[message_id] for message_id in message_ids]
+
+
+def deliver(
+    *,
+    session_factory: sessionmaker[Session],
+    message_id: int,
+    provider: SmsProvider,
+    config: NotificationsConfig | None = None,
+) -> Outcome:
+    """Make one attempt at sending the message; safe to call any number of times, anywhere."""
+    (outcome,) = deliver_batch(
+        session_factory=session_factory,
+        message_ids=[message_id],
+        provider=provider,
+        config=config,
+    )
+    return outcome

@@ -1,0 +1,260 @@
+"""Outbox events from other packages -> messages in our SMS outbox, each event handled once.
+
+Reading: events above our watermark that have no receipt yet, in id order. Ids are handed out
+at insert but become visible at commit, so a lower id can appear after a higher one: the
+watermark only moves past events older than `event_grace_seconds` (the longest transaction we
+allow), and receipts cover everything above it. Handling an event twice would be harmless
+anyway: message idempotency keys are unique.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, exists, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.core.db import utcnow
+from app.events.models import OutboxEvent
+from app.residents.models import Resident
+from logistics.models import Parcel
+from notifications import service
+from notifications.config import get_config
+from notifications.models import EventCursor, EventReceipt, Message, MessageStatus
+
+log = logging.getLogger(__name__)
+CONSUMER = "notifications"
+
+
+class Skip(Exception):
+    """The event cannot become a message (its resident or parcel is gone)."""
+
+
+@dataclass(frozen=True)
+class Draft:
+    key: str
+    template: str
+    resident_id: int
+    params: dict[str, Any]
+    expires_at: datetime | None = None
+
+
+@dataclass
+class DispatchResult:
+    events: int = 0
+    created: int = 0
+    to_send: list[int] = field(default_factory=list)
+
+
+def _int(payload: dict[str, Any], name: str) -> int:
+    value = payload.get(name)
+    if value is None:
+        raise Skip(f"payload has no {name}")
+    return int(value)
+
+
+def _parcel_resident(db_session: Session, payload: dict[str, Any]) -> tuple[Parcel, int]:
+    parcel = db_session.get(Parcel, _int(payload, "parcel_id"))
+    if parcel is None:
+        raise Skip("parcel not found")
+    return parcel, int(payload.get("resident_id") or parcel.resident_id)
+
+
+def _order_confirmed(db_session: Session, event: OutboxEvent) -> list[Draft]:
+    p = event.payload
+    order_id = _int(p, "order_id")
+    refunded = int(p.get("refunded_minor") or 0)
+    params = {
+        "order_id": order_id,
+        "charged_minor": int(p.get("charged_minor") or 0),
+        "refunded_minor": refunded,
+        "currency": str(p.get("currency") or "CNY"),
+    }
+    template = "group_formed_refund" if refunded > 0 else "group_formed"
+    return [Draft(f"group_formed:order:{order_id}", template, _int(p, "resident_id"), params)]
+
+
+def _order_group_failed(db_session: Session, event: OutboxEvent) -> list[Draft]:
+    p = event.payload
+    order_id = _int(p, "order_id")
+    params = {
+        "order_id": order_id,
+        "refunded_minor": int(p.get("refunded_minor") or 0),
+        "currency": str(p.get("currency") or "CNY"),
+    }
+    return [Draft(f"group_failed:order:{order_id}", "group_failed", _int(p, "resident_id"), params)]
+
+
+def _parcel_ready(db_session: Session, event: OutboxEvent) -> list[Draft]:
+    parcel, resident_id = _parcel_resident(db_session, event.payload)
+    bank_id = event.payload.get("bank_id") or parcel.bank_id
+    compartment_id = event.payload.get("compartment_id") or parcel.compartment_id
+    params = {"parcel_id": parcel.id, "order_id": parcel.order_id}
+    key = f"parcel_ready:{parcel.id}:{bank_id}:{compartment_id}"
+    return [Draft(key, "parcel_ready", resident_id, params)]
+
+
+def _parcel_overflow(db_session: Session, event: OutboxEvent) -> list[Draft]:
+    parcel, resident_id = _parcel_resident(db_session, event.payload)
+    to_bank = _int(event.payload, "to_bank_id")
+    params = {
+        "parcel_id": parcel.id,
+        "order_id": parcel.order_id,
+        "from_bank_id": _int(event.payload, "from_bank_id"),
+        "to_bank_id": to_bank,
+    }
+    return [Draft(f"parcel_overflow:{parcel.id}:{to_bank}", "parcel_overflow", resident_id, params)]
+
+
+def _parcel_expired(db_session: Session, event: OutboxEvent) -> list[Draft]:
+    parcel, resident_id = _parcel_resident(db_session, event.payload)
+    params = {
+        "parcel_id": parcel.id,
+        "order_id": parcel.order_id,
+        "bank_id": event.payload.get("bank_id") or parcel.bank_id,
+    }
+    return [Draft(f"parcel_expired:{parcel.id}", "parcel_expired", resident_id, params)]
+
+
+def _cold_chain(db_session: Session, event: OutboxEvent) -> list[Draft]:
+    parcel, resident_id = _parcel_resident(db_session, event.payload)
+    params = {
+        "parcel_id": parcel.id,
+        "order_id": parcel.order_id,
+        "minutes": int(event.payload.get("minutes_out") or 0),
+    }
+    return [Draft(f"cold_chain:{parcel.id}", "cold_chain_flag", resident_id, params)]
+
+
+def _deadline_extended(db_session: Session, event: OutboxEvent) -> list[Draft]:
+    parcel, resident_id = _parcel_resident(db_session, event.payload)
+    deadline = event.payload.get("pickup_deadline") or parcel.pickup_deadline.isoformat()
+    params = {"parcel_id": parcel.id, "order_id": parcel.order_id}
+    key = f"deadline_extended:{parcel.id}:{deadline}"
+    return [Draft(key, "deadline_extended", resident_id, params)]
+
+
+HANDLERS: dict[str, Callable[[Session, OutboxEvent], list[Draft]]] = {
+    "order.confirmed": _order_confirmed,
+    "order.group_failed": _order_group_failed,
+    "parcel.ready_for_pickup": _parcel_ready,
+    "parcel.overflow": _parcel_overflow,
+    "parcel.expired": _parcel_expired,
+    "parcel.cold_chain_flag": _cold_chain,
+    "parcel.pickup_deadline_extended": _deadline_extended,
+}
+
+
+def _cursor(db_session: Session) -> EventCursor:
+    query = select(EventCursor).where(EventCursor.consumer == CONSUMER).with_for_update()
+    cursor = db_session.scalar(query)
+    if cursor is not None:
+        return cursor
+    try:
+        with db_session.begin_nested():
+            db_session.add(EventCursor(consumer=CONSUMER, last_event_id=0))
+    except IntegrityError:
+        pass
+    cursor = db_session.scalar(query.execution_options(populate_existing=True))
+    assert cursor is not None
+    return cursor
+
+
+def _handle(db_session: Session, event: OutboxEvent, result: DispatchResult) -> str:
+    try:
+        drafts = HANDLERS[event.kind](db_session, event)
+    except Skip as exc:
+        log.warning("event %s (%s) skipped: %s", event.id, event.kind, exc)
+        return f"skipped: {exc}"[:120]
+    outcomes = []
+    for draft in drafts:
+        resident = db_session.get(Resident, draft.resident_id)
+        if resident is None:
+            outcomes.append("skipped: resident not found")
+            continue
+        message, new = service.create(
+            db_session=db_session,
+            key=draft.key,
+            template=draft.template,
+            resident=resident,
+            params=draft.params,
+            event_id=event.id,
+            expires_at=draft.expires_at,
+        )
+        if new:
+            result.created += 1
+            if message.status is MessageStatus.QUEUED and message.not_before is None:
+                message.enqueued_at = utcnow()
+                result.to_send.append(message.id)
+        outcomes.append(f"{'created' if new else 'exists'} {message.id}")
+    return ", ".join(outcomes)[:120]
+
+
+def consume(
+    *, db_session: Session, limit: int = 500, now: datetime | None = None
+) -> DispatchResult:
+    """Turn up to `limit` unhandled events into messages; commit, then enqueue `to_send`."""
+    now = now or utcnow()
+    cursor = _cursor(db_session)
+    handled = exists().where(EventReceipt.event_id == OutboxEvent.id)
+    events = db_session.scalars(
+        select(OutboxEvent)
+        .where(
+            OutboxEvent.id > cursor.last_event_id,
+            OutboxEvent.kind.in_(HANDLERS),
+            ~handled,
+        )
+        .order_by(OutboxEvent.id)
+        .limit(limit)
+    ).all()
+    result = DispatchResult(events=len(events))
+    for event in events:
+        outcome = _handle(db_session, event, result)
+        db_session.add(EventReceipt(event_id=event.id, kind=event.kind, outcome=outcome))
+    db_session.flush()
+    _advance(db_session, cursor, now)
+    return result
+
+
+def _advance(db_session: Session, cursor: EventCursor, now: datetime) -> None:
+    horizon = now - timedelta(seconds=get_config().event_grace_seconds)
+    first_open = db_session.scalar(
+        select(func.min(OutboxEvent.id)).where(
+            OutboxEvent.id > cursor.last_event_id,
+            OutboxEvent.kind.in_(HANDLERS),
+            ~exists().where(EventReceipt.event_id == OutboxEvent.id),
+        )
+    )
+    query = select(func.max(OutboxEvent.id)).where(
+        OutboxEvent.id > cursor.last_event_id, OutboxEvent.created_at <= horizon
+    )
+    if first_open is not None:
+        query = query.where(OutboxEvent.id < first_open)
+    mark = db_session.scalar(query)
+    if mark is None:
+        return
+    cursor.last_event_id, cursor.updated_at = int(mark), now
+    db_session.execute(delete(EventReceipt).where(EventReceipt.event_id <= mark))
+
+
+def pending_count(*, db_session: Session) -> int:
+    """Events of the kinds we handle that are not handled yet."""
+    cursor = db_session.scalar(select(EventCursor).where(EventCursor.consumer == CONSUMER))
+    return int(
+        db_session.scalar(
+            select(func.count(OutboxEvent.id)).where(
+                OutboxEvent.id > (cursor.last_event_id if cursor else 0),
+                OutboxEvent.kind.in_(HANDLERS),
+                ~exists().where(EventReceipt.event_id == OutboxEvent.id),
+            )
+        )
+        or 0
+    )
+
+
+def message_ids_for_event(*, db_session: Session, event_id: int) -> list[int]:
+    """The messages an event produced."""
+    return list(db_session.scalars(select(Message.id).where(Message.event_id == event_id)))
