@@ -5,7 +5,8 @@
 - `db`: a session inside a transaction rolled back after each test (routes' commits become
   savepoints);
 - `committed`: a session factory whose commits are real (concurrency tests), tables emptied after;
-- `make`: factories for domain objects; `client_for(user)` / `resident_client` /
+- `make`: factories for domain objects; `world`: one neighborhood, window, resident and open
+  group buy; `client_for(user)` / `resident_client` /
   `operator_client` / `driver_client` / `anon_client`: API clients per role.
 """
 
@@ -17,6 +18,8 @@ from pathlib import Path
 os.environ.setdefault("ENVIRONMENT", "test")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-123456")
 
+from dataclasses import dataclass
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
@@ -24,12 +27,17 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import dbtools
+from app.catalog.models import Product
+from app.cities.models import City
 from app.core.db import Base, get_db, make_engine
 from app.core.security import Principal, create_access_token
+from app.groupbuys.models import GroupBuy
 from app.main import create_app
+from app.neighborhoods.models import Neighborhood
 from app.residents.models import Resident
 from app.schema import load_all_models
 from app.staff.models import StaffUser
+from app.windows.models import DeliveryWindow
 from tests.factories import Factory
 
 
@@ -168,3 +176,33 @@ def driver(make: Factory) -> StaffUser:
 @pytest.fixture
 def driver_client(client_for, driver: StaffUser) -> TestClient:  # type: ignore[no-untyped-def]
     return client_for(driver)
+
+
+@dataclass
+class World:
+    city: City
+    hood: Neighborhood
+    window: DeliveryWindow
+    resident: Resident
+    gb: GroupBuy
+    product: Product
+
+
+@pytest.fixture
+def world(make: Factory) -> World:
+    """A neighborhood with one resident and one open group buy (tiers 12.00 / 9.90 / 8.90)."""
+    city = make.default_city()
+    hood = make.neighborhood()
+    window = make.window()
+    product = make.product()
+    gb = make.group_buy(
+        neighborhood=hood, window=window, product=product, min_quantity=10, stock_cap=40
+    )
+    resident = make.resident(hood)
+    return World(city, hood, window, resident, gb, product)
+
+
+@pytest.fixture
+def other_city_operator(make: Factory) -> StaffUser:
+    """An operator of another city."""
+    return make.operator(city=make.city())
