@@ -1,0 +1,330 @@
+"""The driver's side of a route: today's routes, arrival and departure, live ETAs, GeoJSON.
+
+A driver sees only the published routes assigned to them; an operator sees every route of their
+city. Arrive and depart are idempotent (a repeated tap changes nothing) and each one recomputes
+the ETAs of the stops still ahead from the actual progress.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, selectinload
+
+from app.cities.models import City, Depot
+from app.core.db import utcnow
+from app.core.errors import Conflict, NotFound
+from app.neighborhoods.models import Compartment, LockerBank
+from app.orders import states
+from app.orders.models import Order, OrderStatus
+from app.staff.models import StaffRole, StaffUser
+from app.windows.models import DeliveryWindow
+from logistics.models import (
+    Parcel,
+    ParcelStatus,
+    Route,
+    RouteStatus,
+    RouteStop,
+    StopStatus,
+    Vehicle,
+)
+
+VISIBLE_TO_DRIVERS = (
+    RouteStatus.PUBLISHED,
+    RouteStatus.IN_PROGRESS,
+    RouteStatus.COMPLETED,
+    RouteStatus.ABORTED,
+)
+DRIVABLE = (RouteStatus.PUBLISHED, RouteStatus.IN_PROGRESS)
+
+
+def navigation_link(lat: float, lon: float) -> str:
+    """A turn-by-turn link for phones (Google Maps directions to the point)."""
+    return f"https://www.google.com/maps/dir/?api=1&destination={lat:.6f},{lon:.6f}"
+
+
+def _city_of(db_session: Session, route: Route) -> City:
+    city = db_session.scalar(
+        select(City)
+        .join(DeliveryWindow, DeliveryWindow.city_id == City.id)
+        .where(DeliveryWindow.id == route.window_id)
+    )
+    assert city is not None
+    return city
+
+
+def get_for(*, db_session: Session, route_id: int, staff: StaffUser) -> Route:
+    """The route if this staff member may see it (its driver, or an operator of its city)."""
+    route = db_session.scalar(
+        select(Route).where(Route.id == route_id).options(selectinload(Route.stops))
+    )
+    if route is None or not _may_see(db_session, route, staff):
+        raise NotFound(f"route {route_id} not found", field="route_id")
+    return route
+
+
+def _may_see(db_session: Session, route: Route, staff: StaffUser) -> bool:
+    if _city_of(db_session, route).id != staff.city_id:
+        return False
+    if staff.role == StaffRole.OPERATOR:
+        return True
+    return route.driver_id == staff.id and route.status in VISIBLE_TO_DRIVERS
+
+
+def routes_today(
+    *,
+    db_session: Session,
+    staff: StaffUser,
+    now: datetime | None = None,
+    driver_id: int | None = None,
+) -> list[Route]:
+    """Routes of the local day (city time) that this driver drives, or all of them for operators."""
+    now = now or utcnow()
+    city = db_session.get(City, staff.city_id)
+    assert city is not None
+    tz = ZoneInfo(city.timezone)
+    local_midnight = datetime.combine(now.astimezone(tz).date(), datetime.min.time(), tz)
+    day_start, day_end = local_midnight, local_midnight + timedelta(days=1)
+    query = (
+        select(Route)
+        .join(DeliveryWindow, DeliveryWindow.id == Route.window_id)
+        .where(
+            DeliveryWindow.city_id == city.id,
+            ((Route.planned_departure >= day_start) & (Route.planned_departure < day_end))
+            | (Route.status == RouteStatus.IN_PROGRESS),
+        )
+        .options(selectinload(Route.stops))
+        .order_by(Route.planned_departure, Route.id)
+    )
+    if staff.role == StaffRole.DRIVER:
+        query = query.where(Route.driver_id == staff.id, Route.status.in_(VISIBLE_TO_DRIVERS))
+    elif driver_id is not None:
+        query = query.where(Route.driver_id == driver_id)
+    return list(db_session.scalars(query))
+
+
+def _stop(route: Route, stop_id: int) -> RouteStop:
+    stop = next((s for s in route.stops if s.id == stop_id), None)
+    if stop is None or stop.status == StopStatus.CANCELLED:
+        raise NotFound(f"stop {stop_id} is not on route {route.id}", field="stop_id")
+    return stop
+
+
+def start(*, db_session: Session, route: Route, now: datetime | None = None) -> Route:
+    """The van leaves the depot: parcels are loaded, their orders out for delivery (idempotent)."""
+    now = now or utcnow()
+    if route.started_at is not None:
+        return route
+    if route.status not in DRIVABLE:
+        raise Conflict(f"route {route.id} is {route.status.value}", field="route_id")
+    route.status = RouteStatus.IN_PROGRESS
+    route.started_at = now
+    stop_ids = [s.id for s in route.stops]
+    if stop_ids:
+        db_session.execute(
+            update(Parcel)
+            .where(Parcel.route_stop_id.in_(stop_ids), Parcel.status == ParcelStatus.RESERVED)
+            .values(status=ParcelStatus.LOADED, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        orders = db_session.scalars(
+            select(Order).where(
+                Order.id.in_(select(Parcel.order_id).where(Parcel.route_stop_id.in_(stop_ids))),
+                Order.status == OrderStatus.PACKED,
+            )
+        )
+        for order in orders:
+            states.transition(order, OrderStatus.OUT_FOR_DELIVERY)
+    recompute_etas(route, now)
+    db_session.flush()
+    return route
+
+
+def arrive(
+    *, db_session: Session, route: Route, stop_id: int, now: datetime | None = None
+) -> Route:
+    """The van is at the stop (a repeat is a no-op); later ETAs follow."""
+    now = now or utcnow()
+    stop = _stop(route, stop_id)
+    if stop.arrived_at is not None:
+        return route
+    if route.status not in DRIVABLE:
+        raise Conflict(f"route {route.id} is {route.status.value}", field="route_id")
+    start(db_session=db_session, route=route, now=now)
+    stop.arrived_at = now
+    stop.status = StopStatus.ARRIVED
+    recompute_etas(route, now)
+    db_session.flush()
+    return route
+
+
+def depart(
+    *, db_session: Session, route: Route, stop_id: int, now: datetime | None = None
+) -> Route:
+    """The van leaves the stop, its parcels deposited (a repeat is a no-op); later ETAs follow."""
+    now = now or utcnow()
+    stop = _stop(route, stop_id)
+    if stop.departed_at is not None:
+        return route
+    if stop.arrived_at is None:
+        arrive(db_session=db_session, route=route, stop_id=stop_id, now=now)
+    stop.departed_at = max(now, stop.arrived_at or now)
+    stop.status = StopStatus.SERVED
+    if all(s.status in (StopStatus.SERVED, StopStatus.CANCELLED) for s in route.stops):
+        route.status = RouteStatus.COMPLETED
+        route.completed_at = now
+    recompute_etas(route, now)
+    db_session.flush()
+    return route
+
+
+def recompute_etas(route: Route, now: datetime) -> None:
+    """ETAs of the stops ahead from actual progress: last event + service + travel, chained."""
+    if route.started_at is None:
+        return
+    free_at: datetime = route.started_at
+    first_ahead = True
+    for stop in sorted(route.stops, key=lambda s: s.sequence):
+        if stop.status == StopStatus.CANCELLED:
+            continue
+        service = timedelta(seconds=stop.service_s)
+        if stop.departed_at is not None:
+            free_at = stop.departed_at
+            continue
+        if stop.arrived_at is not None:
+            stop.eta = stop.arrived_at
+            begin = max(stop.arrived_at, stop.not_before or stop.arrived_at)
+            stop.etd = max(begin + service, now)
+            free_at = stop.etd
+            first_ahead = False
+            continue
+        arrival = free_at + timedelta(seconds=stop.travel_s_from_prev)
+        if first_ahead:
+            arrival = max(arrival, now)
+            first_ahead = False
+        begin = max(arrival, stop.not_before or arrival)
+        stop.eta = arrival
+        stop.etd = begin + service
+        free_at = stop.etd
+    route.eta_return = free_at + timedelta(seconds=route.return_travel_s)
+
+
+@dataclass(frozen=True)
+class ParcelAtStop:
+    parcel_id: int
+    order_id: int
+    temperature_class: str
+    compartment_size: str
+    compartment_id: int | None
+    compartment_label: str | None
+    status: str
+
+
+@dataclass(frozen=True)
+class StopView:
+    stop: RouteStop
+    bank: LockerBank
+    parcels: list[ParcelAtStop]
+
+
+@dataclass(frozen=True)
+class RouteView:
+    """A route with what a driver needs: stops, banks, parcels, compartments, local times."""
+
+    route: Route
+    vehicle: Vehicle
+    depot: Depot
+    timezone: str
+    stops: list[StopView]
+
+
+def view(*, db_session: Session, route: Route) -> RouteView:
+    """Everything shown for a route, in a few queries."""
+    stops = sorted(
+        (s for s in route.stops if s.status != StopStatus.CANCELLED), key=lambda s: s.sequence
+    )
+    bank_ids = {s.bank_id for s in stops}
+    banks = {
+        b.id: b for b in db_session.scalars(select(LockerBank).where(LockerBank.id.in_(bank_ids)))
+    }
+    by_stop: dict[int, list[ParcelAtStop]] = {s.id: [] for s in stops}
+    if stops:
+        rows = db_session.execute(
+            select(
+                Parcel.id,
+                Parcel.order_id,
+                Parcel.temperature_class,
+                Parcel.compartment_size,
+                Parcel.compartment_id,
+                Compartment.label,
+                Parcel.status,
+                Parcel.route_stop_id,
+            )
+            .outerjoin(Compartment, Compartment.id == Parcel.compartment_id)
+            .where(Parcel.route_stop_id.in_([s.id for s in stops]))
+            .order_by(Compartment.label, Parcel.id)
+        ).all()
+        for pid, oid, tc, size, comp_id, label, status, stop_id in rows:
+            by_stop[stop_id or 0].append(
+                ParcelAtStop(pid, oid, str(tc), str(size), comp_id, label, str(status))
+            )
+    vehicle = db_session.get(Vehicle, route.vehicle_id)
+    depot = db_session.get(Depot, route.depot_id)
+    assert vehicle is not None and depot is not None
+    return RouteView(
+        route=route,
+        vehicle=vehicle,
+        depot=depot,
+        timezone=_city_of(db_session, route).timezone,
+        stops=[StopView(s, banks[s.bank_id], by_stop[s.id]) for s in stops],
+    )
+
+
+def geojson(*, db_session: Session, route: Route) -> dict[str, Any]:
+    """The route as a GeoJSON FeatureCollection: its path (LineString) and its stops (Points)."""
+    shown = view(db_session=db_session, route=route)
+    depot = shown.depot
+    path = [[depot.lon, depot.lat]]
+    features: list[dict[str, Any]] = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [depot.lon, depot.lat]},
+            "properties": {"kind": "depot", "depot_id": depot.id, "name": depot.name},
+        }
+    ]
+    for item in shown.stops:
+        bank, stop = item.bank, item.stop
+        path.append([bank.lon, bank.lat])
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [bank.lon, bank.lat]},
+                "properties": {
+                    "kind": "stop",
+                    "stop_id": stop.id,
+                    "sequence": stop.sequence,
+                    "bank_id": bank.id,
+                    "name": bank.name,
+                    "status": StopStatus(stop.status).value,
+                    "eta": stop.eta.isoformat(),
+                    "parcels": len(item.parcels),
+                },
+            }
+        )
+    path.append([depot.lon, depot.lat])
+    line = {
+        "type": "Feature",
+        "geometry": {"type": "LineString", "coordinates": path},
+        "properties": {
+            "kind": "route",
+            "route_id": route.id,
+            "vehicle_id": route.vehicle_id,
+            "status": RouteStatus(route.status).value,
+            "distance_m": route.distance_m,
+        },
+    }
+    return {"type": "FeatureCollection", "features": [line, *features]}

@@ -1,0 +1,255 @@
+"""Packing: confirmed order lines become parcels, one per order and temperature class.
+
+A parcel that would not fit the largest compartment of its zone (inner volume times the fill
+factor) is split, first-fit decreasing over the product units; each parcel then gets the
+smallest compartment size that holds it. Packing is idempotent: parcels are unique per
+(order, class, sequence) and an order is packed once (its status moves confirmed -> packed).
+"""
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from app.catalog.models import Product
+from app.core.db import utcnow
+from app.core.enums import CompartmentSize, TemperatureClass
+from app.neighborhoods.models import Compartment, LockerBank, Neighborhood
+from app.orders import states
+from app.orders.models import LineStatus, Order, OrderLine, OrderStatus
+from app.windows.models import DeliveryWindow
+from logistics.models import Parcel
+
+SIZES: tuple[CompartmentSize, ...] = (CompartmentSize.S, CompartmentSize.M, CompartmentSize.L)
+# Inner volumes assumed for a zone/size no compartment of the city has (the common bank model).
+DEFAULT_INNER_VOLUME_ML = {
+    CompartmentSize.S: 20_000,
+    CompartmentSize.M: 45_000,
+    CompartmentSize.L: 90_000,
+}
+OVERSIZE_REASON = "larger than the largest compartment of its zone"
+
+Progress = Callable[[int, int], None]
+SizeTable = dict[TemperatureClass, dict[CompartmentSize, int]]
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One product unit to pack."""
+
+    volume_ml: int
+    weight_g: int
+
+
+@dataclass
+class PackedParcel:
+    """A parcel before it is stored: its contents' totals and compartment size."""
+
+    temperature_class: TemperatureClass
+    volume_ml: int = 0
+    weight_g: int = 0
+    size: CompartmentSize = CompartmentSize.S
+    oversize: bool = False
+    units: int = 0
+
+
+@dataclass
+class PackReport:
+    """What a packing pass did."""
+
+    orders_packed: int = 0
+    parcels_created: int = 0
+    split_orders: int = 0
+    oversize_parcels: int = 0
+
+
+def usable_volumes(*, db_session: Session, city_id: int, fill_factor: float) -> SizeTable:
+    """Usable volume (ml) per zone and size: the smallest inner volume in the city x fill factor.
+
+    Sizes no compartment of a zone has are left out; a zone without compartments gets the
+    default bank model, so packing still works before the lockers are registered.
+    """
+    rows = db_session.execute(
+        select(Compartment.zone, Compartment.size, func.min(Compartment.inner_volume_ml))
+        .join(LockerBank, LockerBank.id == Compartment.bank_id)
+        .join(Neighborhood, Neighborhood.id == LockerBank.neighborhood_id)
+        .where(Neighborhood.city_id == city_id)
+        .group_by(Compartment.zone, Compartment.size)
+    ).all()
+    table: SizeTable = {tc: {} for tc in TemperatureClass}
+    for zone, size, inner in rows:
+        table[TemperatureClass(zone)][CompartmentSize(size)] = int(inner * fill_factor)
+    for sizes in table.values():
+        if not sizes:
+            sizes.update({s: int(v * fill_factor) for s, v in DEFAULT_INNER_VOLUME_ML.items()})
+    return table
+
+
+def size_for(volume_ml: int, sizes: dict[CompartmentSize, int]) -> CompartmentSize | None:
+    """The smallest size whose usable volume holds `volume_ml`, or None when none does."""
+    for size in SIZES:
+        if size in sizes and volume_ml <= sizes[size]:
+            return size
+    return None
+
+
+def pack_units(
+    temperature_class: TemperatureClass, units: Iterable[Unit], sizes: dict[CompartmentSize, int]
+) -> list[PackedParcel]:
+    """Units of one order and class into parcels no bigger than the largest compartment.
+
+    First-fit decreasing by volume; a unit bigger than every compartment travels alone and is
+    marked oversize (reservation reports it instead of booking a compartment it cannot use).
+    """
+    largest_size = max(sizes, key=lambda s: sizes[s])
+    largest = sizes[largest_size]
+    parcels: list[PackedParcel] = []
+    for unit in sorted(units, key=lambda u: u.volume_ml, reverse=True):
+        if unit.volume_ml > largest:
+            parcels.append(
+                PackedParcel(
+                    temperature_class,
+                    unit.volume_ml,
+                    unit.weight_g,
+                    largest_size,
+                    oversize=True,
+                    units=1,
+                )
+            )
+            continue
+        target = next(
+            (p for p in parcels if not p.oversize and p.volume_ml + unit.volume_ml <= largest),
+            None,
+        )
+        if target is None:
+            target = PackedParcel(temperature_class)
+            parcels.append(target)
+        target.volume_ml += unit.volume_ml
+        target.weight_g += unit.weight_g
+        target.units += 1
+    for parcel in parcels:
+        if not parcel.oversize:
+            parcel.size = size_for(parcel.volume_ml, sizes) or largest_size
+    return parcels
+
+
+def pack_lines(
+    lines: Iterable[tuple[TemperatureClass, int, int, int]], table: SizeTable
+) -> list[PackedParcel]:
+    """(class, unit volume, unit weight, quantity) lines of one order into its parcels."""
+    by_class: dict[TemperatureClass, list[Unit]] = defaultdict(list)
+    for tc, volume, weight, quantity in lines:
+        by_class[TemperatureClass(tc)].extend([Unit(volume, weight)] * quantity)
+    parcels: list[PackedParcel] = []
+    for tc in TemperatureClass:
+        if by_class.get(tc):
+            parcels.extend(pack_units(tc, by_class[tc], table[tc]))
+    return parcels
+
+
+def _window(db_session: Session, window_id: int) -> DeliveryWindow:
+    window = db_session.get(DeliveryWindow, window_id)
+    if window is None:
+        raise LookupError(f"delivery window {window_id} does not exist")
+    return window
+
+
+def pack_window(
+    *,
+    db_session: Session,
+    window_id: int,
+    fill_factor: float,
+    batch_size: int = 2000,
+    commit: bool = True,
+    on_progress: Progress | None = None,
+) -> PackReport:
+    """Pack every confirmed order of the window not packed yet, a committed batch at a time."""
+    window = _window(db_session, window_id)
+    table = usable_volumes(db_session=db_session, city_id=window.city_id, fill_factor=fill_factor)
+    order_ids = list(
+        db_session.scalars(
+            select(Order.id)
+            .where(Order.window_id == window_id, Order.status == OrderStatus.CONFIRMED)
+            .order_by(Order.id)
+        )
+    )
+    report = PackReport()
+    total = len(order_ids)
+    for start in range(0, total, batch_size):
+        chunk = order_ids[start : start + batch_size]
+        _pack_batch(db_session, window, chunk, table, report, utcnow())
+        if commit:
+            db_session.commit()
+        else:
+            db_session.flush()
+        if on_progress is not None:
+            on_progress(min(start + batch_size, total), total)
+    return report
+
+
+def _pack_batch(
+    db_session: Session,
+    window: DeliveryWindow,
+    order_ids: Sequence[int],
+    table: SizeTable,
+    report: PackReport,
+    now: datetime,
+) -> None:
+    """Create the parcels of these orders (unless some exist) and move the orders to packed."""
+    already = set(
+        db_session.scalars(select(Parcel.order_id).where(Parcel.order_id.in_(order_ids)).distinct())
+    )
+    rows = db_session.execute(
+        select(
+            OrderLine.order_id,
+            Product.temperature_class,
+            Product.packed_volume_ml,
+            Product.weight_g,
+            OrderLine.quantity,
+        )
+        .join(Product, Product.id == OrderLine.product_id)
+        .where(
+            OrderLine.order_id.in_(order_ids),
+            OrderLine.status.not_in([LineStatus.CANCELLED, LineStatus.GROUP_FAILED]),
+        )
+    ).all()
+    lines: dict[int, list[tuple[TemperatureClass, int, int, int]]] = defaultdict(list)
+    for order_id, tc, volume, weight, quantity in rows:
+        lines[order_id].append((TemperatureClass(tc), volume, weight, quantity))
+    orders = list(db_session.scalars(select(Order).where(Order.id.in_(order_ids))))
+    new_rows: list[dict[str, object]] = []
+    for order in orders:
+        if order.id not in already:
+            parcels = pack_lines(lines.get(order.id, []), table)
+            sequence: dict[TemperatureClass, int] = defaultdict(int)
+            for parcel in parcels:
+                sequence[parcel.temperature_class] += 1
+                new_rows.append(
+                    {
+                        "order_id": order.id,
+                        "window_id": window.id,
+                        "resident_id": order.resident_id,
+                        "neighborhood_id": order.neighborhood_id,
+                        "temperature_class": parcel.temperature_class,
+                        "sequence": sequence[parcel.temperature_class],
+                        "volume_ml": parcel.volume_ml,
+                        "weight_g": parcel.weight_g,
+                        "compartment_size": parcel.size,
+                        "unplaced_reason": OVERSIZE_REASON if parcel.oversize else None,
+                        "pickup_deadline": window.pickup_deadline,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+                report.oversize_parcels += int(parcel.oversize)
+            if any(n > 1 for n in sequence.values()):
+                report.split_orders += 1
+        states.transition(order, OrderStatus.PACKED)
+        report.orders_packed += 1
+    if new_rows:
+        db_session.execute(insert(Parcel), new_rows)
+        report.parcels_created += len(new_rows)
+    db_session.flush()
