@@ -35,7 +35,7 @@ from app.neighborhoods.models import Compartment, CompartmentStatus, LockerBank,
 from app.orders.models import Order, OrderLine
 from app.windows.models import DeliveryWindow
 from app.windows.schedule import local_to_utc, zone
-from logistics import outbox, reservation
+from logistics import reservation
 from logistics.models import (
     Parcel,
     ParcelStatus,
@@ -540,7 +540,7 @@ def _store_unassigned(
                 },
             )
         )
-    outbox.emit_many(db_session=db_session, kind="route.unassigned", events=events)
+    event_service.emit_many(db_session=db_session, kind="route.unassigned", events=events)
     db_session.flush()
 
 

@@ -21,10 +21,11 @@ from app.catalog.models import Product
 from app.core.db import utcnow
 from app.core.enums import CompartmentSize, TemperatureClass
 from app.core.errors import NotFound
+from app.events import service as event_service
 from app.neighborhoods.models import Compartment, CompartmentStatus, LockerBank, Neighborhood
 from app.orders.models import LineStatus, Order, OrderLine, OrderStatus
 from app.windows.models import DeliveryWindow
-from logistics import outbox, packing
+from logistics import packing
 from logistics.models import Parcel, ParcelStatus
 from logistics.solver.travel import haversine_m
 
@@ -326,7 +327,7 @@ def _apply(
                 },
             )
         )
-    report.overflowed += outbox.emit_many(
+    report.overflowed += event_service.emit_many(
         db_session=db_session, kind="parcel.overflow", events=events
     )
     report.reserved += len(placed)
@@ -607,4 +608,4 @@ def emit_reserved_events(
                 },
             )
         )
-    return outbox.emit_many(db_session=db_session, kind="parcel.reserved", events=events)
+    return event_service.emit_many(db_session=db_session, kind="parcel.reserved", events=events)

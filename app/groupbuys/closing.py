@@ -166,6 +166,7 @@ def finalize_neighborhood(
     )
     assert currency is not None
     decided: dict[int, GroupBuy] = {}
+    events: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
     formed = failed = 0
     for gb in group_buys:
         total = gb.ordered_quantity
@@ -179,20 +180,20 @@ def finalize_neighborhood(
             gb.final_unit_price_minor = None
             failed += 1
         decided[gb.id] = gb
-        event_service.emit(
-            db_session=db_session,
-            kind=f"group_buy.{gb.status.value}",
-            dedupe_key=f"group_buy:{gb.id}:{gb.status.value}",
-            payload={
-                "group_buy_id": gb.id,
-                "neighborhood_id": gb.neighborhood_id,
-                "window_id": gb.window_id,
-                "product_id": gb.product_id,
-                "total_quantity": total,
-                "min_quantity": gb.min_quantity,
-                "final_unit_price_minor": gb.final_unit_price_minor,
-                "currency": currency,
-            },
+        events[f"group_buy.{gb.status.value}"].append(
+            (
+                f"group_buy:{gb.id}:{gb.status.value}",
+                {
+                    "group_buy_id": gb.id,
+                    "neighborhood_id": gb.neighborhood_id,
+                    "window_id": gb.window_id,
+                    "product_id": gb.product_id,
+                    "total_quantity": total,
+                    "min_quantity": gb.min_quantity,
+                    "final_unit_price_minor": gb.final_unit_price_minor,
+                    "currency": currency,
+                },
+            )
         )
 
     orders = list(
@@ -210,19 +211,32 @@ def finalize_neighborhood(
         )
     )
     confirmed = group_failed = 0
+    refunds: list[payment_service.Movement] = []
     for order in orders:
-        if _settle_order(db_session, order, decided, now):
+        refund = _settle_order(db_session, order, decided, now)
+        if refund is not None:
+            refunds.append(refund)
+        events[f"order.{order.status.value}"].append(
+            (
+                f"order:{order.id}:{order.status.value}",
+                _order_payload(order, refunded_minor=order.paid_minor - (order.charged_minor or 0)),
+            )
+        )
+        if order.status == OrderStatus.CONFIRMED:
             confirmed += 1
         else:
             group_failed += 1
     db_session.flush()
+    payment_service.refund_many(db_session=db_session, refunds=refunds)
+    for kind, batch in events.items():
+        event_service.emit_many(db_session=db_session, kind=kind, events=batch)
     return NeighborhoodOutcome(neighborhood_id, formed, failed, confirmed, group_failed)
 
 
 def _settle_order(
     db_session: Session, order: Order, decided: dict[int, GroupBuy], now: datetime
-) -> bool:
-    """Price each line at its group's outcome; confirm (refunding the difference) or fail."""
+) -> payment_service.Movement | None:
+    """Price each line at its group's outcome; confirm or fail; the refund due, if any."""
     charged = 0
     for line in order.lines:
         if line.status != LineStatus.PLACED:
@@ -242,31 +256,15 @@ def _settle_order(
     order.updated_at = now
     if charged > 0:
         states.transition(order, OrderStatus.CONFIRMED)
-        if refund > 0:
-            payment_service.refund(
-                db_session=db_session,
-                order=order,
-                amount_minor=refund,
-                key=f"order:{order.id}:close-diff",
-                reason="cut-off: tier price reached and failed lines refunded",
-            )
+        key, reason = "close-diff", "cut-off: tier price reached and failed lines refunded"
     else:
         states.transition(order, OrderStatus.GROUP_FAILED)
-        if refund > 0:
-            payment_service.refund(
-                db_session=db_session,
-                order=order,
-                amount_minor=refund,
-                key=f"order:{order.id}:group-failed",
-                reason="cut-off: no group buy of the order formed",
-            )
-    event_service.emit(
-        db_session=db_session,
-        kind=f"order.{order.status.value}",
-        dedupe_key=f"order:{order.id}:{order.status.value}",
-        payload=_order_payload(order, refunded_minor=refund),
+        key, reason = "group-failed", "cut-off: no group buy of the order formed"
+    if refund <= 0:
+        return None
+    return payment_service.Movement(
+        order=order, amount_minor=refund, key=f"order:{order.id}:{key}", reason=reason
     )
-    return charged > 0
 
 
 def _order_payload(order: Order, *, refunded_minor: int) -> dict[str, Any]:
