@@ -23,7 +23,7 @@ from app.events import service as event_service
 from app.groupbuys import pricing
 from app.groupbuys.models import GroupBuy, GroupBuyStatus
 from app.orders import states
-from app.orders.models import LineStatus, Order, OrderStatus
+from app.orders.models import LineStatus, Order, OrderLine, OrderStatus
 from app.payments import service as payment_service
 from app.windows.models import DeliveryWindow, WindowStatus
 
@@ -196,99 +196,129 @@ def finalize_neighborhood(
             )
         )
 
-    orders = list(
-        db_session.scalars(
-            select(Order)
-            .where(
-                Order.window_id == window_id,
-                Order.neighborhood_id == neighborhood_id,
-                Order.status == OrderStatus.PLACED,
-            )
-            .order_by(Order.id)
-            .with_for_update()
-            .options(selectinload(Order.lines))
-            .execution_options(populate_existing=True)
+    settled = _settle_orders(db_session, window_id, neighborhood_id, decided, now)
+    refunds = [move for _, move in settled if move is not None]
+    confirmed = sum(1 for payload, _ in settled if payload["status"] == OrderStatus.CONFIRMED)
+    for payload, _ in settled:
+        events[f"order.{payload['status']}"].append(
+            (f"order:{payload['order_id']}:{payload['status']}", payload)
         )
-    )
-    confirmed = group_failed = 0
-    refunds: list[payment_service.Movement] = []
-    for order in orders:
-        refund = _settle_order(db_session, order, decided, now)
-        if refund is not None:
-            refunds.append(refund)
-        events[f"order.{order.status.value}"].append(
-            (
-                f"order:{order.id}:{order.status.value}",
-                _order_payload(order, refunded_minor=order.paid_minor - (order.charged_minor or 0)),
-            )
-        )
-        if order.status == OrderStatus.CONFIRMED:
-            confirmed += 1
-        else:
-            group_failed += 1
     db_session.flush()
     payment_service.refund_many(db_session=db_session, refunds=refunds)
     for kind, batch in events.items():
         event_service.emit_many(db_session=db_session, kind=kind, events=batch)
-    return NeighborhoodOutcome(neighborhood_id, formed, failed, confirmed, group_failed)
+    return NeighborhoodOutcome(neighborhood_id, formed, failed, confirmed, len(settled) - confirmed)
 
 
-def _settle_order(
-    db_session: Session, order: Order, decided: dict[int, GroupBuy], now: datetime
-) -> payment_service.Movement | None:
-    """Price each line at its group's outcome; confirm or fail; the refund due, if any."""
-    charged = 0
-    for line in order.lines:
-        if line.status != LineStatus.PLACED:
-            continue
-        gb = decided.get(line.group_buy_id) or db_session.get(GroupBuy, line.group_buy_id)
-        assert gb is not None
-        if gb.status == GroupBuyStatus.FORMED:
-            assert gb.final_unit_price_minor is not None
-            # Never above what the resident paid, even if the tiers changed after ordering.
-            line.final_unit_price_minor = min(gb.final_unit_price_minor, line.paid_unit_price_minor)
-            states.transition_line(line, LineStatus.CONFIRMED)
-            charged += line.final_unit_price_minor * line.quantity
-        else:
-            states.transition_line(line, LineStatus.GROUP_FAILED)
-    refund = order.paid_minor - charged
-    order.charged_minor = charged
-    order.updated_at = now
-    if charged > 0:
-        states.transition(order, OrderStatus.CONFIRMED)
-        key, reason = "close-diff", "cut-off: tier price reached and failed lines refunded"
-    else:
-        states.transition(order, OrderStatus.GROUP_FAILED)
-        key, reason = "group-failed", "cut-off: no group buy of the order formed"
-    if refund <= 0:
-        return None
-    return payment_service.Movement(
-        order=order, amount_minor=refund, key=f"order:{order.id}:{key}", reason=reason
-    )
+_LINE_COLUMNS = (
+    Order.id,
+    Order.resident_id,
+    Order.paid_minor,
+    Order.currency,
+    OrderLine.id,
+    OrderLine.group_buy_id,
+    OrderLine.product_id,
+    OrderLine.quantity,
+    OrderLine.paid_unit_price_minor,
+)
 
 
-def _order_payload(order: Order, *, refunded_minor: int) -> dict[str, Any]:
-    return {
-        "order_id": order.id,
-        "resident_id": order.resident_id,
-        "window_id": order.window_id,
-        "neighborhood_id": order.neighborhood_id,
-        "status": order.status.value,
-        "currency": order.currency,
-        "paid_minor": order.paid_minor,
-        "charged_minor": order.charged_minor,
-        "refunded_minor": refunded_minor,
-        "lines": [
-            {
-                "group_buy_id": line.group_buy_id,
-                "product_id": line.product_id,
-                "quantity": line.quantity,
-                "status": line.status.value,
-                "final_unit_price_minor": line.final_unit_price_minor,
-            }
-            for line in order.lines
-        ],
-    }
+def _settle_orders(
+    db_session: Session,
+    window_id: int,
+    neighborhood_id: int,
+    decided: dict[int, GroupBuy],
+    now: datetime,
+) -> list[tuple[dict[str, Any], payment_service.Movement | None]]:
+    """Price each placed order's lines at their group's outcome, confirm or fail the orders.
+
+    Set-based (plain rows and bulk updates by primary key): the cut-off settles thousands.
+    Returns each order's event payload and the refund due, if any.
+    """
+    rows = db_session.execute(
+        select(*_LINE_COLUMNS)
+        .join(OrderLine, OrderLine.order_id == Order.id)
+        .where(
+            Order.window_id == window_id,
+            Order.neighborhood_id == neighborhood_id,
+            Order.status == OrderStatus.PLACED,
+            OrderLine.status == LineStatus.PLACED,
+        )
+        .order_by(Order.id, OrderLine.id)
+        .with_for_update(of=Order)
+    ).all()
+    by_order: dict[int, list[Any]] = defaultdict(list)
+    for row in rows:
+        by_order[row[0]].append(row)
+    line_updates: list[dict[str, Any]] = []
+    order_updates: list[dict[str, Any]] = []
+    settled: list[tuple[dict[str, Any], payment_service.Movement | None]] = []
+    for order_id, lines in by_order.items():
+        _, resident_id, paid, currency = lines[0][:4]
+        charged = 0
+        payload_lines = []
+        for *_, line_id, gb_id, product_id, quantity, paid_price in lines:
+            gb = decided.get(gb_id) or db_session.get(GroupBuy, gb_id)
+            assert gb is not None
+            final: int | None = None
+            status = LineStatus.GROUP_FAILED
+            if gb.status == GroupBuyStatus.FORMED:
+                assert gb.final_unit_price_minor is not None
+                # Never above what the resident paid, even if the tiers changed after ordering.
+                final = min(gb.final_unit_price_minor, paid_price)
+                status = LineStatus.CONFIRMED
+                charged += final * quantity
+            line_updates.append({"id": line_id, "status": status, "final_unit_price_minor": final})
+            payload_lines.append(
+                {
+                    "group_buy_id": gb_id,
+                    "product_id": product_id,
+                    "quantity": quantity,
+                    "status": status.value,
+                    "final_unit_price_minor": final,
+                }
+            )
+        to = OrderStatus.CONFIRMED if charged > 0 else OrderStatus.GROUP_FAILED
+        if not states.can_transition(OrderStatus.PLACED, to):  # pragma: no cover - a rule change
+            raise states.IllegalTransition(f"order {order_id}: placed -> {to.value}")
+        order_updates.append(
+            {"id": order_id, "status": to, "charged_minor": charged, "updated_at": now}
+        )
+        refund = paid - charged
+        key, reason = (
+            ("close-diff", "cut-off: tier price reached and failed lines refunded")
+            if charged > 0
+            else ("group-failed", "cut-off: no group buy of the order formed")
+        )
+        move = (
+            payment_service.Movement(
+                order_id=order_id,
+                resident_id=resident_id,
+                currency=currency,
+                amount_minor=refund,
+                key=f"order:{order_id}:{key}",
+                reason=reason,
+            )
+            if refund > 0
+            else None
+        )
+        payload = {
+            "order_id": order_id,
+            "resident_id": resident_id,
+            "window_id": window_id,
+            "neighborhood_id": neighborhood_id,
+            "status": to.value,
+            "currency": currency,
+            "paid_minor": paid,
+            "charged_minor": charged,
+            "refunded_minor": refund,
+            "lines": payload_lines,
+        }
+        settled.append((payload, move))
+    if line_updates:
+        db_session.execute(update(OrderLine), line_updates)
+        db_session.execute(update(Order), order_updates)
+    return settled
 
 
 def summarize(

@@ -96,7 +96,9 @@ def refund(
 class Movement:
     """One charge or refund of an order, for the bulk functions."""
 
-    order: Order
+    order_id: int
+    resident_id: int
+    currency: str
     amount_minor: int
     key: str
     reason: str
@@ -128,21 +130,20 @@ def refund_many(
         if move.amount_minor <= 0:
             raise InvalidInput("amount must be positive", field="amount_minor")
         existing.add(move.key)
-        order = move.order
         reference = provider.refund(
-            resident_id=order.resident_id,
+            resident_id=move.resident_id,
             amount_minor=move.amount_minor,
-            currency=order.currency,
+            currency=move.currency,
             key=move.key,
         )
         rows.append(
             {
                 "idempotency_key": move.key,
-                "order_id": order.id,
-                "resident_id": order.resident_id,
+                "order_id": move.order_id,
+                "resident_id": move.resident_id,
                 "kind": EntryKind.REFUND,
                 "amount_minor": move.amount_minor,
-                "currency": order.currency,
+                "currency": move.currency,
                 "provider": provider.name,
                 "provider_reference": reference,
                 "reason": move.reason,
