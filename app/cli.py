@@ -75,7 +75,13 @@ def serve(
     import uvicorn
 
     console.print(f"API on [bold]http://{host}:{port}[/bold]  (docs: /docs)")
-    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, reload=reload)
+    uvicorn.run(
+        "app.embedded:create_app_with_embedded_services",
+        factory=True,
+        host=host,
+        port=port,
+        reload=reload,
+    )
 
 
 def _redact(url: str) -> str:

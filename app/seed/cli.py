@@ -205,4 +205,6 @@ def demo(
     with console.status("Migrating the database..."):
         dbtools.upgrade(url)
     _print_demo(_seed_demo(demo_data.DEMO_SEED), base_url=f"http://{host}:{port}")
-    uvicorn.run("app.main:create_app", factory=True, host=host, port=port)
+    uvicorn.run(
+        "app.embedded:create_app_with_embedded_services", factory=True, host=host, port=port
+    )
