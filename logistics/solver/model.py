@@ -10,6 +10,7 @@ recomputed from the unscaled matrices.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ortools.constraint_solver import pywrapcp
@@ -144,8 +145,42 @@ def weights(data: Data) -> Weights:
     return Weights(van=van, unassigned=len(fixed) * (van + max(fixed)) + arc_bound + 1)
 
 
-def build_model(data: Data) -> Model:
-    """Build the routing model: costs, time windows, capacities, cold chain, disjunctions."""
+def max_arc_cost(data: Data) -> int:
+    """The largest arc cost: the scale of one stop's price in the van-removal phase."""
+    return max(1, max(max(row) for row in _arc_costs(data)))
+
+
+def mean_arc_cost(data: Data) -> float:
+    """The mean arc cost between distinct nodes (simulated annealing's temperature scale)."""
+    costs = _arc_costs(data)
+    n = len(costs)
+    return sum(map(sum, costs)) / max(1, n * (n - 1))
+
+
+def objective_value(data: Data, routes: Sequence[Sequence[int]]) -> int:
+    """The objective of routes (solver nodes per vehicle) as build_model's model counts it."""
+    costs = _arc_costs(data)
+    weight = weights(data)
+    served = {node for route in routes for node in route}
+    total = weight.unassigned * (len(data.location) - data.num_depots - len(served))
+    for v, route in enumerate(routes):
+        if not route:
+            continue
+        path = [data.starts[v], *route, data.ends[v]]
+        total += weight.van + up(data.problem.vehicles[v].fixed_cost)
+        total += sum(costs[a][b] for a, b in zip(path, path[1:], strict=False))
+    return total
+
+
+def build_model(
+    data: Data, weight: Weights | None = None, penalties: Sequence[int] | None = None
+) -> Model:
+    """Build the routing model: costs, time windows, capacities, cold chain, disjunctions.
+
+    weight overrides the objective's weights and penalties (by node) the price of leaving
+    each stop out: the van-removal phase caps the fleet instead of pricing vans, and prices
+    stops left out lower, so that the search can trade them.
+    """
     problem = data.problem
     n_vehicles = len(problem.vehicles)
     manager = pywrapcp.RoutingIndexManager(
@@ -154,7 +189,7 @@ def build_model(data: Data) -> Model:
     routing = pywrapcp.RoutingModel(manager)
 
     routing.SetArcCostEvaluatorOfAllVehicles(routing.RegisterTransitMatrix(_arc_costs(data)))
-    weight = weights(data)
+    weight = weights(data) if weight is None else weight
     for v, vehicle in enumerate(problem.vehicles):
         routing.SetFixedCostOfVehicle(weight.van + up(vehicle.fixed_cost), v)
 
@@ -177,7 +212,8 @@ def build_model(data: Data) -> Model:
     _add_cold_chain(data, manager, routing)
 
     for node in range(data.num_depots, len(data.location)):
-        routing.AddDisjunction([manager.NodeToIndex(node)], weight.unassigned)
+        penalty = weight.unassigned if penalties is None else penalties[node]
+        routing.AddDisjunction([manager.NodeToIndex(node)], penalty)
     return Model(data=data, manager=manager, routing=routing, weights=weight)
 
 
