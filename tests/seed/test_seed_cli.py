@@ -68,7 +68,7 @@ def test_demo_seeds_once_prints_logins_and_serves(session_factory, monkeypatch) 
     assert result.exit_code == 0, result.output
     assert upgraded, "the database is migrated first"
     assert served == {
-        "target": "app.main:create_app",
+        "target": "app.embedded:create_app_with_embedded_services",
         "factory": True,
         "host": "127.0.0.1",
         "port": 8765,
