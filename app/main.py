@@ -3,9 +3,10 @@
 import importlib
 import logging
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from app.core.errors import install_error_handlers
+from app.core.ids import check_path_ids
 from app.core.limits import BodySizeLimit
 from app.core.settings import get_settings
 
@@ -67,6 +68,7 @@ def create_app() -> FastAPI:
             "`Authorization: Bearer <token>` from the `auth` endpoints."
         ),
         openapi_tags=OPENAPI_TAGS,
+        dependencies=[Depends(check_path_ids)],
     )
     install_error_handlers(app)
     for router in _routers():

@@ -20,7 +20,8 @@ class DomainError(Exception):
 
     def to_dict(self) -> dict[str, Any]:
         """The error as the API shows it."""
-        loc = ["body", *self.field.split(".")] if self.field else []
+        parts = self.field.split(".") if self.field else []
+        loc = parts if parts[:1] in (["path"], ["query"], ["header"]) else ["body", *parts]
         item: dict[str, Any] = {"loc": loc, "msg": self.reason, "type": self.code}
         if self.extra:
             item["ctx"] = self.extra
