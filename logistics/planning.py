@@ -4,9 +4,13 @@ Stops are locker banks with parcels (split when one bank's load exceeds the bigg
 vans come from the city's fleet (their depot, capacity per zone in litres and kilograms, shift,
 fixed cost converted to driving seconds); times are seconds after `t0`, the moment the vans may
 leave (packing done). A stop must start service early enough to finish before the window's
-ready-by. The cold-chain limit is the strictest `max_minutes_out` among the window's cold
-products (or the setting). Stops the solver cannot serve are stored with the reason and emitted
-as "route.unassigned" events; nothing is dropped silently.
+ready-by. The cold-chain limit (time from a van leaving its depot to its last chilled or
+frozen deposit) is the setting `LOGISTICS_COLD_CHAIN_MINUTES` (default 180), used as is: it is
+how long the refrigerated van keeps parcels in temperature. It deliberately does not come from
+products' `max_minutes_out`, which is how long a product may be OUT of its temperature (20
+minutes for ice cream): on board a refrigerated van it is in temperature, and taking the
+strictest product's value left most of a city unserved. Stops the solver cannot serve are
+stored with the reason and emitted as "route.unassigned" events; nothing is dropped silently.
 
 Re-planning (a van or a bank drops out) keeps served stops as they are, pins parcels already
 loaded on a van still driving to that van (a capacity dimension only that van has), starts such
@@ -25,14 +29,12 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from app.catalog.models import Product
 from app.cities.models import City, Depot
 from app.core.db import utcnow
 from app.core.enums import TemperatureClass
 from app.core.errors import InvalidInput, NotFound
 from app.events import service as event_service
 from app.neighborhoods.models import Compartment, CompartmentStatus, LockerBank, Neighborhood
-from app.orders.models import Order, OrderLine
 from app.windows.models import DeliveryWindow
 from app.windows.schedule import local_to_utc, zone
 from logistics import reservation
@@ -150,23 +152,9 @@ def _window(db_session: Session, window_id: int) -> DeliveryWindow:
     return window
 
 
-def cold_chain_limit_s(
-    *, db_session: Session, window_id: int, settings: LogisticsSettings
-) -> float:
-    """Seconds a cold parcel may travel: the setting, else the strictest cold product's limit."""
-    if settings.cold_chain_minutes is not None:
-        return settings.cold_chain_minutes * 60.0
-    minutes = db_session.scalar(
-        select(func.min(Product.max_minutes_out))
-        .join(OrderLine, OrderLine.product_id == Product.id)
-        .join(Order, Order.id == OrderLine.order_id)
-        .where(
-            Order.window_id == window_id,
-            Order.id.in_(select(Parcel.order_id).where(Parcel.window_id == window_id)),
-            Product.temperature_class.in_(COLD),
-        )
-    )
-    return math.inf if minutes is None else float(minutes) * 60.0
+def cold_chain_limit_s(settings: LogisticsSettings) -> float:
+    """Seconds a refrigerated van may take from leaving to its last cold deposit (the setting)."""
+    return settings.cold_chain_minutes * 60.0
 
 
 def shift_bounds(
@@ -340,7 +328,7 @@ def _problem(
         points.append((banks[bank_id].lat, banks[bank_id].lon))
     durations, meters = travel_source(settings).matrix(points)
 
-    limit = cold_chain_limit_s(db_session=db_session, window_id=window.id, settings=settings)
+    limit = cold_chain_limit_s(settings)
     solver_depots = [SolverDepot(id=f"d{d}", location=index[("depot", d)]) for d in depot_ids]
     solver_vans: list[SolverVehicle] = []
     pinned = {g.pinned_vehicle_id for g in groups if g.pinned_vehicle_id}

@@ -38,10 +38,14 @@ class LogisticsSettings(BaseSettings):
     packing_minutes: int = Field(
         default=60, ge=0, description="Physical packing and loading after the pack step"
     )
-    cold_chain_minutes: int | None = Field(
-        default=None,
+    cold_chain_minutes: int = Field(
+        default=180,
         gt=0,
-        description="Fixed cold-chain limit; default: strictest max_minutes_out of cold products",
+        description=(
+            "Refrigerated van's cold-chain limit: minutes from leaving the depot to the last "
+            "chilled or frozen deposit (not a product's max_minutes_out, which is time OUT of "
+            "temperature)"
+        ),
     )
     driving_cost_per_hour_minor: int = Field(
         default=6000, gt=0, description="Converts a van's fixed cost (money) into driving seconds"

@@ -19,6 +19,7 @@ from logistics.solver.problem import Problem
 
 SCALE = 1000
 TIME = "time"
+COLD = "cold"
 
 
 def up(value: float) -> int:
@@ -209,7 +210,7 @@ def build_model(
         routing.AddVariableMinimizedByFinalizer(time.CumulVar(routing.End(v)))
 
     _add_capacities(data, routing)
-    _add_cold_chain(data, manager, routing)
+    _add_cold_chain(data, manager, routing, time_cb)
 
     for node in range(data.num_depots, len(data.location)):
         penalty = weight.unassigned if penalties is None else penalties[node]
@@ -230,24 +231,58 @@ def _add_capacities(data: Data, routing: pywrapcp.RoutingModel) -> None:
 
 
 def _add_cold_chain(
-    data: Data, manager: pywrapcp.RoutingIndexManager, routing: pywrapcp.RoutingModel
+    data: Data,
+    manager: pywrapcp.RoutingIndexManager,
+    routing: pywrapcp.RoutingModel,
+    time_callback: int,
 ) -> None:
-    """Start of service at each cold stop minus its van's departure <= that van's limit."""
+    """Start of service at each cold stop minus its van's departure <= that van's limit.
+
+    A second time dimension, COLD, starts at 0 on every van and moves with the time
+    dimension (same transits, its slack tied to time's slack at every node), so its cumul
+    is the time elapsed since the van left. Capping that cumul at cold stops is a plain
+    bound the routing filters check on every move, which scales to a city (592 stops x 120
+    vans) where one reified constraint per stop and van left the search without any
+    solution. When all vans share one limit, the cap is exact. Otherwise the cap is the
+    loosest finite limit (when every van has one), and each cold stop also gets one element
+    constraint: its cumul <= the limit of the van that serves it.
+    """
     problem = data.problem
-    limited = [
-        (v, down(vehicle.max_cold_chain))
-        for v, vehicle in enumerate(problem.vehicles)
-        if math.isfinite(vehicle.max_cold_chain)
+    cold_nodes = [
+        node
+        for node in range(data.num_depots, len(data.location))
+        if problem.stops[data.stop_of(node)].cold_chain
     ]
-    if not limited:
+    limits = [
+        down(v.max_cold_chain) if math.isfinite(v.max_cold_chain) else None
+        for v in problem.vehicles
+    ]
+    if not cold_nodes or all(limit is None for limit in limits):
         return
-    solver = routing.solver()
+    routing.AddDimension(
+        time_callback,
+        data.horizon,
+        data.horizon,
+        True,
+        COLD,
+    )
     time = routing.GetDimensionOrDie(TIME)
-    for node in range(data.num_depots, len(data.location)):
-        if not problem.stops[data.stop_of(node)].cold_chain:
-            continue
+    cold = routing.GetDimensionOrDie(COLD)
+    solver = routing.solver()
+    for index in range(routing.Size()):
+        if not routing.IsEnd(index):
+            solver.Add(cold.SlackVar(index) == time.SlackVar(index))
+    finite = [limit for limit in limits if limit is not None]
+    cap = max(finite) if len(finite) == len(limits) else None
+    for node in cold_nodes:
         index = manager.NodeToIndex(node)
-        for v, limit in limited:
-            on_v = solver.IsEqualCstVar(routing.VehicleVar(index), v)
-            elapsed = time.CumulVar(index) - time.CumulVar(routing.Start(v))
-            solver.Add(elapsed <= limit + data.horizon * (1 - on_v))
+        if cap is not None:
+            cold.CumulVar(index).SetMax(cap)
+    if cap is not None and min(finite) == cap:
+        return
+    # VehicleVar is -1 while a stop is unperformed: shift it by one to index the limits.
+    by_vehicle = [data.horizon] + [data.horizon if x is None else x for x in limits]
+    for node in cold_nodes:
+        index = manager.NodeToIndex(node)
+        served_by = (routing.VehicleVar(index) + 1).Var()
+        solver.Add(cold.CumulVar(index) <= solver.Element(by_vehicle, served_by))

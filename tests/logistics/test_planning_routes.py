@@ -105,19 +105,26 @@ def test_impossible_stop_is_reported_with_its_reason(world, db: Session, setting
     assert report.routes == 1
 
 
-def test_cold_chain_limit_comes_from_the_strictest_cold_product(
+def test_cold_chain_limit_is_the_van_setting_not_a_product_time_out(
     world, db: Session, settings
 ) -> None:  # type: ignore[no-untyped-def]
     world.van()
     hood, bank = world.hood(km_north=25.0)  # 25 km x 1.3 at 25 km/h: 78 min away
+    # 30 min is how long it may stay OUT of the freezer; the refrigerated van keeps it in.
     strict = world.make.product(world.city, temperature_class=T.FROZEN, max_minutes_out=30)
     world.order(hood, [(strict, 1)])
     _prepare(db, world)
-    assert (
-        planning.cold_chain_limit_s(db_session=db, window_id=world.window.id, settings=settings)
-        == 1800
-    )
-    report = _plan(db, world, settings)
+    assert settings.cold_chain_minutes == 180  # the default
+    assert planning.cold_chain_limit_s(settings) == 180 * 60
+    assert _plan(db, world, settings).unassigned == []  # 78 min < 180 min
+
+
+def test_a_stricter_cold_chain_setting_reports_the_far_stop(world, db: Session, settings) -> None:  # type: ignore[no-untyped-def]
+    world.van()
+    hood, bank = world.hood(km_north=25.0)  # 78 min away
+    world.order(hood, [(world.frozen, 1)])
+    _prepare(db, world)
+    report = _plan(db, world, settings.model_copy(update={"cold_chain_minutes": 60}))
     assert [(u.bank_id, u.reason_code) for u in report.unassigned] == [(bank.id, "cold_chain")]
 
 

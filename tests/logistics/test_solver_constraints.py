@@ -4,6 +4,8 @@ Locations lie on a line (travel time = |a - b|) unless a test needs otherwise; s
 short, single-process and seeded. Every result also goes through the independent checker.
 """
 
+import math
+import random
 from collections.abc import Sequence
 from typing import Any
 
@@ -152,6 +154,64 @@ def test_van_leaves_late_so_cold_parcels_do_not_wait_on_board() -> None:
     (route,) = run(problem).routes
     assert route.departure == pytest.approx(40)
     assert route.visits[0].start == 50
+
+
+def test_each_van_keeps_its_own_cold_chain_limit() -> None:
+    # a and b are 10 either side of the depot: one trip reaches the second at 30.
+    def vans(*limits: float) -> Problem:
+        return Problem(
+            durations=line(0, 10, -10),
+            depots=[Depot("depot", 0)],
+            stops=[Stop("a", 1, cold_chain=True), Stop("b", 2, cold_chain=True)],
+            vehicles=[Vehicle(f"van{i}", "depot", max_cold_chain=x) for i, x in enumerate(limits)],
+        )
+
+    for limits in ((15, 30), (15, math.inf), (30, 15)):
+        result = run(vans(*limits))
+        (route,) = result.routes  # one van: the one whose limit allows both stops
+        strict = limits.index(15)
+        assert route.vehicle_id == f"van{1 - strict}" and len(route.visits) == 2
+    # No van's limit allows both: two vans, one stop each.
+    assert orders(run(vans(15, 29.9))) == [["a"], ["b"]]
+    assert orders(run(vans(15, 15))) == [["a"], ["b"]]
+
+
+def grid_problem(limit: float, *, stops: int = 60, vans: int = 10) -> Problem:
+    """A seeded city: a central depot, cold stops scattered on a 60 x 60 square."""
+    rng = random.Random(7)
+    points = [(30.0, 30.0)] + [(rng.uniform(0, 60), rng.uniform(0, 60)) for _ in range(stops)]
+    return Problem(
+        durations=[[math.dist(a, b) for b in points] for a in points],
+        depots=[Depot("depot", 0)],
+        stops=[
+            Stop(f"s{i}", i, latest=400, service_fixed=3, demand={"load": 1}, cold_chain=True)
+            for i in range(1, stops + 1)
+        ],
+        vehicles=[
+            Vehicle(f"van{i}", "depot", capacity={"load": 15}, max_cold_chain=limit)
+            for i in range(vans)
+        ],
+    )
+
+
+def cold_elapsed(problem: Problem, result: Result) -> float:
+    """The longest time any van took from leaving to its last cold stop."""
+    cold = {s.id for s in problem.stops if s.cold_chain}
+    return max(
+        max(v.start for v in r.visits if v.stop_id in cold) - r.departure for r in result.routes
+    )
+
+
+def test_binding_cold_chain_limit_on_a_medium_instance_serves_every_stop() -> None:
+    # Without a limit the vans' routes run well past 80 from departure to the last stop...
+    loose = run(grid_problem(math.inf), time_limit_s=1)
+    assert cold_elapsed(grid_problem(math.inf), loose) > 100
+    # ...with it, every stop is still served, each within the limit (checked independently).
+    problem = grid_problem(80)
+    result = run(problem, time_limit_s=1)
+    assert result.unassigned == ()
+    assert cold_elapsed(problem, result) <= 80 + 1e-6
+    assert result.vehicles_used > loose.vehicles_used
 
 
 def test_several_depots_each_van_serves_its_side() -> None:
