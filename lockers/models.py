@@ -53,6 +53,7 @@ class LockerBankState(Base):
     keypad_locked_until: Mapped[datetime | None]
     keypad_lockouts: Mapped[int] = mapped_column(default=0)
     clock_skew_seconds: Mapped[float | None]
+    connection: Mapped[int | None] = mapped_column(BigInteger)
     # Event sequence tracking: every event up to `event_seq_contiguous` is stored; the bank
     # says it issued up to `event_seq_reported`; a gap open since `event_gap_since` is
     # recovered with a `replay_events` command. A locker whose counter went back (storage

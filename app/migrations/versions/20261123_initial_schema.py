@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: d9ad4744edbb
+Revision ID: d9d973038fc0
 Revises:
-Create Date: 2026-11-23 20:08:12.320464
+Create Date: 2026-11-23 20:39:50.981300
 """
 
 from collections.abc import Sequence
@@ -10,9 +10,10 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+
 import app.core.db
 
-revision: str = "d9ad4744edbb"
+revision: str = "d9d973038fc0"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -528,6 +529,7 @@ def upgrade() -> None:
         sa.Column("keypad_locked_until", app.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("keypad_lockouts", sa.Integer(), nullable=False),
         sa.Column("clock_skew_seconds", sa.Double(), nullable=True),
+        sa.Column("connection", sa.BigInteger(), nullable=True),
         sa.Column("event_seq_contiguous", sa.BigInteger(), nullable=True),
         sa.Column("event_seq_max", sa.BigInteger(), nullable=True),
         sa.Column("event_seq_reported", sa.BigInteger(), nullable=True),

@@ -1,0 +1,480 @@
+"""What the bridge does with each message a locker sends: state, events, acks.
+
+Each `handle_*` runs in one transaction the caller commits; storing the event row and applying
+it happen together, and the (bank, event id) unique constraint makes a redelivered event a
+no-op. Silent banks go offline here too (heartbeat timeout).
+"""
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from app.core.db import utcnow
+from app.neighborhoods.models import LockerBank
+from lockers import coldchain, deposit, domain_events, operator, pickup, protocol
+from lockers import service as locker_service
+from lockers.config import get_locker_settings
+from lockers.models import CommandStatus, LockerBankState, LockerCommand, LockerEvent
+
+log = logging.getLogger(__name__)
+_TOUCH_EVERY = timedelta(seconds=1)
+
+
+_LOCKED = "lockers_locked_commands"
+HELD = "lockers_held"
+_SEEN = "lockers_seen_events"
+
+
+def prefetch(
+    *,
+    db_session: Session,
+    bank_ids: set[int],
+    command_ids: set[str],
+    event_ids: set[str],
+    states: bool = True,
+) -> None:
+    """Load what a batch of messages will touch with one query per table, so the handlers
+    find banks, states, excursions and (locked) commands in the session's identity map."""
+    # The session's identity map holds objects weakly: keep them referenced for the batch.
+    held: list[object] = db_session.info.setdefault(HELD, [])
+    if bank_ids:
+        held += db_session.scalars(select(LockerBank).where(LockerBank.id.in_(bank_ids)))
+        if states:
+            held += db_session.scalars(
+                select(LockerBankState).where(LockerBankState.bank_id.in_(bank_ids))
+            )
+            coldchain.prefetch_open(db_session=db_session, bank_ids=bank_ids)
+    if command_ids:
+        held += db_session.scalars(
+            select(LockerCommand)
+            .where(LockerCommand.id.in_(command_ids))
+            .order_by(LockerCommand.id)
+            .with_for_update()
+        )
+        db_session.info[_LOCKED] = set(command_ids)
+    if event_ids:
+        seen = db_session.execute(
+            select(LockerEvent.bank_id, LockerEvent.event_id).where(
+                LockerEvent.event_id.in_(event_ids)
+            )
+        )
+        db_session.info[_SEEN] = {(bank_id, event_id) for bank_id, event_id in seen}
+
+
+def handle_state(
+    *, db_session: Session, bank: LockerBank, payload: bytes, received_at: datetime
+) -> str:
+    """A retained state (or last will): online/offline, temperatures, doors, keypad."""
+    try:
+        message = protocol.StateMessage.model_validate_json(payload)
+    except ValidationError as exc:
+        log.warning("bank %s sent an invalid state: %s", bank.code, exc.errors()[:1])
+        return "invalid"
+    state = locker_service.get_or_create_state(db_session=db_session, bank_id=bank.id)
+    if not message.online:
+        if state.online:
+            mark_offline(
+                db_session=db_session,
+                bank=bank,
+                state=state,
+                at=received_at,
+                reason=message.reason or "last_will",
+            )
+            return "offline"
+        return "ignored:already_offline"
+    went_back = (
+        message.seq is not None and state.state_seq is not None and message.seq <= state.state_seq
+    )
+    if went_back and state.online:
+        newer = (
+            message.ts is not None and state.state_at is not None and (message.ts > state.state_at)
+        )
+        if not newer:
+            return "ignored:stale"  # reordered or repeated
+    # A lower seq with a newer clock (or from an offline bank) is a locker that restarted
+    # its counters: a reboot, possibly unnoticed.
+    rebooted = went_back
+    was_online = state.online
+    state.online = True
+    state.last_seen_at = received_at
+    state.state_seq = message.seq
+    state.state_at = message.ts
+    state.firmware = message.firmware
+    state.state = message.model_dump(mode="json", exclude_none=True)
+    if message.ts is not None:
+        state.clock_skew_seconds = round((received_at - message.ts).total_seconds(), 3)
+    if message.keypad is not None:
+        state.keypad_failed_attempts = message.keypad.failed_attempts
+        state.keypad_locked_until = message.keypad.locked_until
+    if message.event_seq is not None:
+        _take_reported_event_seq(
+            state=state,
+            reported=message.event_seq,
+            reconnect=rebooted or not was_online,
+            at=received_at,
+        )
+    reconnected = message.connection is not None and message.connection != state.connection
+    state.connection = message.connection
+    if reconnected or not was_online:
+        # A new connection: what the bank has not acked was probably lost with the previous
+        # one (commands go out at QoS 0), so re-send it now rather than after back-off.
+        _resend_soon(
+            db_session=db_session, bank_id=bank.id, now=received_at, sent_before=received_at
+        )
+    if not was_online:
+        state.came_online_at = received_at
+        domain_events.emit(
+            db_session=db_session,
+            kind=domain_events.LOCKER_ONLINE,
+            dedupe_key=f"{domain_events.LOCKER_ONLINE}:{bank.id}:{received_at.isoformat()}",
+            payload={"bank_id": bank.id, "bank_code": bank.code, "since": received_at},
+        )
+    for label, report in message.compartments.items():
+        if report.door == protocol.DoorState.JAMMED:
+            _jammed(db_session=db_session, bank=bank, label=label)
+    coldchain.observe_zones(
+        db_session=db_session, bank_id=bank.id, zones=message.zones, at=received_at
+    )
+    return "online" if not was_online else "state"
+
+
+def _take_reported_event_seq(
+    *, state: LockerBankState, reported: int, reconnect: bool, at: datetime
+) -> None:
+    """Note the bank's own event count; a count that went back at a reconnect is a reset."""
+    if state.event_seq_contiguous is None and state.event_seq_max is None:
+        state.event_seq_contiguous = reported  # history from before we knew the bank
+    elif reconnect and reported < max(state.event_seq_contiguous or 0, state.event_seq_max or 0):
+        log.warning("bank %s: event counter went back to %s (reset)", state.bank_id, reported)
+        state.event_seq_contiguous = reported
+        state.event_seq_max = reported
+        state.event_seq_reported = reported
+        state.event_epoch_at = at
+        state.event_gap_since = None
+        return
+    state.event_seq_reported = max(state.event_seq_reported or 0, reported)
+
+
+def mark_offline(
+    *, db_session: Session, bank: LockerBank, state: LockerBankState, at: datetime, reason: str
+) -> None:
+    """Record a bank going offline and tell operators (outbox)."""
+    state.online = False
+    state.went_offline_at = at
+    domain_events.emit(
+        db_session=db_session,
+        kind=domain_events.LOCKER_OFFLINE,
+        dedupe_key=f"{domain_events.LOCKER_OFFLINE}:{bank.id}:{at.isoformat()}",
+        payload={
+            "bank_id": bank.id,
+            "bank_code": bank.code,
+            "since": at,
+            "reason": reason,
+            "last_seen_at": state.last_seen_at,
+        },
+    )
+
+
+def offline_silent_banks(*, db_session: Session, now: datetime | None = None) -> list[int]:
+    """Banks that stopped talking for longer than the heartbeat timeout go offline; their ids."""
+    now = now or utcnow()
+    limit = now - timedelta(seconds=get_locker_settings().offline_after_seconds)
+    states = list(
+        db_session.scalars(
+            select(LockerBankState).where(
+                LockerBankState.online.is_(True), LockerBankState.last_seen_at < limit
+            )
+        )
+    )
+    for state in states:
+        bank = locker_service.get_bank(db_session=db_session, bank_id=state.bank_id)
+        mark_offline(
+            db_session=db_session, bank=bank, state=state, at=now, reason="heartbeat_timeout"
+        )
+    return [s.bank_id for s in states]
+
+
+def _touch(*, db_session: Session, bank: LockerBank, at: datetime) -> None:
+    state = locker_service.get_or_create_state(db_session=db_session, bank_id=bank.id)
+    # Heartbeats keep it fresh anyway; write at most once a second per bank.
+    if state.online and (state.last_seen_at is None or at - state.last_seen_at > _TOUCH_EVERY):
+        state.last_seen_at = at
+
+
+def _resend_soon(
+    *, db_session: Session, bank_id: int, now: datetime, sent_before: datetime
+) -> None:
+    db_session.execute(
+        update(LockerCommand)
+        .where(
+            LockerCommand.bank_id == bank_id,
+            LockerCommand.status == CommandStatus.SENT,
+            LockerCommand.last_sent_at < sent_before,
+            LockerCommand.next_attempt_at > now,
+        )
+        .values(next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _jammed(*, db_session: Session, bank: LockerBank, label: str) -> None:
+    compartment = locker_service.get_compartment_by_label(
+        db_session=db_session, bank_id=bank.id, label=label
+    )
+    if compartment is None:
+        return
+    operator.mark_out_of_service(
+        db_session=db_session,
+        bank=bank,
+        compartment=compartment,
+        out_of_service=True,
+        reason="door jammed (locker telemetry)",
+        actor_id=None,
+        tell_locker=False,
+    )
+
+
+def handle_event(
+    *, db_session: Session, bank: LockerBank, payload: bytes, received_at: datetime
+) -> str:
+    """One event: stored once by (bank, event id) and applied in the same transaction."""
+    try:
+        message = protocol.EventMessage.model_validate_json(payload)
+    except ValidationError as exc:
+        log.warning("bank %s sent an invalid event: %s", bank.code, exc.errors()[:1])
+        return "invalid"
+    row = LockerEvent(
+        bank_id=bank.id,
+        event_id=message.event_id,
+        type=message.type.value,
+        seq=message.seq,
+        locker_ts=message.ts,
+        received_at=received_at,
+        payload=message.model_dump(mode="json"),
+    )
+    # Check, then insert in the same transaction (no savepoint: on SQLite releasing one
+    # commits everything). Two writers racing on one event id: the loser's flush raises
+    # IntegrityError, its transaction rolls back and the bridge retries it as a duplicate.
+    prefetched: set[tuple[int, str]] | None = db_session.info.get(_SEEN)
+    key = (bank.id, message.event_id)
+    if prefetched is not None:
+        if key in prefetched:
+            return "duplicate"
+        prefetched.add(key)
+    else:
+        seen = db_session.scalar(
+            select(LockerEvent.id).where(
+                LockerEvent.bank_id == bank.id, LockerEvent.event_id == message.event_id
+            )
+        )
+        if seen is not None:
+            return "duplicate"
+    db_session.add(row)
+    db_session.flush()
+    _touch(db_session=db_session, bank=bank, at=received_at)
+    _track_event_seq(db_session=db_session, bank=bank, seq=message.seq)
+    outcome = _apply(db_session=db_session, bank=bank, event=message, received_at=received_at)
+    row.outcome = outcome[:40]
+    return outcome
+
+
+def _track_event_seq(*, db_session: Session, bank: LockerBank, seq: int) -> None:
+    """Advance the bank's gap-free event mark past every stored event."""
+    state = locker_service.get_or_create_state(db_session=db_session, bank_id=bank.id)
+    state.event_seq_max = max(state.event_seq_max or 0, seq)
+    if state.event_seq_contiguous is None:
+        state.event_seq_contiguous = seq - 1
+    if seq == state.event_seq_contiguous + 1:
+        if state.event_seq_max == seq:
+            state.event_seq_contiguous = seq  # nothing stored beyond it: no walk needed
+            if (state.event_seq_reported or 0) <= seq:
+                state.event_gap_since = None
+            return
+        _advance(db_session=db_session, state=state)
+
+
+def _advance(*, db_session: Session, state: LockerBankState) -> None:
+    """Move the gap-free mark over every stored event that continues it."""
+    mark = state.event_seq_contiguous or 0
+    query = (
+        select(LockerEvent.seq)
+        .where(LockerEvent.bank_id == state.bank_id, LockerEvent.seq > mark)
+        .order_by(LockerEvent.seq)
+        .limit(10_000)
+    )
+    if state.event_epoch_at is not None:
+        query = query.where(LockerEvent.received_at >= state.event_epoch_at)
+    stored = db_session.scalars(query)
+    for value in stored:
+        if value == mark + 1:
+            mark = value
+        elif value > mark + 1:
+            break
+    state.event_seq_contiguous = mark
+    if (state.event_seq_max or 0) <= mark and (state.event_seq_reported or 0) <= mark:
+        state.event_gap_since = None
+
+
+def request_missing_events(*, db_session: Session, now: datetime | None = None) -> list[int]:
+    """Ask banks with a lasting gap in their event numbers to replay the missing events;
+    the ids of the banks asked."""
+    now = now or utcnow()
+    settings = get_locker_settings()
+    grace = timedelta(seconds=settings.event_gap_grace_seconds)
+    asked: list[int] = []
+    contiguous = LockerBankState.event_seq_contiguous
+    states = db_session.scalars(
+        select(LockerBankState).where(
+            LockerBankState.online.is_(True),
+            contiguous.is_not(None),
+            or_(
+                LockerBankState.event_seq_reported > contiguous,
+                LockerBankState.event_seq_max > contiguous,
+                LockerBankState.event_gap_since.is_not(None),
+            ),
+        )
+    )
+    for state in states:
+        mark = state.event_seq_contiguous or 0
+        top = max(state.event_seq_reported or 0, state.event_seq_max or 0)
+        if top <= mark:
+            state.event_gap_since = None
+            continue
+        if state.event_gap_since is None:
+            state.event_gap_since = now
+            continue
+        if now - state.event_gap_since < grace:
+            continue
+        pending = db_session.scalar(
+            select(LockerCommand.id).where(
+                LockerCommand.bank_id == state.bank_id,
+                LockerCommand.kind == protocol.CommandType.REPLAY_EVENTS.value,
+                LockerCommand.status.in_((CommandStatus.QUEUED, CommandStatus.SENT)),
+            )
+        )
+        if pending is None:
+            locker_service.queue_command(
+                db_session=db_session,
+                bank_id=state.bank_id,
+                kind=protocol.CommandType.REPLAY_EVENTS,
+                args={"from_seq": mark + 1, "to_seq": top},
+                ttl_seconds=settings.replay_command_ttl_seconds,
+                now=now,
+            )
+            asked.append(state.bank_id)
+        state.event_gap_since = now
+    return asked
+
+
+def _apply(
+    *, db_session: Session, bank: LockerBank, event: protocol.EventMessage, received_at: datetime
+) -> str:
+    kind = protocol.EventType
+    if event.type == kind.DOOR_CLOSED:
+        return deposit.apply_door_closed(db_session=db_session, bank=bank, event=event)
+    if event.type == kind.PARCEL_COLLECTED:
+        return pickup.apply_collected(db_session=db_session, bank=bank, event=event)
+    if event.type == kind.CODE_REJECTED:
+        return pickup.apply_code_rejected(db_session=db_session, bank=bank, event=event)
+    if event.type == kind.KEYPAD_LOCKED:
+        return pickup.apply_keypad_locked(db_session=db_session, bank=bank, event=event)
+    if event.type == kind.KEYPAD_UNLOCKED:
+        return pickup.apply_keypad_unlocked(db_session=db_session, bank=bank, event=event)
+    if event.type == kind.DOOR_JAMMED and event.compartment is not None:
+        _jammed(db_session=db_session, bank=bank, label=event.compartment)
+        return "applied:out_of_service"
+    if event.type == kind.TEMPERATURE:
+        zone, temp = event.data.get("zone"), event.data.get("temp_c")
+        if isinstance(zone, str) and isinstance(temp, int | float):
+            at = min(event.ts, received_at)
+            coldchain.observe(
+                db_session=db_session, bank_id=bank.id, zone=zone, temp_c=float(temp), at=at
+            )
+            return "applied:temperature"
+        return "ignored:bad_temperature"
+    return "recorded"
+
+
+def handle_ack(
+    *, db_session: Session, bank: LockerBank, payload: bytes, received_at: datetime
+) -> tuple[str, LockerCommand | None]:
+    """A locker's answer to a command: the only proof a command was delivered."""
+    try:
+        message = protocol.AckMessage.model_validate_json(payload)
+    except ValidationError as exc:
+        log.warning("bank %s sent an invalid ack: %s", bank.code, exc.errors()[:1])
+        return "invalid", None
+    locked = message.command_id in db_session.info.get(_LOCKED, ())
+    command = db_session.get(LockerCommand, message.command_id, with_for_update=not locked)
+    if command is None:
+        return "ignored:unknown_command", None
+    if command.bank_id != bank.id:
+        log.warning("bank %s acked command %s of another bank", bank.code, command.id)
+        return "ignored:other_bank", None
+    result = message.model_dump(mode="json", exclude_none=True)
+    if command.status == CommandStatus.EXPIRED:
+        if command.late_ack_at is None:
+            command.late_ack_at = received_at
+            command.result = result
+            log.warning("late ack for expired command %s (%s)", command.id, message.status)
+        return "late", command
+    if command.status not in (CommandStatus.QUEUED, CommandStatus.SENT):
+        return "duplicate", command
+    command.result = result
+    command.finished_at = received_at
+    if message.status == protocol.AckStatus.OK:
+        command.status = CommandStatus.ACKED
+        if command.kind == protocol.CommandType.REPLAY_EVENTS.value:
+            _skip_unavailable(db_session=db_session, bank=bank, result=message.result or {})
+        locker_service.notify_finished(db_session=db_session, command=command)
+        return "acked", command
+    command.status = CommandStatus.FAILED
+    command.error = (message.error or "error")[:80]
+    report_failure(db_session=db_session, command=command, reason=command.error)
+    locker_service.notify_finished(db_session=db_session, command=command)
+    return "failed", command
+
+
+def _skip_unavailable(*, db_session: Session, bank: LockerBank, result: dict[str, Any]) -> None:
+    """Events older than the locker still keeps are gone for good: stop asking for them."""
+    oldest = result.get("oldest_available")
+    state = locker_service.get_state(db_session=db_session, bank_id=bank.id)
+    if not isinstance(oldest, int) or state is None or state.event_seq_contiguous is None:
+        return
+    if oldest > state.event_seq_contiguous + 1:
+        log.warning(
+            "bank %s: events %s-%s are no longer available at the locker",
+            bank.code,
+            state.event_seq_contiguous + 1,
+            oldest - 1,
+        )
+        state.event_seq_contiguous = oldest - 1
+        _advance(db_session=db_session, state=state)
+
+
+def report_failure(*, db_session: Session, command: LockerCommand, reason: str) -> None:
+    """Tell operators a command failed or expired; a failed deposit opening re-plans the parcel."""
+    domain_events.emit(
+        db_session=db_session,
+        kind=domain_events.LOCKER_COMMAND_FAILED,
+        dedupe_key=f"{domain_events.LOCKER_COMMAND_FAILED}:{command.id}",
+        payload={
+            "command_id": command.id,
+            "bank_id": command.bank_id,
+            "kind": command.kind,
+            "purpose": command.purpose,
+            "parcel_id": command.parcel_id,
+            "compartment_id": command.compartment_id,
+            "reason": reason,
+        },
+    )
+    if command.purpose == protocol.OpenPurpose.DEPOSIT.value and command.parcel_id is not None:
+        parcel = locker_service.get_parcel(db_session=db_session, parcel_id=command.parcel_id)
+        if parcel.status in locker_service.AWAITING_DEPOSIT:
+            deposit.flag_for_replan(
+                db_session=db_session, parcel=parcel, reason=f"open_failed:{reason}"
+            )

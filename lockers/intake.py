@@ -1,0 +1,92 @@
+"""Reservation intake: when logistics publishes a plan ("parcel.reserved" outbox events), issue
+each parcel's pickup code and push its hash to the locker ahead of the van.
+
+Reads the shared outbox with a cursor of its own (never marks others' events processed);
+issuing is idempotent, so re-reading an event is harmless.
+"""
+
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.events.models import OutboxEvent
+from lockers import protocol
+from lockers import service as locker_service
+from lockers.models import CodeStatus, CommandStatus, ConsumerCursor, LockerCommand
+from logistics.models import Parcel
+
+log = logging.getLogger(__name__)
+
+CURSOR = "parcel.reserved"
+KIND = "parcel.reserved"
+
+
+def consume_reservations(*, db_session: Session, batch: int = 500) -> int:
+    """Flow: process new "parcel.reserved" events (commits per batch); how many."""
+    cursor = db_session.get(ConsumerCursor, CURSOR)
+    if cursor is None:
+        cursor = ConsumerCursor(name=CURSOR, last_event_id=0)
+        db_session.add(cursor)
+        db_session.flush()
+    done = 0
+    while True:
+        events = list(
+            db_session.scalars(
+                select(OutboxEvent)
+                .where(OutboxEvent.kind == KIND, OutboxEvent.id > cursor.last_event_id)
+                .order_by(OutboxEvent.id)
+                .limit(batch)
+            )
+        )
+        if not events:
+            db_session.commit()
+            return done
+        for event in events:
+            parcel_id = event.payload.get("parcel_id")
+            if isinstance(parcel_id, int):
+                prepare_parcel(db_session=db_session, parcel_id=parcel_id)
+            cursor.last_event_id = event.id
+            done += 1
+        db_session.commit()
+
+
+def prepare_parcel(*, db_session: Session, parcel_id: int) -> bool:
+    """Issue (or move) the parcel's code and push it to its bank; whether anything was sent."""
+    parcel = db_session.get(Parcel, parcel_id)
+    if parcel is None or parcel.status not in locker_service.AWAITING_DEPOSIT:
+        return False
+    if parcel.bank_id is None or parcel.compartment_id is None:
+        return False
+    before = locker_service.get_pickup_code(db_session=db_session, parcel_id=parcel.id)
+    old_bank = before.bank_id if before is not None else None
+    old_status = before.status if before is not None else None
+    if before is not None and old_bank != parcel.bank_id and old_status == CodeStatus.ACTIVE:
+        locker_service.retire_code(
+            db_session=db_session,
+            parcel_id=parcel.id,
+            status=CodeStatus.REVOKED,
+            revoke_at_locker=True,
+        )
+    row = locker_service.ensure_pickup_code(db_session=db_session, parcel=parcel)
+    entry = locker_service.code_entry(db_session=db_session, parcel=parcel, row=row)
+    if _already_pushed(db_session=db_session, parcel_id=parcel.id, entry=entry):
+        return False
+    locker_service.push_code(db_session=db_session, parcel=parcel, row=row)
+    return True
+
+
+def _already_pushed(*, db_session: Session, parcel_id: int, entry: dict[str, object]) -> bool:
+    """Whether the newest code push for the parcel carries this very entry and is not lost."""
+    last = db_session.scalar(
+        select(LockerCommand)
+        .where(
+            LockerCommand.parcel_id == parcel_id,
+            LockerCommand.kind == protocol.CommandType.LOAD_CODES.value,
+        )
+        .order_by(LockerCommand.created_at.desc())
+        .limit(1)
+    )
+    if last is None or last.status in (CommandStatus.FAILED, CommandStatus.EXPIRED):
+        return False
+    return bool(last.payload.get("codes") == [entry])

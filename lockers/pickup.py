@@ -1,0 +1,110 @@
+"""Resident pickup at the locker: the locker checks the code itself (offline too) and reports
+the collection, possibly much later; the keypad lockout is the locker's, recorded here.
+
+These functions run inside the bridge's event transaction and do not commit.
+"""
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from app.neighborhoods.models import CompartmentStatus, LockerBank
+from lockers import domain_events, protocol
+from lockers import service as locker_service
+from lockers.models import CodeStatus
+from logistics.models import Parcel, ParcelStatus
+
+_COLLECTABLE = (
+    ParcelStatus.READY_FOR_PICKUP,
+    ParcelStatus.EXPIRED,
+    # Out of order: the collection arrived before the door-closed report of the deposit.
+    ParcelStatus.RESERVED,
+    ParcelStatus.LOADED,
+)
+
+
+def apply_collected(*, db_session: Session, bank: LockerBank, event: protocol.EventMessage) -> str:
+    """The resident took the parcel: parcel collected, compartment free, order collected."""
+    if event.parcel_id is None:
+        return "ignored:no_parcel"
+    parcel = db_session.get(Parcel, event.parcel_id, with_for_update=True)
+    if parcel is None or parcel.bank_id != bank.id:
+        return "ignored:unknown_parcel"
+    if parcel.status not in _COLLECTABLE:
+        return f"ignored:parcel_{parcel.status.value}"
+    parcel.status = ParcelStatus.COLLECTED
+    locker_service.retire_code(
+        db_session=db_session, parcel_id=parcel.id, status=CodeStatus.USED, revoke_at_locker=False
+    )
+    if parcel.compartment_id is not None:
+        compartment = locker_service.get_compartment(
+            db_session=db_session, compartment_id=parcel.compartment_id
+        )
+        locker_service.set_compartment_status(
+            compartment=compartment, status=CompartmentStatus.FREE
+        )
+    locker_service.sync_order(db_session=db_session, order_id=parcel.order_id)
+    domain_events.emit(
+        db_session=db_session,
+        kind=domain_events.PARCEL_COLLECTED,
+        dedupe_key=f"{domain_events.PARCEL_COLLECTED}:{parcel.id}",
+        payload=domain_events.parcel_payload(
+            parcel, collected_at=event.ts, method=event.data.get("method", "keypad")
+        ),
+    )
+    return "applied:collected"
+
+
+def apply_code_rejected(
+    *, db_session: Session, bank: LockerBank, event: protocol.EventMessage
+) -> str:
+    """A wrong code was typed: keep the locker's count of failed tries."""
+    state = locker_service.get_or_create_state(db_session=db_session, bank_id=bank.id)
+    state.keypad_failed_attempts = int(event.data.get("failed_attempts", 0))
+    return "applied:code_rejected"
+
+
+def apply_keypad_locked(
+    *, db_session: Session, bank: LockerBank, event: protocol.EventMessage
+) -> str:
+    """Too many wrong codes: the locker locked its keypad until a time; operators are told."""
+    state = locker_service.get_or_create_state(db_session=db_session, bank_id=bank.id)
+    until = _parse_time(event.data.get("until"))
+    if until is not None and (
+        state.keypad_locked_until is None or until > state.keypad_locked_until
+    ):
+        state.keypad_locked_until = until
+    state.keypad_failed_attempts = int(event.data.get("failed_attempts", 0))
+    state.keypad_lockouts += 1
+    domain_events.emit(
+        db_session=db_session,
+        kind=domain_events.LOCKER_KEYPAD_LOCKED,
+        dedupe_key=f"{domain_events.LOCKER_KEYPAD_LOCKED}:{bank.id}:{event.event_id}",
+        payload={
+            "bank_id": bank.id,
+            "bank_code": bank.code,
+            "until": until,
+            "failed_attempts": state.keypad_failed_attempts,
+        },
+    )
+    return "applied:keypad_locked"
+
+
+def apply_keypad_unlocked(
+    *, db_session: Session, bank: LockerBank, event: protocol.EventMessage
+) -> str:
+    """The lockout ended at the locker."""
+    state = locker_service.get_or_create_state(db_session=db_session, bank_id=bank.id)
+    if state.keypad_locked_until is not None and state.keypad_locked_until <= event.ts:
+        state.keypad_locked_until = None
+    state.keypad_failed_attempts = 0
+    return "applied:keypad_unlocked"
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
