@@ -4,6 +4,7 @@ worker and the periodic sweep finish the batch; every message reaches Twilio exa
 
 import ctypes
 import os
+import re
 import signal
 import subprocess
 import time
@@ -25,7 +26,9 @@ from tests.notifications.conftest import World
 
 pytestmark = pytest.mark.slow
 
-REDIS = "redis://127.0.0.1:6379"
+# CI sets REDIS_URL (and then a missing Redis fails the run); on a newcomer's machine without
+# Redis this one test is skipped with the reason.
+REDIS = re.sub(r"/\d+$", "", os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379")
 LOCK_KEY = "pickup:notifications-kill-test"
 REPO = Path(__file__).resolve().parents[2]
 CELERY = REPO / ".venv" / "bin" / "celery"
@@ -40,6 +43,12 @@ def redis_url() -> Iterator[str]:
     Runs of this test may overlap on a shared machine; each takes an empty database and marks
     it with a key, so two runs' workers never take each other's tasks.
     """
+    try:
+        redis.Redis.from_url(REDIS, socket_connect_timeout=1).ping()
+    except redis.ConnectionError:
+        if os.environ.get("REDIS_URL"):
+            raise
+        pytest.skip(f"no Redis at {REDIS}: the real-worker test needs one (set REDIS_URL)")
     for number in range(9, 16):
         client = redis.Redis.from_url(f"{REDIS}/{number}")
         if client.dbsize() == 0 and client.set(LOCK_KEY, os.getpid(), nx=True, ex=900):
