@@ -10,7 +10,7 @@ from app.auth.deps import CurrentOperator, SessionDep
 from app.catalog import service as product_service
 from app.catalog.schemas import ProductCreate, ProductQuery, ProductRead, ProductUpdate
 from app.cities import service as city_service
-from app.cities.schemas import Page
+from app.core.pagination import Page
 
 router = APIRouter(prefix="/products", tags=["operator"])
 

@@ -4,8 +4,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.cities.schemas import InputModel, Name, PageQuery, PatchModel
+from app.cities.schemas import InputModel, Name, PatchModel
 from app.core.enums import TemperatureClass
+from app.core.pagination import PageQuery
 
 Sku = Annotated[
     str,

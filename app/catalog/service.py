@@ -7,6 +7,7 @@ from app.catalog.models import Product
 from app.catalog.schemas import ProductCreate, ProductUpdate
 from app.cities import service as city_service
 from app.cities.models import City
+from app.core import pagination
 from app.core.enums import TemperatureClass
 from app.core.errors import Conflict, NotFound
 
@@ -58,7 +59,7 @@ def get_all(
                 Product.name_zh.contains(q, autoescape=True),
             )
         )
-    return city_service.page(db_session=db_session, query=query, limit=limit, offset=offset)
+    return pagination.page(db_session=db_session, query=query, limit=limit, offset=offset)
 
 
 def create(*, db_session: Session, city: City, product_in: ProductCreate) -> Product:

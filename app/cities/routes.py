@@ -19,12 +19,11 @@ from app.cities.schemas import (
     DepotCreate,
     DepotRead,
     DepotUpdate,
-    Page,
-    PageQuery,
     WindowSlotCreate,
     WindowSlotRead,
     WindowSlotUpdate,
 )
+from app.core.pagination import Page, PageQuery
 from app.staff.models import StaffUser
 
 router = APIRouter(prefix="/cities", tags=["operator"])

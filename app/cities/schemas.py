@@ -2,12 +2,12 @@
 (input models that refuse unknown fields, PATCH models that refuse nulls, paginated pages)."""
 
 from datetime import time
-from typing import Annotated, Any, Generic, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-T = TypeVar("T")
+from app.core.pagination import PageQuery
+from app.core.timezones import check_timezone
 
 Latitude = Annotated[float, Field(ge=-90, le=90, description="WGS84 latitude in degrees")]
 Longitude = Annotated[float, Field(ge=-180, le=180, description="WGS84 longitude in degrees")]
@@ -37,35 +37,6 @@ class PatchModel(InputModel):
     def changes(self) -> dict[str, Any]:
         """The fields the caller sent, with their values."""
         return self.model_dump(exclude_unset=True)
-
-
-class PageQuery(BaseModel):
-    """Pagination of list endpoints: `limit` items from `offset`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    limit: int = Field(50, ge=1, le=500, description="Items per page")
-    offset: int = Field(0, ge=0, description="Items to skip")
-
-
-class Page(BaseModel, Generic[T]):
-    """One page of a list, with the total number of matching items."""
-
-    items: list[T]
-    total: int
-    limit: int
-    offset: int
-
-
-def check_timezone(value: str) -> str:
-    """The IANA zone name if zoneinfo knows it, else ValueError."""
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # "Asia" is a directory
-        raise ValueError(
-            f"unknown IANA time zone {value!r} (expected e.g. 'Asia/Shanghai')"
-        ) from exc
-    return value
 
 
 class DepotCreate(InputModel):

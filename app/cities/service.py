@@ -1,10 +1,10 @@
 """Cities, their depots and their delivery-window schedule; and the small persistence helpers the
 static-data services share (paging, unique names, deletes refused while referenced)."""
 
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -18,15 +18,7 @@ from app.cities.schemas import (
     WindowSlotUpdate,
 )
 from app.core.errors import Conflict, Forbidden, NotFound
-
-M = TypeVar("M")
-
-
-def page(*, db_session: Session, query: Select[M], limit: int, offset: int) -> tuple[list[M], int]:
-    """One page of `query`'s rows and the total number of rows it matches."""
-    total = db_session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    items = list(db_session.scalars(query.limit(limit).offset(offset)))
-    return items, int(total or 0)
+from app.core.pagination import page
 
 
 def save(*, db_session: Session, obj: Any, field: str, reason: str) -> None:

@@ -2,10 +2,11 @@
 
 from functools import lru_cache
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.core.timezones import check_timezone
 
 DEV_SECRET = "dev-only-secret-change-me-in-production"
 
@@ -58,11 +59,7 @@ class Settings(BaseSettings):
     @field_validator("city_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
-            raise ValueError(f"unknown IANA time zone {value!r}") from exc
-        return value
+        return check_timezone(value)
 
     @model_validator(mode="after")
     def _no_dev_secrets_in_production(self) -> "Settings":

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from app.auth.deps import CurrentOperator, SessionDep
 from app.cities import service as city_service
-from app.cities.schemas import Page
+from app.core.pagination import Page
 from app.neighborhoods import service as neighborhood_service
 from app.neighborhoods.models import LockerBank, Neighborhood
 from app.neighborhoods.schemas import (

@@ -10,10 +10,10 @@ from app.cities.schemas import (
     Latitude,
     Longitude,
     Name,
-    PageQuery,
     PatchModel,
 )
 from app.core.enums import CompartmentSize, TemperatureClass
+from app.core.pagination import PageQuery
 from app.neighborhoods.models import CompartmentStatus
 
 BankCode = Annotated[

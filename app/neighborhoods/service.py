@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from app.cities import service as city_service
 from app.cities.models import City
+from app.core import pagination
 from app.core.enums import CompartmentSize, TemperatureClass
 from app.core.errors import Conflict, NotFound
 from app.neighborhoods.models import Compartment, CompartmentStatus, LockerBank, Neighborhood
@@ -81,7 +82,7 @@ def get_all(
         query = query.where(Neighborhood.active == active)
     if q:
         query = query.where(func.lower(Neighborhood.name).contains(q.lower(), autoescape=True))
-    return city_service.page(db_session=db_session, query=query, limit=limit, offset=offset)
+    return pagination.page(db_session=db_session, query=query, limit=limit, offset=offset)
 
 
 def create(*, db_session: Session, city: City, neighborhood_in: NeighborhoodCreate) -> Neighborhood:
@@ -159,7 +160,7 @@ def get_all_banks(
                 func.lower(LockerBank.name).contains(needle, autoescape=True),
             )
         )
-    return city_service.page(db_session=db_session, query=query, limit=limit, offset=offset)
+    return pagination.page(db_session=db_session, query=query, limit=limit, offset=offset)
 
 
 def create_bank(
@@ -241,7 +242,7 @@ def get_all_compartments(
     if status is not None:
         query = query.where(Compartment.status == status)
     query = query.order_by(Compartment.zone, Compartment.label)
-    return city_service.page(db_session=db_session, query=query, limit=limit, offset=offset)
+    return pagination.page(db_session=db_session, query=query, limit=limit, offset=offset)
 
 
 def create_compartments(

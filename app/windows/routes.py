@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from app.auth.deps import CurrentOperator, SessionDep
 from app.cities import service as city_service
 from app.cities.models import City
-from app.cities.schemas import Page
+from app.core.pagination import Page
 from app.windows import schedule
 from app.windows import service as window_service
 from app.windows.models import DeliveryWindow

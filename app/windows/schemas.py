@@ -5,7 +5,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from app.cities.schemas import InputModel, PageQuery, PatchModel
+from app.cities.schemas import InputModel, PatchModel
+from app.core.pagination import PageQuery
 from app.windows.models import DeliveryWindow, WindowStatus
 
 MAX_GENERATE_DAYS = 62

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.cities import service as city_service
 from app.cities.models import City, WindowSlot
+from app.core import pagination
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.windows import schedule
@@ -72,7 +73,7 @@ def get_all(
         query = query.where(DeliveryWindow.local_date <= date_to)
     if status is not None:
         query = query.where(DeliveryWindow.status == status)
-    return city_service.page(db_session=db_session, query=query, limit=limit, offset=offset)
+    return pagination.page(db_session=db_session, query=query, limit=limit, offset=offset)
 
 
 def get_open(
