@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from app.core.clock import get_clock
 from app.core.settings import get_settings
 
 NAMING_CONVENTION = {
@@ -46,8 +47,8 @@ class Base(DeclarativeBase):
 
 
 def utcnow() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(UTC)
+    """The current time, timezone-aware UTC, from the process's clock (`app.core.clock`)."""
+    return get_clock().now()
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
