@@ -20,6 +20,7 @@ class ParcelStatus(StrEnum):
     EXPIRED = "expired"
     RETRIEVED = "retrieved"
     CANCELLED = "cancelled"
+    UNDELIVERED = "undelivered"
 
 
 class Parcel(Base):
@@ -47,6 +48,8 @@ class Parcel(Base):
     )
     # Why the parcel has no compartment yet (too big for any, every bank full); None otherwise.
     unplaced_reason: Mapped[str | None] = mapped_column(String(200))
+    # Why the parcel will not reach its locker this window (undelivered); None otherwise.
+    failure_reason: Mapped[str | None] = mapped_column(String(200))
     route_stop_id: Mapped[int | None] = mapped_column(ForeignKey("route_stops.id"), index=True)
     reserved_at: Mapped[datetime | None]
     pickup_deadline: Mapped[datetime]
@@ -88,6 +91,7 @@ class RouteStatus(StrEnum):
     PUBLISHED = "published"
     IN_PROGRESS = "in_progress"
     COMPLETED = "completed"
+    COMPLETED_WITH_ALARM = "completed_with_alarm"
     ABORTED = "aborted"
     CANCELLED = "cancelled"
 
@@ -104,7 +108,7 @@ class Route(Base):
     depot_id: Mapped[int] = mapped_column(ForeignKey("depots.id"))
     driver_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
     status: Mapped[RouteStatus] = mapped_column(
-        Enum(RouteStatus, native_enum=False, length=16), default=RouteStatus.PLANNED, index=True
+        Enum(RouteStatus, native_enum=False, length=24), default=RouteStatus.PLANNED, index=True
     )
     plan_version: Mapped[int] = mapped_column(default=1)
     planned_departure: Mapped[datetime]
@@ -116,6 +120,9 @@ class Route(Base):
     started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     aborted_at: Mapped[datetime | None]
+    # Set when the route completed with parcels still aboard: why, and how many.
+    alarm: Mapped[str | None] = mapped_column(String(200))
+    alarm_parcels: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     stops: Mapped[list["RouteStop"]] = relationship(
@@ -127,6 +134,7 @@ class StopStatus(StrEnum):
     PENDING = "pending"
     ARRIVED = "arrived"
     SERVED = "served"
+    FAILED = "failed"
     CANCELLED = "cancelled"
 
 
