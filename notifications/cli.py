@@ -1,14 +1,13 @@
 """`pickup notifications`: read the SMS outbox, run the worker, preview templates, fake Twilio."""
 
 import time
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.core.db import get_sessionmaker, utcnow
+from app.core.db import get_sessionmaker
 from app.core.settings import get_settings
 from notifications import content, render, service
 from notifications.models import MessageStatus
@@ -130,13 +129,12 @@ def stats() -> None:
 
 @app.command()
 def tick() -> None:
-    """Run every periodic pass once, here: events -> messages, sweep, reconcile, reminders,
-    nudges. Sends run here too with the embedded broker, else in the workers."""
-    from notifications import tasks
+    """Run every pass of the clockwork's schedule once, here (the day's tick, events ->
+    messages, sweep, reconcile, nudges). Sends run here too with the embedded broker."""
+    from app.clockwork.runner import jobs
 
-    for name, (task, _) in tasks.PERIODIC.items():
-        result = task.apply().get()
-        console.print(f"{name}: {result}")
+    for job in jobs():
+        console.print(f"{job.name}: {job.run()}")
 
 
 @app.command()
@@ -154,25 +152,20 @@ def worker(
     (memory://) it is an in-process loop that runs the periodic passes itself.
     """
     from app.core.celery_app import celery_app
-    from notifications import tasks
 
     if not get_settings().celery_broker_url.startswith("memory://"):
         argv = ["worker", "-Q", "notifications", "-c", str(concurrency), "-l", loglevel]
         celery_app.worker_main([*argv, *(["-B"] if beat else [])])
         return
-    console.print("[bold]Notifications loop[/bold] (embedded broker; Ctrl-C to stop)")
-    last: dict[str, datetime] = {}
+    from app.clockwork.runner import ClockworkRunner, jobs
+
+    console.print("[bold]Clockwork loop[/bold] (embedded broker; Ctrl-C to stop)")
+    runner = ClockworkRunner(jobs()).start()
     try:
         while True:
-            now = datetime.now(UTC)
-            for name, (task, every) in tasks.PERIODIC.items():
-                if now - last.get(name, now - timedelta(days=1)) >= every:
-                    last[name] = now
-                    result = task.apply().get()
-                    if result:
-                        console.print(f"{utcnow():%H:%M:%S} {name}: {result}")
             time.sleep(1.0)
     except KeyboardInterrupt:
+        runner.stop()
         console.print("stopped")
 
 

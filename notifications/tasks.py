@@ -2,13 +2,13 @@
 and may run twice: the work it guards is claimed with a compare-and-set on the row.
 
 With the embedded broker (`memory://`) tasks run eagerly in-process and nothing is scheduled
-for later; `pickup notifications worker` then runs the periodic passes itself.
+for later. When they run is the clockwork's schedule (`app.clockwork.schedule`), not this
+module's.
 """
 
 import logging
 from collections import Counter
 from collections.abc import Iterable
-from datetime import timedelta
 from typing import Any
 
 from celery.signals import worker_process_init
@@ -21,15 +21,6 @@ from notifications.providers import get_provider
 
 log = logging.getLogger(__name__)
 MAX_COUNTDOWN = 600.0  # seconds; longer waits are left to the sweep (no hours-long ETA tasks)
-
-celery_app.conf.beat_schedule = {
-    **(celery_app.conf.beat_schedule or {}),
-    "notifications-dispatch": {"task": "notifications.dispatch_events", "schedule": 5.0},
-    "notifications-sweep": {"task": "notifications.sweep", "schedule": 30.0},
-    "notifications-reconcile": {"task": "notifications.reconcile", "schedule": 300.0},
-    "notifications-reminders": {"task": "notifications.reminders", "schedule": 300.0},
-    "notifications-nudges": {"task": "notifications.nudges", "schedule": 300.0},
-}
 
 
 @worker_process_init.connect  # type: ignore[untyped-decorator]
@@ -127,12 +118,3 @@ def send_nudges() -> int:
         db_session.commit()
     enqueue_sends(ids)
     return len(ids)
-
-
-PERIODIC = {
-    "dispatch": (dispatch_events, timedelta(seconds=5)),
-    "sweep": (sweep, timedelta(seconds=30)),
-    "reconcile": (reconcile_statuses, timedelta(minutes=5)),
-    "reminders": (send_reminders, timedelta(minutes=5)),
-    "nudges": (send_nudges, timedelta(minutes=5)),
-}

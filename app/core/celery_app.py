@@ -3,19 +3,28 @@
 Embedded default (`CELERY_BROKER_URL=memory://`): tasks run in-process, eagerly. With Redis or
 RabbitMQ, run workers per queue: `celery -A app.core.celery_app worker -Q notifications` and
 `-Q routing`, so a long routing plan never delays an SMS.
+
+A worker or beat started with `PICKUP_CLOCK_FILE` reads "now" from the simulated clock that
+the played day writes there. The beat schedule is the clockwork's (`app.clockwork`), installed
+when the task modules load.
 """
+
+import os
 
 from celery import Celery
 from kombu.entity import Queue
 
+from app.core.clock import CLOCK_FILE_ENV, clock_from_env, set_clock
 from app.core.settings import get_settings
 
-TASK_MODULES = ["logistics.tasks", "lockers.tasks", "notifications.tasks"]
+TASK_MODULES = ["logistics.tasks", "lockers.tasks", "notifications.tasks", "app.clockwork.tasks"]
 
 
 def make_celery() -> Celery:
     """A Celery app configured from settings."""
     settings = get_settings()
+    if os.environ.get(CLOCK_FILE_ENV):
+        set_clock(clock_from_env())
     eager = settings.celery_broker_url.startswith("memory://")
     celery = Celery("pickup", broker=settings.celery_broker_url, include=TASK_MODULES)
     celery.conf.update(

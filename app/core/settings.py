@@ -48,6 +48,16 @@ class Settings(BaseSettings):
     rate_limit_per_ip_per_hour: int = 60
     max_request_bytes: int = 64 * 1024
 
+    clockwork_tick_seconds: float = Field(
+        default=30.0, gt=0, description="Between clockwork ticks (simulated seconds in-process)"
+    )
+    clockwork_days_ahead: int = Field(
+        default=2, ge=1, le=14, description="Local days of delivery windows kept generated"
+    )
+    clockwork_cutoff_retry_seconds: float = Field(
+        default=600.0, gt=0, description="Before a failed or unclaimed cut-off is launched again"
+    )
+
     @field_validator("database_url")
     @classmethod
     def _psycopg_driver(cls, value: str) -> str:
