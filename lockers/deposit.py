@@ -15,6 +15,7 @@ from lockers import domain_events, intake, protocol
 from lockers import service as locker_service
 from lockers.config import get_locker_settings
 from lockers.models import CodeStatus, CommandStatus, LockerCommand
+from logistics import handover, lifecycle
 from logistics.models import Parcel, ParcelStatus
 
 
@@ -45,6 +46,7 @@ def request_deposit(*, db_session: Session, parcel_id: int, driver_id: int) -> L
         )
     if parcel.bank_id is None or parcel.compartment_id is None:
         raise Conflict(f"parcel {parcel.id} has no reserved compartment", field="parcel_id")
+    handover.ensure_at_stop(db_session=db_session, parcel=parcel, driver_id=driver_id)
     bank = locker_service.get_bank(db_session=db_session, bank_id=parcel.bank_id)
     compartment = locker_service.get_compartment(
         db_session=db_session, compartment_id=parcel.compartment_id
@@ -192,7 +194,7 @@ def apply_door_closed(
 def _deposited(*, db_session: Session, parcel: Parcel, compartment: Compartment) -> str:
     if parcel.status not in locker_service.AWAITING_DEPOSIT:
         return f"ignored:parcel_{parcel.status.value}"
-    parcel.status = ParcelStatus.READY_FOR_PICKUP
+    lifecycle.transition(parcel, ParcelStatus.READY_FOR_PICKUP)
     locker_service.set_compartment_status(
         compartment=compartment, status=CompartmentStatus.OCCUPIED
     )
@@ -222,7 +224,7 @@ def _emptied(
         return "ignored:empty_close"
     if parcel.status not in locker_service.LIVE_PARCEL:
         return f"ignored:parcel_{parcel.status.value}"
-    parcel.status = ParcelStatus.RETRIEVED
+    lifecycle.transition(parcel, ParcelStatus.RETRIEVED)
     locker_service.retire_code(
         db_session=db_session,
         parcel_id=parcel.id,

@@ -11,6 +11,7 @@ from app.core.db import utcnow
 from lockers import domain_events
 from lockers import service as locker_service
 from lockers.models import CodeStatus
+from logistics import lifecycle
 from logistics.models import Parcel, ParcelStatus
 
 
@@ -43,7 +44,7 @@ def expire_overdue(
 
 def expire_one(*, db_session: Session, parcel: Parcel) -> None:
     """Mark one overdue parcel expired, revoke its code, tell the resident and the planners."""
-    parcel.status = ParcelStatus.EXPIRED
+    lifecycle.transition(parcel, ParcelStatus.EXPIRED)
     locker_service.retire_code(
         db_session=db_session,
         parcel_id=parcel.id,

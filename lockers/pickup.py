@@ -12,6 +12,7 @@ from app.neighborhoods.models import CompartmentStatus, LockerBank
 from lockers import domain_events, protocol
 from lockers import service as locker_service
 from lockers.models import CodeStatus
+from logistics import lifecycle
 from logistics.models import Parcel, ParcelStatus
 
 _COLLECTABLE = (
@@ -32,7 +33,7 @@ def apply_collected(*, db_session: Session, bank: LockerBank, event: protocol.Ev
         return "ignored:unknown_parcel"
     if parcel.status not in _COLLECTABLE:
         return f"ignored:parcel_{parcel.status.value}"
-    parcel.status = ParcelStatus.COLLECTED
+    lifecycle.transition(parcel, ParcelStatus.COLLECTED)
     locker_service.retire_code(
         db_session=db_session, parcel_id=parcel.id, status=CodeStatus.USED, revoke_at_locker=False
     )

@@ -126,7 +126,7 @@ def get_parcel(*, db_session: Session, parcel_id: int, for_update: bool = False)
 
 def get_parcels_of_resident(*, db_session: Session, resident_id: int) -> list[Parcel]:
     """A resident's parcels that are on their way to, in, or just out of a locker."""
-    shown = (*AWAITING_DEPOSIT, *LIVE_PARCEL, ParcelStatus.COLLECTED)
+    shown = (*AWAITING_DEPOSIT, *LIVE_PARCEL, ParcelStatus.COLLECTED, ParcelStatus.UNDELIVERED)
     return list(
         db_session.scalars(
             select(Parcel)

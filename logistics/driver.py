@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from app.cities.models import City, Depot
@@ -23,6 +23,7 @@ from app.orders import states
 from app.orders.models import Order, OrderStatus
 from app.staff.models import StaffRole, StaffUser
 from app.windows.models import DeliveryWindow
+from logistics import handover, lifecycle
 from logistics.models import (
     Parcel,
     ParcelStatus,
@@ -37,6 +38,7 @@ VISIBLE_TO_DRIVERS = (
     RouteStatus.PUBLISHED,
     RouteStatus.IN_PROGRESS,
     RouteStatus.COMPLETED,
+    RouteStatus.COMPLETED_WITH_ALARM,
     RouteStatus.ABORTED,
 )
 DRIVABLE = (RouteStatus.PUBLISHED, RouteStatus.IN_PROGRESS)
@@ -115,21 +117,30 @@ def _stop(route: Route, stop_id: int) -> RouteStop:
 
 
 def start(*, db_session: Session, route: Route, now: datetime | None = None) -> Route:
-    """The van leaves the depot: parcels are loaded, their orders out for delivery (idempotent)."""
+    """The van leaves the depot: parcels are loaded, their orders out for delivery (idempotent).
+
+    Refused (409 vehicle_busy / driver_busy) while the van or the driver has another route in
+    progress."""
     now = now or utcnow()
     if route.started_at is not None:
         return route
     if route.status not in DRIVABLE:
         raise Conflict(f"route {route.id} is {route.status.value}", field="route_id")
-    route.status = RouteStatus.IN_PROGRESS
+    handover.ensure_free_to_start(db_session=db_session, route=route)
+    lifecycle.transition(route, RouteStatus.IN_PROGRESS)
     route.started_at = now
     stop_ids = [s.id for s in route.stops]
     if stop_ids:
-        db_session.execute(
-            update(Parcel)
-            .where(Parcel.route_stop_id.in_(stop_ids), Parcel.status == ParcelStatus.RESERVED)
-            .values(status=ParcelStatus.LOADED, updated_at=now)
-            .execution_options(synchronize_session=False)
+        reserved = db_session.scalars(
+            select(Parcel.id).where(
+                Parcel.route_stop_id.in_(stop_ids), Parcel.status == ParcelStatus.RESERVED
+            )
+        )
+        lifecycle.move_parcels(
+            db_session=db_session,
+            parcel_ids=list(reserved),
+            frm=ParcelStatus.RESERVED,
+            to=ParcelStatus.LOADED,
         )
         orders = db_session.scalars(
             select(Order).where(
@@ -147,35 +158,58 @@ def start(*, db_session: Session, route: Route, now: datetime | None = None) -> 
 def arrive(
     *, db_session: Session, route: Route, stop_id: int, now: datetime | None = None
 ) -> Route:
-    """The van is at the stop (a repeat is a no-op); later ETAs follow."""
+    """The van is at the stop (a repeat is a no-op); later ETAs follow. Refused (409
+    still_at_stop) while another stop of the route is not departed."""
     now = now or utcnow()
     stop = _stop(route, stop_id)
     if stop.arrived_at is not None:
         return route
     if route.status not in DRIVABLE:
         raise Conflict(f"route {route.id} is {route.status.value}", field="route_id")
+    handover.ensure_can_arrive(route, stop)
     start(db_session=db_session, route=route, now=now)
+    lifecycle.transition(stop, StopStatus.ARRIVED)
     stop.arrived_at = now
-    stop.status = StopStatus.ARRIVED
     recompute_etas(route, now)
     db_session.flush()
+    return route
+
+
+def fail_parcel(
+    *,
+    db_session: Session,
+    route: Route,
+    stop_id: int,
+    parcel_id: int,
+    reason: str,
+) -> Route:
+    """The driver could not deposit a parcel at the stop they are at: undelivered, with the
+    reason (a repeat is a no-op). The stop may then depart; the parcel stays aboard."""
+    stop = _stop(route, stop_id)
+    handover.fail_parcel(
+        db_session=db_session, route=route, stop=stop, parcel_id=parcel_id, reason=reason
+    )
     return route
 
 
 def depart(
     *, db_session: Session, route: Route, stop_id: int, now: datetime | None = None
 ) -> Route:
-    """The van leaves the stop, its parcels deposited (a repeat is a no-op); later ETAs follow."""
+    """The van leaves the stop (a repeat is a no-op); later ETAs follow.
+
+    Only after arriving, and only once each of the stop's parcels is deposited or marked failed
+    (409 not_arrived / parcels_not_handed_over). The last departure completes the route, with
+    an alarm when parcels are still aboard."""
     now = now or utcnow()
     stop = _stop(route, stop_id)
     if stop.departed_at is not None:
         return route
-    if stop.arrived_at is None:
-        arrive(db_session=db_session, route=route, stop_id=stop_id, now=now)
+    outcome = handover.ensure_can_depart(db_session=db_session, stop=stop)
     stop.departed_at = max(now, stop.arrived_at or now)
-    stop.status = StopStatus.SERVED
-    if all(s.status in (StopStatus.SERVED, StopStatus.CANCELLED) for s in route.stops):
-        route.status = RouteStatus.COMPLETED
+    lifecycle.transition(stop, outcome)
+    finished = (StopStatus.SERVED, StopStatus.FAILED, StopStatus.CANCELLED)
+    if all(s.status in finished for s in route.stops):
+        handover.complete(db_session=db_session, route=route)
         route.completed_at = now
     recompute_etas(route, now)
     db_session.flush()
@@ -222,6 +256,7 @@ class ParcelAtStop:
     compartment_id: int | None
     compartment_label: str | None
     status: str
+    failure_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -263,14 +298,15 @@ def view(*, db_session: Session, route: Route) -> RouteView:
                 Compartment.label,
                 Parcel.status,
                 Parcel.route_stop_id,
+                Parcel.failure_reason,
             )
             .outerjoin(Compartment, Compartment.id == Parcel.compartment_id)
             .where(Parcel.route_stop_id.in_([s.id for s in stops]))
             .order_by(Compartment.label, Parcel.id)
         ).all()
-        for pid, oid, tc, size, comp_id, label, status, stop_id in rows:
+        for pid, oid, tc, size, comp_id, label, status, stop_id, why in rows:
             by_stop[stop_id or 0].append(
-                ParcelAtStop(pid, oid, str(tc), str(size), comp_id, label, str(status))
+                ParcelAtStop(pid, oid, str(tc), str(size), comp_id, label, str(status), why)
             )
     vehicle = db_session.get(Vehicle, route.vehicle_id)
     depot = db_session.get(Depot, route.depot_id)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound
 from app.windows.models import DeliveryWindow, WindowStatus
-from logistics import packing, planning, reservation
+from logistics import lifecycle, packing, planning, reservation
 from logistics.models import (
     Parcel,
     ParcelStatus,
@@ -396,15 +396,14 @@ def _route(db_session: Session, ctx: _Context) -> dict[str, Any]:
 
 
 def _publish(db_session: Session, ctx: _Context) -> dict[str, Any]:
-    published = db_session.execute(
-        update(Route)
-        .where(Route.window_id == ctx.window_id, Route.status == RouteStatus.PLANNED)
-        .values(status=RouteStatus.PUBLISHED, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
+    planned = db_session.scalars(
+        select(Route).where(Route.window_id == ctx.window_id, Route.status == RouteStatus.PLANNED)
+    ).all()
+    for route in planned:
+        lifecycle.transition(route, RouteStatus.PUBLISHED)
     events = reservation.emit_reserved_events(db_session=db_session, window_id=ctx.window_id)
     db_session.commit()
-    return {"routes_published_now": getattr(published, "rowcount", 0), "events_now": events}
+    return {"routes_published_now": len(planned), "events_now": events}
 
 
 STEP_FUNCTIONS: dict[str, Callable[[Session, _Context], dict[str, Any]]] = {

@@ -37,7 +37,8 @@ from app.events import service as event_service
 from app.neighborhoods.models import Compartment, CompartmentStatus, LockerBank, Neighborhood
 from app.windows.models import DeliveryWindow
 from app.windows.schedule import local_to_utc, zone
-from logistics import reservation
+from logistics import busy as fleet_busy
+from logistics import handover, lifecycle, reservation
 from logistics.models import (
     Parcel,
     ParcelStatus,
@@ -223,9 +224,20 @@ def _solve_and_store(
     assert city is not None
     ready_by = window.ready_by
     usable: list[tuple[VanStart, datetime, datetime]] = []
-    for van in vans:
+    busy = fleet_busy.busy_elsewhere(db_session, window.id, [van.vehicle for van in vans])
+    drivers_taken = {van.route.driver_id for van in vans if van.route is not None}
+    for van in sorted(vans, key=lambda v: (v.route is None, v.vehicle.id)):
         start, end = shift_bounds(van.vehicle, window, city.timezone)
         begin = max(start, van.available_from, t0)
+        if van.route is None:
+            # A new route: its van and its driver must be free (one route at a time each).
+            driver_id = van.vehicle.default_driver_id
+            if driver_id is not None and driver_id in drivers_taken:
+                continue
+            spans = busy.get(("vehicle", van.vehicle.id), []) + busy.get(("driver", driver_id), [])
+            begin, end = fleet_busy.free_span(begin, end, spans)
+            if end > begin:
+                drivers_taken.add(driver_id)
         if end > begin:
             usable.append((van, begin, end))
     report.vehicles_available = len(usable)
@@ -448,7 +460,8 @@ def _store_routes(
         else:
             route.plan_version = plan_version
             if route.status != RouteStatus.IN_PROGRESS:
-                route.status = new_route_status
+                if route.status != new_route_status:
+                    lifecycle.transition(route, new_route_status)
                 route.planned_departure = at(solved.departure)
                 route.aborted_at = None
             route.planned_return = at(solved.return_time)
@@ -529,6 +542,11 @@ def _store_unassigned(
             )
         )
     event_service.emit_many(db_session=db_session, kind="route.unassigned", events=events)
+    handover.tell_not_routed(
+        db_session=db_session,
+        window_id=window.id,
+        reasons={p.id: code for key, (code, _) in rejected.items() for p in groups[key].parcels},
+    )
     db_session.flush()
 
 
@@ -648,12 +666,12 @@ def replan_window(
     if vehicle_id_out is not None:
         dropped = by_vehicle.get(vehicle_id_out)
         if dropped is not None and dropped.status in LIVE_ROUTES:
-            dropped.status = RouteStatus.ABORTED
+            lifecycle.transition(dropped, RouteStatus.ABORTED)
             dropped.aborted_at = now
     if bank_id_out is not None:
         report.moved_parcels = _move_out_of_bank(db_session, window, bank_id_out, routes)
 
-    published = any(r.status != RouteStatus.PLANNED for r in routes)
+    handover.retry_not_routed(db_session=db_session, window_id=window_id)
     served_stop_ids = {s.id for r in routes for s in r.stops if s.arrived_at is not None}
     # Everything not yet at a served stop is re-planned: detach it from its unserved stop.
     open_stops = [s for r in routes for s in r.stops if s.arrived_at is None]
@@ -680,11 +698,9 @@ def replan_window(
             pinned_to[parcel_id] = route.vehicle_id
         elif status == ParcelStatus.LOADED:
             unload.append(parcel_id)
-    if unload:
-        db_session.execute(
-            update(Parcel),
-            [{"id": pid, "status": ParcelStatus.RESERVED} for pid in unload],
-        )
+    lifecycle.move_parcels(
+        db_session=db_session, parcel_ids=unload, frm=ParcelStatus.LOADED, to=ParcelStatus.RESERVED
+    )
     open_ids = [s.id for s in open_stops]
     if open_ids:
         db_session.execute(
@@ -758,16 +774,18 @@ def replan_window(
         vans=vans,
         t0=now,
         plan_version=plan_version,
-        new_route_status=RouteStatus.PUBLISHED if published else RouteStatus.PLANNED,
+        new_route_status=RouteStatus.PUBLISHED,
         settings=settings,
         time_limit_s=time_limit_s or settings.replan_time_limit_s,
         report=report,
     )
     for route in routes:
         if route.status in (RouteStatus.PLANNED, RouteStatus.PUBLISHED) and not route.stops:
-            route.status = RouteStatus.CANCELLED
-    if published:
-        reservation.emit_reserved_events(db_session=db_session, window_id=window_id)
+            lifecycle.transition(route, RouteStatus.CANCELLED)
+        elif route.status == RouteStatus.PLANNED:
+            lifecycle.transition(route, RouteStatus.PUBLISHED)
+    # A re-plan publishes what it plans (also the window's first routes after the fleet grew).
+    reservation.emit_reserved_events(db_session=db_session, window_id=window_id)
     event_service.emit(
         db_session=db_session,
         kind="route.replanned",
@@ -837,18 +855,20 @@ def _move_out_of_bank(
     )
     if result.unplaced:
         # Parcels that fit nowhere fall back to packed (no compartment): reported, not routed.
-        db_session.execute(
-            update(Parcel)
-            .where(
-                Parcel.id.in_(result.unplaced_parcel_ids), Parcel.status == ParcelStatus.RESERVED
-            )
-            .values(status=ParcelStatus.PACKED)
-            .execution_options(synchronize_session=False)
+        lifecycle.move_parcels(
+            db_session=db_session,
+            parcel_ids=list(result.unplaced_parcel_ids),
+            frm=ParcelStatus.RESERVED,
+            to=ParcelStatus.PACKED,
         )
     return result.reserved
 
 
-def validate_replan(vehicle_id_out: int | None, bank_id_out: int | None) -> None:
-    """Refuse a re-plan request that names nothing dropping out."""
-    if vehicle_id_out is None and bank_id_out is None:
-        raise InvalidInput("name a vehicle_id_out or a bank_id_out", field="vehicle_id_out")
+def validate_replan(
+    vehicle_id_out: int | None, bank_id_out: int | None, fleet_changed: bool = False
+) -> None:
+    """Refuse a re-plan request that names nothing that changed."""
+    if vehicle_id_out is None and bank_id_out is None and not fleet_changed:
+        raise InvalidInput(
+            "name a vehicle_id_out or a bank_id_out, or set fleet_changed", field="vehicle_id_out"
+        )

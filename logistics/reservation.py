@@ -25,7 +25,7 @@ from app.events import service as event_service
 from app.neighborhoods.models import Compartment, CompartmentStatus, LockerBank, Neighborhood
 from app.orders.models import LineStatus, Order, OrderLine, OrderStatus
 from app.windows.models import DeliveryWindow
-from logistics import packing
+from logistics import lifecycle, packing
 from logistics.models import Parcel, ParcelStatus
 from logistics.solver.travel import haversine_m
 
@@ -293,6 +293,7 @@ def _apply(
     """Point the parcels at their claimed compartments and tell residents about overflows."""
     if not placed:
         return
+    assert lifecycle.can_transition(ParcelStatus.PACKED, ParcelStatus.RESERVED)
     now = utcnow()
     db_session.execute(
         update(Parcel),
@@ -420,7 +421,7 @@ def release(*, db_session: Session, parcel_id: int) -> Parcel:
     parcel.compartment_id = None
     parcel.bank_id = None
     if parcel.status == ParcelStatus.RESERVED:
-        parcel.status = ParcelStatus.PACKED
+        lifecycle.transition(parcel, ParcelStatus.PACKED)
     db_session.flush()
     return parcel
 

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.enums import CompartmentSize, TemperatureClass
 from logistics.driver import RouteView, navigation_link
+from logistics.handover import FailureReason
 from logistics.models import Vehicle
 from logistics.pipeline import PipelineReport
 from logistics.planning import PlanReport
@@ -116,6 +117,7 @@ class ParcelAtStopRead(BaseModel):
     compartment_id: int | None
     compartment_label: str | None
     status: str
+    failure_reason: str | None = None
 
 
 class RouteStopRead(BaseModel):
@@ -223,6 +225,10 @@ class RouteRead(BaseModel):
     travel_s: int
     started_at: dt.datetime | None
     completed_at: dt.datetime | None
+    alarm: str | None = Field(
+        default=None, description="Set when the route completed with parcels still aboard"
+    )
+    alarm_parcels: int = 0
     depot: DepotRead
     stops: list[RouteStopRead]
 
@@ -248,6 +254,8 @@ class RouteRead(BaseModel):
             travel_s=route.travel_s,
             started_at=route.started_at,
             completed_at=route.completed_at,
+            alarm=route.alarm,
+            alarm_parcels=route.alarm_parcels,
             depot=DepotRead(
                 id=shown.depot.id, name=shown.depot.name, lat=shown.depot.lat, lon=shown.depot.lon
             ),
@@ -278,6 +286,7 @@ class RouteRead(BaseModel):
                             compartment_id=p.compartment_id,
                             compartment_label=p.compartment_label,
                             status=p.status,
+                            failure_reason=p.failure_reason,
                         )
                         for p in item.parcels
                     ],
@@ -375,15 +384,32 @@ class PipelineRunRead(BaseModel):
 
 
 class ReplanRequest(_Input):
-    """What dropped out: a van, a locker bank, or both."""
+    """What changed: a van or a locker bank dropped out, or the fleet changed (vans added)."""
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"vehicle_id_out": 3}, {"bank_id_out": 17}]},
+        json_schema_extra={
+            "examples": [{"vehicle_id_out": 3}, {"bank_id_out": 17}, {"fleet_changed": True}]
+        },
     )
 
     vehicle_id_out: int | None = None
     bank_id_out: int | None = None
+    fleet_changed: bool = Field(
+        default=False, description="Re-plan with the current fleet (e.g. after adding vans)"
+    )
+
+
+class ParcelFailRequest(_Input):
+    """Why the driver could not deposit the parcel at this stop."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"reason": "locker_offline"}]},
+    )
+
+    reason: FailureReason
+    note: str | None = Field(default=None, max_length=120)
 
 
 class ReplanRead(BaseModel):

@@ -57,6 +57,8 @@ SAMPLE_PARAMS: dict[str, dict[str, Any]] = {
         "address": "12 Wulumuqi Rd",
     },
     "cold_chain_flag": {"order_id": 1042, "minutes": 25},
+    "parcel_undelivered": {"order_id": 1042},
+    "parcel_not_routed": {"order_id": 1042},
     "deadline_extended": {
         "order_id": 1042,
         "bank_name": "Jade Garden Lockers",

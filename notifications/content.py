@@ -112,6 +112,10 @@ def _cold_chain(db_session: Session, message: Message) -> dict[str, Any]:
     return {"order_id": message.params["order_id"], "minutes": int(message.params["minutes"])}
 
 
+def _order_only(db_session: Session, message: Message) -> dict[str, Any]:
+    return {"order_id": message.params["order_id"]}
+
+
 def _extended(db_session: Session, message: Message) -> dict[str, Any]:
     parcel = _parcel(db_session, message.params)
     if parcel.status != ParcelStatus.READY_FOR_PICKUP:
@@ -150,6 +154,8 @@ LOADERS: dict[str, Callable[[Session, Message], dict[str, Any]]] = {
     "parcel_expired": _expired,
     "parcel_overflow": _overflow,
     "cold_chain_flag": _cold_chain,
+    "parcel_undelivered": _order_only,
+    "parcel_not_routed": _order_only,
     "deadline_extended": _extended,
     "nudge_minimum": _nudge,
     "nudge_tier": _nudge,

@@ -137,6 +137,20 @@ def _deadline_extended(db_session: Session, event: OutboxEvent) -> list[Draft]:
     return [Draft(key, "deadline_extended", resident_id, params)]
 
 
+def _parcel_undelivered(db_session: Session, event: OutboxEvent) -> list[Draft]:
+    parcel, resident_id = _parcel_resident(db_session, event.payload)
+    params = {"parcel_id": parcel.id, "order_id": parcel.order_id}
+    key = f"parcel_undelivered:{parcel.id}:{_int(event.payload, 'route_id')}"
+    return [Draft(key, "parcel_undelivered", resident_id, params)]
+
+
+def _parcel_not_routed(db_session: Session, event: OutboxEvent) -> list[Draft]:
+    parcel, resident_id = _parcel_resident(db_session, event.payload)
+    params = {"parcel_id": parcel.id, "order_id": parcel.order_id}
+    key = f"parcel_not_routed:{parcel.id}:{_int(event.payload, 'window_id')}"
+    return [Draft(key, "parcel_not_routed", resident_id, params)]
+
+
 HANDLERS: dict[str, Callable[[Session, OutboxEvent], list[Draft]]] = {
     "order.confirmed": _order_confirmed,
     "order.group_failed": _order_group_failed,
@@ -145,6 +159,8 @@ HANDLERS: dict[str, Callable[[Session, OutboxEvent], list[Draft]]] = {
     "parcel.expired": _parcel_expired,
     "parcel.cold_chain_flag": _cold_chain,
     "parcel.pickup_deadline_extended": _deadline_extended,
+    "parcel.undelivered": _parcel_undelivered,
+    "parcel.not_routed": _parcel_not_routed,
 }
 
 

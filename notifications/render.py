@@ -51,6 +51,8 @@ SPECS: dict[str, TemplateSpec] = {
     "parcel_expired": TemplateSpec(shrinkable=("bank_name",)),
     "parcel_overflow": TemplateSpec(shrinkable=("address", "from_bank", "to_bank")),
     "cold_chain_flag": TemplateSpec(),
+    "parcel_undelivered": TemplateSpec(),
+    "parcel_not_routed": TemplateSpec(),
     "deadline_extended": TemplateSpec(shrinkable=("bank_name",)),
     "nudge_minimum": TemplateSpec(shrinkable=("product",), quiet_hours=True),
     "nudge_tier": TemplateSpec(shrinkable=("product",), quiet_hours=True),

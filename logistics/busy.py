@@ -1,0 +1,50 @@
+"""When vans and drivers are already taken by live routes of other windows: a van holds one
+route at a time, and a driver drives one route at a time."""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from logistics.models import Route, RouteStatus, Vehicle
+
+LIVE = (RouteStatus.PLANNED, RouteStatus.PUBLISHED, RouteStatus.IN_PROGRESS)
+Span = tuple[datetime, datetime]
+
+
+def busy_elsewhere(
+    db_session: Session, window_id: int, vehicles: Sequence[Vehicle]
+) -> dict[tuple[str, int | None], list[Span]]:
+    """Time spans ("vehicle", id) / ("driver", id) are taken by live routes of other windows."""
+    vehicle_ids = [v.id for v in vehicles]
+    driver_ids = [v.default_driver_id for v in vehicles if v.default_driver_id is not None]
+    if not vehicle_ids:
+        return {}
+    routes = db_session.scalars(
+        select(Route).where(
+            Route.window_id != window_id,
+            Route.status.in_(LIVE),
+            or_(Route.vehicle_id.in_(vehicle_ids), Route.driver_id.in_(driver_ids)),
+        )
+    )
+    spans: dict[tuple[str, int | None], list[Span]] = defaultdict(list)
+    for route in routes:
+        span = (route.planned_departure, max(route.planned_return, route.eta_return))
+        spans[("vehicle", route.vehicle_id)].append(span)
+        if route.driver_id is not None:
+            spans[("driver", route.driver_id)].append(span)
+    return spans
+
+
+def free_span(begin: datetime, end: datetime, taken: Sequence[Span]) -> Span:
+    """Narrow [begin, end) so that it overlaps none of the taken spans (may become empty)."""
+    for start, stop in sorted(taken):
+        if stop <= begin or start >= end:
+            continue
+        if start <= begin:
+            begin = stop
+        else:
+            end = min(end, start)
+    return begin, end
