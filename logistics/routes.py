@@ -127,10 +127,12 @@ def run_cutoff(
 ) -> PipelineRunRead:
     _window_in_city(db, window_id, operator.city_id)
     if celery_app.conf.task_always_eager:
+        # End the request's transaction first: on SQLite it holds the write lock (BEGIN
+        # IMMEDIATE) that the pipeline's own sessions would wait on until "database is locked".
+        db.commit()
         report = pipeline.run_cutoff(
             session_factory=_session_factory(db), window_id=window_id, time_limit_s=time_limit_s
         )
-        db.commit()
         return PipelineRunRead.of(report)
     from logistics.tasks import run_cutoff_task
 

@@ -133,10 +133,13 @@ def stats() -> None:
 def tick() -> None:
     """Run every pass of the clockwork's schedule once, here (the day's tick, events ->
     messages, sweep, reconcile, nudges). Sends run here too with the embedded broker."""
+    from app.clockwork import ThreadedCutoffs
     from app.clockwork.runner import jobs
 
-    for job in jobs():
+    cutoffs = ThreadedCutoffs()
+    for job in jobs(launcher=cutoffs):
         console.print(f"{job.name}: {job.run()}")
+    cutoffs.wait()
 
 
 @app.command()
