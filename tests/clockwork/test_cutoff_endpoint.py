@@ -35,6 +35,7 @@ def test_operator_runs_the_cutoff_through_the_api_on_the_real_engine(  # type: i
         body = response.json()
         assert body["window_id"] == world.window.id
         assert body["status"] == "succeeded"
-        assert [s["name"] for s in body["steps"]] == ["close", "pack", "reserve", "route", "publish"]
+        steps = [step["name"] for step in body["steps"]]
+        assert steps == ["close", "pack", "reserve", "route", "publish"]
         again = client.get(f"/windows/{world.window.id}/cutoff")
         assert again.status_code == 200 and again.json()["status"] == "succeeded"
