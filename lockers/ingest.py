@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
 from app.neighborhoods.models import LockerBank
-from lockers import coldchain, deposit, domain_events, operator, pickup, protocol
+from lockers import coldchain, deposit, domain_events, operator, pickup, protocol, resync
 from lockers import service as locker_service
 from lockers.config import get_locker_settings
 from lockers.models import CommandStatus, LockerBankState, LockerCommand, LockerEvent
@@ -99,6 +99,7 @@ def handle_state(
     # its counters: a reboot, possibly unnoticed.
     rebooted = went_back
     was_online = state.online
+    previous_seq = state.state_seq
     state.online = True
     state.last_seen_at = received_at
     state.state_seq = message.seq
@@ -110,12 +111,21 @@ def handle_state(
     if message.keypad is not None:
         state.keypad_failed_attempts = message.keypad.failed_attempts
         state.keypad_locked_until = message.keypad.locked_until
+    # Counters that went back at a reconnect: the locker lost its storage (or got an old copy).
+    reset = rebooted and message.seq is not None and message.seq < (previous_seq or 0)
     if message.event_seq is not None:
-        _take_reported_event_seq(
-            state=state,
-            reported=message.event_seq,
-            reconnect=rebooted or not was_online,
-            at=received_at,
+        reset = (
+            _take_reported_event_seq(
+                state=state,
+                reported=message.event_seq,
+                reconnect=rebooted or not was_online,
+                at=received_at,
+            )
+            or reset
+        )
+    if reset:
+        resync.resync_bank(
+            db_session=db_session, bank_id=bank.id, reason="counters_reset", supersede=True
         )
     reconnected = message.connection is not None and message.connection != state.connection
     state.connection = message.connection
@@ -144,8 +154,9 @@ def handle_state(
 
 def _take_reported_event_seq(
     *, state: LockerBankState, reported: int, reconnect: bool, at: datetime
-) -> None:
-    """Note the bank's own event count; a count that went back at a reconnect is a reset."""
+) -> bool:
+    """Note the bank's own event count; a count that went back at a reconnect is a reset
+    (a new epoch): True then."""
     if state.event_seq_contiguous is None and state.event_seq_max is None:
         state.event_seq_contiguous = reported  # history from before we knew the bank
     elif reconnect and reported < max(state.event_seq_contiguous or 0, state.event_seq_max or 0):
@@ -155,8 +166,9 @@ def _take_reported_event_seq(
         state.event_seq_reported = reported
         state.event_epoch_at = at
         state.event_gap_since = None
-        return
+        return True
     state.event_seq_reported = max(state.event_seq_reported or 0, reported)
+    return False
 
 
 def mark_offline(
@@ -349,6 +361,11 @@ def request_missing_events(*, db_session: Session, now: datetime | None = None) 
             continue
         if now - state.event_gap_since < grace:
             continue
+        if resync.replay_answered_without_effect(
+            db_session=db_session, bank_id=state.bank_id, from_seq=mark + 1, now=now
+        ):
+            _accept_new_base(db_session=db_session, state=state, top=top)
+            continue
         pending = db_session.scalar(
             select(LockerCommand.id).where(
                 LockerCommand.bank_id == state.bank_id,
@@ -370,6 +387,24 @@ def request_missing_events(*, db_session: Session, now: datetime | None = None) 
     return asked
 
 
+def _accept_new_base(*, db_session: Session, state: LockerBankState, top: int) -> None:
+    """The bank's counter jumped forward (an old copy of its storage restored): its events up
+    to `top` are not ours to wait for. Count from there, and give it back what it must hold."""
+    log.warning(
+        "bank %s: event counter jumped from %s to %s; accepting %s as the new base",
+        state.bank_id,
+        state.event_seq_contiguous,
+        top,
+        top,
+    )
+    state.event_seq_contiguous = top
+    state.event_seq_max = max(state.event_seq_max or 0, top)
+    state.event_gap_since = None
+    resync.resync_bank(
+        db_session=db_session, bank_id=state.bank_id, reason="counter_jumped", supersede=True
+    )
+
+
 def _apply(
     *, db_session: Session, bank: LockerBank, event: protocol.EventMessage, received_at: datetime
 ) -> str:
@@ -387,6 +422,13 @@ def _apply(
     if event.type == kind.DOOR_JAMMED and event.compartment is not None:
         _jammed(db_session=db_session, bank=bank, label=event.compartment)
         return "applied:out_of_service"
+    if event.type == kind.RESYNC_REQUESTED:
+        if resync.pending_resync(db_session=db_session, bank_id=bank.id):
+            return "ignored:resync_pending"
+        resync.resync_bank(
+            db_session=db_session, bank_id=bank.id, reason="requested", supersede=False
+        )
+        return "applied:resync"
     if event.type == kind.TEMPERATURE:
         zone, temp = event.data.get("zone"), event.data.get("temp_c")
         if isinstance(zone, str) and isinstance(temp, int | float):

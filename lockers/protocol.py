@@ -126,6 +126,7 @@ class EventType(StrEnum):
     KEYPAD_LOCKED = "keypad_locked"
     KEYPAD_UNLOCKED = "keypad_unlocked"
     TEMPERATURE = "temperature"
+    RESYNC_REQUESTED = "resync_requested"
 
 
 class EventMessage(_Message):
@@ -181,6 +182,7 @@ class CommandType(StrEnum):
     SET_OUT_OF_SERVICE = "set_out_of_service"
     CONFIGURE = "configure"
     REPLAY_EVENTS = "replay_events"
+    SET_CONTENTS = "set_contents"
 
 
 class OpenPurpose(StrEnum):
@@ -200,6 +202,16 @@ class CodeEntry(BaseModel):
     hash: str = Field(description="hex PBKDF2-HMAC-SHA256(code, salt, iterations, 32 bytes)")
     iterations: int = Field(ge=1)
     expires_at: datetime
+
+
+class ContentEntry(BaseModel):
+    """`set_contents`: the parcel a compartment holds, as the server knows it (a locker that
+    lost its storage learns again which parcel each occupied compartment holds)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    compartment: str
+    parcel_id: int
 
 
 class CommandMessage(_Message):

@@ -495,3 +495,22 @@ def get_audit_log(*, db_session: Session, bank_id: int, limit: int = 100) -> lis
             .limit(limit)
         )
     )
+
+
+# --- resync ----------------------------------------------------------------------------------
+
+
+def parcels_held_for_bank(*, db_session: Session, bank_id: int) -> list[Parcel]:
+    """The bank's parcels a locker must know of: reserved or loaded (awaiting deposit), ready
+    for pickup or expired (inside a compartment), each with its compartment; by id."""
+    return list(
+        db_session.scalars(
+            select(Parcel)
+            .where(
+                Parcel.bank_id == bank_id,
+                Parcel.compartment_id.is_not(None),
+                Parcel.status.in_((*AWAITING_DEPOSIT, *LIVE_PARCEL)),
+            )
+            .order_by(Parcel.id)
+        )
+    )

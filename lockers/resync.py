@@ -1,0 +1,145 @@
+"""Resync: a locker that lost what it was told gets every live code and parcel again.
+
+A locker reports a reset (its counters went back: storage lost or an old copy restored) or
+asks for a resync (`resync_requested` event). The server then queues, through the durable
+outbox with fresh command ids, `set_contents` (the parcel inside each occupied compartment)
+and `load_codes` (the hashed code of every reserved, loaded or deposited parcel). One reset
+queues one resync: a resync still pending for the bank answers a request, and a new reset
+supersedes it (what it carries may be stale by then).
+
+These functions run inside the bridge's transaction and do not commit.
+"""
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.core.db import utcnow
+from lockers import protocol
+from lockers import service as locker_service
+from lockers.config import get_locker_settings
+from lockers.models import CodeStatus, CommandStatus, LockerCommand
+from logistics.models import ParcelStatus
+
+log = logging.getLogger(__name__)
+
+PURPOSE = "resync"
+CODES_PER_COMMAND = 100  # keeps a load_codes message well under the 64 KiB limit
+_PENDING = (CommandStatus.QUEUED, CommandStatus.SENT)
+_INSIDE = (ParcelStatus.READY_FOR_PICKUP, ParcelStatus.EXPIRED)
+_MIN_CODE_TTL_S = 60.0
+
+
+def pending_resync(*, db_session: Session, bank_id: int) -> list[LockerCommand]:
+    """The bank's resync commands not yet acknowledged."""
+    return list(
+        db_session.scalars(
+            select(LockerCommand).where(
+                LockerCommand.bank_id == bank_id,
+                LockerCommand.purpose == PURPOSE,
+                LockerCommand.status.in_(_PENDING),
+            )
+        )
+    )
+
+
+def resync_bank(
+    *,
+    db_session: Session,
+    bank_id: int,
+    reason: str,
+    supersede: bool,
+    now: datetime | None = None,
+) -> list[LockerCommand]:
+    """Queue the commands that give the bank back its live parcels and codes; the commands.
+
+    With a resync still pending, `supersede` replaces it (a new reset: the locker forgot the
+    pending one's effects too, and it may be stale); otherwise the pending one stands and
+    nothing is queued.
+    """
+    now = now or utcnow()
+    pending = pending_resync(db_session=db_session, bank_id=bank_id)
+    if pending and not supersede:
+        log.info("bank %s: resync (%s) already pending", bank_id, reason)
+        return []
+    for command in pending:
+        command.status = CommandStatus.FAILED
+        command.error = "superseded"
+        command.finished_at = now
+    contents: list[dict[str, Any]] = []
+    entries: list[tuple[dict[str, Any], datetime]] = []
+    for parcel in locker_service.parcels_held_for_bank(db_session=db_session, bank_id=bank_id):
+        assert parcel.compartment_id is not None  # selected so
+        if parcel.status in _INSIDE:
+            compartment = locker_service.get_compartment(
+                db_session=db_session, compartment_id=parcel.compartment_id
+            )
+            contents.append(
+                protocol.ContentEntry(
+                    compartment=compartment.label, parcel_id=parcel.id
+                ).model_dump()
+            )
+        row = locker_service.get_pickup_code(db_session=db_session, parcel_id=parcel.id)
+        if row is None or row.status != CodeStatus.ACTIVE or row.bank_id != bank_id:
+            continue  # not issued yet: the intake or the deposit pushes it when it is
+        entry = locker_service.code_entry(db_session=db_session, parcel=parcel, row=row)
+        entries.append((entry, row.expires_at))
+    queued: list[LockerCommand] = []
+    if contents:
+        queued.append(
+            locker_service.queue_command(
+                db_session=db_session,
+                bank_id=bank_id,
+                kind=protocol.CommandType.SET_CONTENTS,
+                args={"compartments": contents},
+                ttl_seconds=get_locker_settings().config_command_ttl_seconds,
+                purpose=PURPOSE,
+                now=now,
+            )
+        )
+    for start in range(0, len(entries), CODES_PER_COMMAND):
+        chunk = entries[start : start + CODES_PER_COMMAND]
+        last_expiry = max(expires_at for _, expires_at in chunk)
+        queued.append(
+            locker_service.queue_command(
+                db_session=db_session,
+                bank_id=bank_id,
+                kind=protocol.CommandType.LOAD_CODES,
+                args={"codes": [entry for entry, _ in chunk]},
+                ttl_seconds=max((last_expiry - now).total_seconds(), _MIN_CODE_TTL_S),
+                purpose=PURPOSE,
+                now=now,
+            )
+        )
+    log.warning(
+        "bank %s: resync (%s): %d compartment(s) and %d code(s) re-sent in %d command(s)",
+        bank_id,
+        reason,
+        len(contents),
+        len(entries),
+        len(queued),
+    )
+    return queued
+
+
+def replay_answered_without_effect(
+    *, db_session: Session, bank_id: int, from_seq: int, now: datetime
+) -> bool:
+    """Whether the bank already answered a replay from `from_seq` a gap-grace ago, yet the
+    gap is still there: the events it numbers are not ones we miss (its counter jumped)."""
+    last = db_session.scalar(
+        select(LockerCommand)
+        .where(
+            LockerCommand.bank_id == bank_id,
+            LockerCommand.kind == protocol.CommandType.REPLAY_EVENTS.value,
+        )
+        .order_by(LockerCommand.created_at.desc())
+        .limit(1)
+    )
+    if last is None or last.status != CommandStatus.ACKED or last.finished_at is None:
+        return False
+    grace = timedelta(seconds=get_locker_settings().event_gap_grace_seconds)
+    return last.payload.get("from_seq") == from_seq and now - last.finished_at >= grace

@@ -1,0 +1,388 @@
+"""What a simulated locker controller does, apart from its MQTT link: commands, doors, keypad,
+and the non-volatile storage a restart keeps or loses.
+
+`LockerLogic` is the base of `lockers.simulator.VirtualBank`, which adds the connection and
+publishes what this part produces (`_event`, `_ack`, `_send_event`). Everything here runs on
+the fleet's thread.
+"""
+
+import json
+from collections import Counter, OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from app.core.db import utcnow
+from lockers import protocol
+
+if TYPE_CHECKING:
+    from lockers.sim_fleet import Fleet
+
+SETPOINTS = {"ambient": 20.0, "chilled": 3.0, "frozen": -18.0}
+FIRMWARE = "sim-1.0"
+EXECUTED_MEMORY = 5000
+EVENT_MEMORY = 10_000
+
+
+@dataclass
+class SimCompartment:
+    label: str
+    zone: str
+    parcel_id: int | None = None
+    door_open: bool = False
+    out_of_service: bool = False
+    jammed: bool = False
+    # The occupancy sensor sees a parcel the controller no longer knows (storage lost).
+    unknown_parcel: bool = False
+
+    @property
+    def occupied(self) -> bool:
+        return self.parcel_id is not None or self.unknown_parcel
+
+
+@dataclass
+class BankSpec:
+    """What a virtual bank is made of: its code and its compartments (label, zone)."""
+
+    code: str
+    compartments: list[tuple[str, str]]
+    password: str | None = None
+
+
+def default_compartments() -> list[tuple[str, str]]:
+    """A typical bank: 8 chilled, 4 frozen, 4 ambient compartments."""
+    return (
+        [(f"A{i}", "chilled") for i in range(1, 9)]
+        + [(f"B{i}", "frozen") for i in range(1, 5)]
+        + [(f"C{i}", "ambient") for i in range(1, 5)]
+    )
+
+
+class LockerLogic:
+    """A locker controller's behaviour and memory (see the module docstring)."""
+
+    fleet: "Fleet"
+    code: str
+    auto_close_s: float | None
+    operator_removes_parcel: bool
+    stats: Counter[str]
+    executions: Counter[str]
+
+    def _init_memory(self, spec: BankSpec) -> None:
+        self.compartments = {
+            label: SimCompartment(label=label, zone=zone) for label, zone in spec.compartments
+        }
+        self._wipe_memory()
+
+    def _wipe_memory(self) -> None:
+        """Factory state: counters, codes, executed ids, events and contents all forgotten.
+        Parcels stay where they are: the occupancy sensors still see them."""
+        self.codes: dict[int, protocol.CodeEntry] = {}
+        self.failed_attempts = 0
+        self.locked_until: datetime | None = None
+        self.max_attempts = self.fleet.keypad_max_attempts
+        self.lockout_s = self.fleet.keypad_lockout_s
+        self.heartbeat_s = self.fleet.heartbeat_s
+        self.seq = 0
+        self.connections = 0
+        self.event_seq = 0
+        self.event_log: OrderedDict[int, protocol.EventMessage] = OrderedDict()
+        self.executed: OrderedDict[str, bytes] = OrderedDict()
+        for compartment in self.compartments.values():
+            compartment.unknown_parcel = compartment.occupied
+            compartment.parcel_id = None
+            compartment.out_of_service = False
+
+    def _storage(self) -> dict[str, Any]:
+        """The non-volatile storage as JSON-ready data."""
+        return {
+            "seq": self.seq,
+            "connections": self.connections,
+            "event_seq": self.event_seq,
+            "event_log": [e.model_dump(mode="json") for e in self.event_log.values()],
+            "executed": {command_id: ack.decode() for command_id, ack in self.executed.items()},
+            "codes": [entry.model_dump(mode="json") for entry in self.codes.values()],
+            "contents": {
+                c.label: c.parcel_id for c in self.compartments.values() if c.parcel_id is not None
+            },
+            "out_of_service": [c.label for c in self.compartments.values() if c.out_of_service],
+            "failed_attempts": self.failed_attempts,
+            "locked_until": protocol.utc_iso(self.locked_until) if self.locked_until else None,
+            "settings": {
+                "keypad_max_attempts": self.max_attempts,
+                "keypad_lockout_s": self.lockout_s,
+                "heartbeat_s": self.heartbeat_s,
+            },
+        }
+
+    def _load_storage(self, data: dict[str, Any]) -> None:
+        """Take a storage image (from `_storage`) as this controller's memory."""
+        self._wipe_memory()
+        self.seq = int(data["seq"])
+        self.connections = int(data["connections"])
+        self.event_seq = int(data["event_seq"])
+        for raw in data["event_log"]:
+            event = protocol.EventMessage.model_validate(raw)
+            self.event_log[event.seq] = event
+        self.executed = OrderedDict(
+            (command_id, ack.encode()) for command_id, ack in data["executed"].items()
+        )
+        for raw in data["codes"]:
+            entry = protocol.CodeEntry.model_validate(raw)
+            self.codes[entry.parcel_id] = entry
+        for label, parcel_id in data["contents"].items():
+            compartment = self.compartments.get(label)
+            if compartment is not None:
+                compartment.parcel_id = int(parcel_id)
+                compartment.unknown_parcel = False
+        for label in data["out_of_service"]:
+            if label in self.compartments:
+                self.compartments[label].out_of_service = True
+        self.failed_attempts = int(data["failed_attempts"])
+        locked = data.get("locked_until")
+        self.locked_until = datetime.fromisoformat(locked) if locked else None
+        settings = data["settings"]
+        self.max_attempts = int(settings["keypad_max_attempts"])
+        self.lockout_s = float(settings["keypad_lockout_s"])
+        self.heartbeat_s = float(settings["heartbeat_s"])
+
+    def _storage_file(self) -> Path | None:
+        folder = self.fleet.storage_dir
+        return None if folder is None else Path(folder) / f"{self.code}.json"
+
+    def _save_storage(self) -> None:
+        path = self._storage_file()
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(self._storage()))
+
+    def _load_saved_storage(self) -> None:
+        path = self._storage_file()
+        if path is not None and path.exists():
+            self._load_storage(json.loads(path.read_text()))
+
+    # --- what the MQTT side provides ---------------------------------------------------------
+
+    def _event(
+        self,
+        kind: protocol.EventType,
+        *,
+        compartment: str | None = None,
+        parcel_id: int | None = None,
+        command_id: str | None = None,
+        **data: Any,
+    ) -> protocol.EventMessage:
+        raise NotImplementedError
+
+    def _send_event(self, message: protocol.EventMessage) -> None:
+        raise NotImplementedError
+
+    def _ack(
+        self,
+        command_id: str,
+        error: str | None = None,
+        detail: str | None = None,
+        result: dict[str, Any] | None = None,
+    ) -> bytes:
+        raise NotImplementedError
+
+    # --- commands ----------------------------------------------------------------------------
+
+    def _execute(self, command: protocol.CommandMessage) -> bytes:
+        self.executions[command.command_id] += 1
+        args = command.args
+        kind = protocol.CommandType
+        if command.type == kind.OPEN_COMPARTMENT:
+            return self._open(command.command_id, args)
+        if command.type == kind.LOAD_CODES:
+            for raw in args.get("codes", []):
+                entry = protocol.CodeEntry.model_validate(raw)
+                self.codes[entry.parcel_id] = entry
+            return self._ack(command.command_id)
+        if command.type == kind.REVOKE_CODE:
+            self.codes.pop(int(args.get("parcel_id", 0)), None)
+            return self._ack(command.command_id)
+        if command.type == kind.SET_CONTENTS:
+            return self._set_contents(command.command_id, args)
+        if command.type == kind.SET_OUT_OF_SERVICE:
+            compartment = self.compartments.get(str(args.get("compartment")))
+            if compartment is None:
+                return self._ack(command.command_id, protocol.AckError.UNKNOWN_COMPARTMENT.value)
+            compartment.out_of_service = bool(args.get("out_of_service"))
+            return self._ack(command.command_id)
+        if command.type == kind.REPLAY_EVENTS:
+            return self._replay(command.command_id, args)
+        if command.type == kind.CONFIGURE:
+            self.max_attempts = int(args.get("keypad_max_attempts", self.max_attempts))
+            self.lockout_s = float(args.get("keypad_lockout_s", self.lockout_s))
+            self.heartbeat_s = float(args.get("heartbeat_s", self.heartbeat_s))
+            return self._ack(command.command_id)
+        return self._ack(command.command_id, protocol.AckError.UNSUPPORTED.value)
+
+    def _replay(self, command_id: str, args: dict[str, Any]) -> bytes:
+        first = int(args.get("from_seq", 1))
+        last = int(args.get("to_seq", self.event_seq))
+        replayed = 0
+        for seq in range(first, min(last, self.event_seq) + 1):
+            event = self.event_log.get(seq)
+            if event is not None:
+                self._send_event(event)
+                replayed += 1
+        self.stats["events_replayed"] += replayed
+        oldest = next(iter(self.event_log), self.event_seq + 1)
+        return self._ack(command_id, result={"replayed": replayed, "oldest_available": oldest})
+
+    def _set_contents(self, command_id: str, args: dict[str, Any]) -> bytes:
+        """Learn which parcel each listed compartment holds; a compartment whose sensor sees
+        nothing (or another known parcel) is left alone and named in the ack."""
+        restored, empty, conflicting = 0, [], []
+        try:
+            entries = [protocol.ContentEntry.model_validate(raw) for raw in args["compartments"]]
+        except (KeyError, TypeError, ValueError):
+            return self._ack(command_id, protocol.AckError.INVALID.value)
+        for entry in entries:
+            compartment = self.compartments.get(entry.compartment)
+            if compartment is None or not compartment.occupied:
+                empty.append(entry.compartment)
+            elif compartment.parcel_id not in (None, entry.parcel_id):
+                conflicting.append(entry.compartment)
+            else:
+                compartment.parcel_id = entry.parcel_id
+                compartment.unknown_parcel = False
+                restored += 1
+        result = {"restored": restored, "empty": empty, "conflicting": conflicting}
+        return self._ack(command_id, result=result)
+
+    def _open(self, command_id: str, args: dict[str, Any]) -> bytes:
+        label = str(args.get("compartment"))
+        compartment = self.compartments.get(label)
+        if compartment is None:
+            return self._ack(command_id, protocol.AckError.UNKNOWN_COMPARTMENT.value)
+        if compartment.out_of_service:
+            return self._ack(command_id, protocol.AckError.OUT_OF_SERVICE.value)
+        if compartment.jammed:
+            self._event(protocol.EventType.DOOR_JAMMED, compartment=label, command_id=command_id)
+            return self._ack(command_id, protocol.AckError.DOOR_JAMMED.value)
+        compartment.door_open = True
+        purpose = str(args.get("purpose", "operator"))
+        parcel_id = args.get("parcel_id")
+        ack = self._ack(command_id)  # first the answer the server waits for, then the report
+        self._event(
+            protocol.EventType.DOOR_OPENED,
+            compartment=label,
+            command_id=command_id,
+            parcel_id=parcel_id,
+            cause=purpose,
+        )
+        if self.auto_close_s is not None:
+            present = {
+                "deposit": True,
+                "retrieve": False,
+                "operator": compartment.occupied and not self.operator_removes_parcel,
+            }.get(purpose, compartment.occupied)
+            self.fleet.schedule(
+                self.auto_close_s,
+                lambda: self._close(
+                    label,
+                    parcel_present=present,
+                    parcel_id=parcel_id if isinstance(parcel_id, int) else None,
+                    command_id=command_id,
+                ),
+            )
+        return ack
+
+    def _close(
+        self,
+        label: str,
+        *,
+        parcel_present: bool,
+        parcel_id: int | None = None,
+        command_id: str | None = None,
+    ) -> None:
+        compartment = self.compartments[label]
+        compartment.door_open = False
+        if parcel_present:
+            compartment.parcel_id = parcel_id if parcel_id is not None else compartment.parcel_id
+            compartment.unknown_parcel = compartment.parcel_id is None
+        else:
+            parcel_id = parcel_id if parcel_id is not None else compartment.parcel_id
+            compartment.parcel_id = None
+            compartment.unknown_parcel = False
+        self._event(
+            protocol.EventType.DOOR_CLOSED,
+            compartment=label,
+            command_id=command_id,
+            parcel_id=parcel_id,
+            parcel_present=parcel_present,
+        )
+
+    # --- keypad ------------------------------------------------------------------------------
+
+    def _enter_code(self, code: str) -> str:
+        now = utcnow()
+        if self.locked_until is not None:
+            if now < self.locked_until:
+                self.stats["keypad_refused_locked"] += 1
+                return "locked"
+            self.locked_until = None
+            self.failed_attempts = 0
+            self._event(protocol.EventType.KEYPAD_UNLOCKED)
+        for entry in list(self.codes.values()):
+            if entry.expires_at < now:
+                continue
+            if protocol.locker_code_matches(code, entry):
+                return self._hand_out(entry, method="keypad")
+        return self._wrong_code(now)
+
+    def _scan_qr(self, text: str) -> str:
+        parsed = protocol.parse_qr(text)
+        now = utcnow()
+        if self.locked_until is not None and now < self.locked_until:
+            return "locked"
+        if parsed is None or parsed[0] != self.code:
+            return self._wrong_code(now)
+        entry = self.codes.get(parsed[1])
+        if (
+            entry is None
+            or entry.expires_at < now
+            or not protocol.locker_code_matches(parsed[2], entry)
+        ):
+            return self._wrong_code(now)
+        return self._hand_out(entry, method="qr")
+
+    def _hand_out(self, entry: protocol.CodeEntry, *, method: str) -> str:
+        compartment = self.compartments.get(entry.compartment)
+        if compartment is None or compartment.parcel_id != entry.parcel_id:
+            return self._wrong_code(utcnow())
+        self.failed_attempts = 0
+        label = compartment.label
+        self._event(
+            protocol.EventType.DOOR_OPENED,
+            compartment=label,
+            parcel_id=entry.parcel_id,
+            cause="pickup",
+        )
+        self._event(
+            protocol.EventType.PARCEL_COLLECTED,
+            compartment=label,
+            parcel_id=entry.parcel_id,
+            method=method,
+        )
+        compartment.parcel_id = None
+        self.codes.pop(entry.parcel_id, None)
+        self._close(label, parcel_present=False, parcel_id=entry.parcel_id)
+        return f"opened:{label}"
+
+    def _wrong_code(self, now: datetime) -> str:
+        self.failed_attempts += 1
+        self._event(protocol.EventType.CODE_REJECTED, failed_attempts=self.failed_attempts)
+        if self.failed_attempts >= self.max_attempts:
+            self.locked_until = now + timedelta(seconds=self.lockout_s)
+            self._event(
+                protocol.EventType.KEYPAD_LOCKED,
+                until=self.locked_until,
+                failed_attempts=self.failed_attempts,
+            )
+            return "locked"
+        return "rejected"
