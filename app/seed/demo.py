@@ -1,4 +1,5 @@
-"""The demo city: Shanghai with 60 neighborhoods and 2,000 residents, and dev-only logins."""
+"""The demo city: Shanghai with 60 neighborhoods and 2,000 residents, a refrigerated fleet
+with a driver per van, and dev-only logins (the `driver` login drives the first van)."""
 
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,17 +12,29 @@ from app.cities import service as city_service
 from app.neighborhoods.models import Neighborhood
 from app.residents.models import Resident
 from app.seed.city import CitySpec, CitySummary, build_city
+from app.seed.fleet import DRIVER_PASSWORD
+from app.seed.spec import A, C, F, L, M, S
 from app.staff import service as staff_service
 from app.staff.models import StaffRole
+from logistics.models import Vehicle
 
 DEMO_SEED = 42
-DEMO_SPEC = CitySpec()  # the defaults: Shanghai, 60 neighborhoods, 2,000 residents, 80 products
+# Room for a morning's and an evening's parcels at once in the busiest neighborhood (about
+# 1.5 times the average of 6.5 ambient, 7 chilled and 4.5 frozen parcels a window), mostly small.
+DEMO_LAYOUT = (
+    (A, S, 18), (A, M, 8), (A, L, 4),
+    (C, S, 20), (C, M, 7), (C, L, 3),
+    (F, S, 14), (F, M, 4), (F, L, 2),
+)  # fmt: skip
+# Shanghai, 60 neighborhoods, 2,000 residents, 80 products; the fleet sized from the orders.
+DEMO_SPEC = CitySpec(compartment_layout=DEMO_LAYOUT)
 
 # Development only: everyone who reads this file knows these passwords.
 DEMO_STAFF = (
     ("operator", "demo-operator", StaffRole.OPERATOR, "Demo Operator"),
-    ("driver", "demo-driver", StaffRole.DRIVER, "Demo Driver"),
+    ("driver", DRIVER_PASSWORD, StaffRole.DRIVER, "Demo Driver"),
 )
+DEMO_DRIVER = "driver"
 
 
 @dataclass
@@ -35,6 +48,7 @@ class DemoResult:
     summary: CitySummary | None = None
     staff_created: list[str] = field(default_factory=list)
     staff_skipped: list[str] = field(default_factory=list)
+    fleet_drivers: list[str] = field(default_factory=list)
 
     @property
     def logins(self) -> list[tuple[str, str, str]]:
@@ -80,11 +94,12 @@ def seed_demo(
         resident_phone=summary.first_resident_phone,
         summary=summary,
     )
+    result.fleet_drivers = summary.driver_usernames
     for username, password, role, full_name in DEMO_STAFF:
         if staff_service.get_by_username(db_session=db_session, username=username) is not None:
             result.staff_skipped.append(username)
             continue
-        staff_service.create(
+        user = staff_service.create(
             db_session=db_session,
             city_id=summary.city_id,
             username=username,
@@ -93,4 +108,16 @@ def seed_demo(
             full_name=full_name,
         )
         result.staff_created.append(username)
+        if username == DEMO_DRIVER:
+            _drive_first_van(db_session=db_session, city_id=summary.city_id, driver_id=user.id)
     return result
+
+
+def _drive_first_van(*, db_session: Session, city_id: int, driver_id: int) -> None:
+    """Make the demo driver login the default driver of the city's first van."""
+    van = db_session.scalar(
+        select(Vehicle).where(Vehicle.city_id == city_id).order_by(Vehicle.id).limit(1)
+    )
+    if van is not None:
+        van.default_driver_id = driver_id
+        db_session.flush()

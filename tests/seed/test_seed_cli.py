@@ -13,6 +13,7 @@ from app.cities.models import City
 from app.neighborhoods.models import Compartment, LockerBank, Neighborhood
 from app.residents.models import Resident
 from app.seed import cli as seed_cli
+from app.seed import demo as demo_data
 from app.staff import service as staff_service
 
 runner = CliRunner()
@@ -82,7 +83,8 @@ def test_demo_seeds_once_prints_logins_and_serves(session_factory, monkeypatch) 
         assert _count(session, Neighborhood, in_city) == 60
         banks = LockerBank.__table__.join(Neighborhood.__table__)
         assert _count(session, banks, in_city) == 60
-        assert _count(session, Compartment.__table__.join(banks), in_city) == 60 * 60
+        per_bank = sum(count for _, _, count in demo_data.DEMO_LAYOUT)
+        assert _count(session, Compartment.__table__.join(banks), in_city) == 60 * per_bank
         assert _count(session, Resident.__table__.join(Neighborhood.__table__), in_city) == 2000
         assert _count(session, Product, Product.city_id == city.id) == 80
         phone = session.scalar(
