@@ -217,3 +217,18 @@ def app_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator
     monkeypatch.undo()
     for cached in caches:
         cached.cache_clear()
+
+
+def serve_stop(db: Session, route: Any, stop: Any) -> None:
+    """Drive one stop by the rules: arrive, every parcel deposited (as the locker reports), depart."""
+    from sqlalchemy import select
+
+    from logistics import driver as driver_service
+    from logistics import lifecycle
+    from logistics.models import Parcel, ParcelStatus
+
+    driver_service.arrive(db_session=db, route=route, stop_id=stop.id)
+    for parcel in db.scalars(select(Parcel).where(Parcel.route_stop_id == stop.id)):
+        lifecycle.transition(parcel, ParcelStatus.READY_FOR_PICKUP)
+    db.flush()
+    driver_service.depart(db_session=db, route=route, stop_id=stop.id)

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.enums import CompartmentSize, TemperatureClass
 from app.orders.models import Order, OrderStatus
 from logistics import driver as driver_service
-from logistics import packing, pipeline, planning, reservation
-from logistics.models import Parcel, ParcelStatus, Route, RouteStatus, StopStatus
+from logistics import lifecycle, packing, pipeline, planning, reservation
+from logistics.models import Parcel, ParcelStatus, Route, RouteStatus, RouteStop, StopStatus
 from tests.logistics.conftest import World, fast_settings
 
 LOCKERS = {
@@ -38,6 +38,13 @@ def _published(world: World, db: Session, *, hoods: int = 3) -> Route:
     assert route is not None and route.driver_id == driver.id
     world.route_driver = driver  # type: ignore[attr-defined]
     return route
+
+
+def deposited(db: Session, stop: RouteStop) -> None:
+    """The locker reported every parcel of the stop in its compartment."""
+    for parcel in db.scalars(select(Parcel).where(Parcel.route_stop_id == stop.id)):
+        lifecycle.transition(parcel, ParcelStatus.READY_FOR_PICKUP)
+    db.flush()
 
 
 def test_driver_sees_todays_route_with_stops_parcels_and_links(world, db, client_for) -> None:  # type: ignore[no-untyped-def]
@@ -117,6 +124,7 @@ def test_arrive_and_depart_are_idempotent_and_stored(world, db, client_for) -> N
     assert at is not None
     again = client.post(f"{url}/arrive").json()
     assert again["stops"][0]["arrived_at"] == at
+    deposited(db, first)
     departed = client.post(f"{url}/depart").json()
     assert departed["stops"][0]["status"] == "served"
     left = departed["stops"][0]["departed_at"]
@@ -126,7 +134,8 @@ def test_arrive_and_depart_are_idempotent_and_stored(world, db, client_for) -> N
     assert stop.status == StopStatus.SERVED and stop.arrived_at and stop.departed_at
     # Leaving the depot loaded the route's parcels and sent their orders out for delivery.
     assert set(db.scalars(select(Parcel.status).where(Parcel.window_id == world.window.id))) == {
-        ParcelStatus.LOADED
+        ParcelStatus.LOADED,
+        ParcelStatus.READY_FOR_PICKUP,
     }
     assert set(db.scalars(select(Order.status).where(Order.window_id == world.window.id))) == {
         OrderStatus.OUT_FOR_DELIVERY
@@ -143,6 +152,7 @@ def test_later_etas_follow_actual_progress(world, db: Session) -> None:  # type:
     arrived = stops[0].eta
     driver_service.arrive(db_session=db, route=route, stop_id=stops[0].id, now=arrived)
     late = arrived + timedelta(minutes=40)
+    deposited(db, stops[0])
     driver_service.depart(db_session=db, route=route, stop_id=stops[0].id, now=late)
     second, third = stops[1], stops[2]
     assert second.eta == late + timedelta(seconds=second.travel_s_from_prev)
@@ -156,9 +166,14 @@ def test_later_etas_follow_actual_progress(world, db: Session) -> None:  # type:
     assert third.eta == max(early + timedelta(seconds=second.service_s), early) + timedelta(
         seconds=third.travel_s_from_prev
     )
+    deposited(db, second)
     driver_service.depart(
         db_session=db, route=route, stop_id=second.id, now=early + timedelta(minutes=5)
     )
+    driver_service.arrive(
+        db_session=db, route=route, stop_id=third.id, now=early + timedelta(minutes=15)
+    )
+    deposited(db, third)
     driver_service.depart(
         db_session=db, route=route, stop_id=third.id, now=early + timedelta(minutes=20)
     )

@@ -10,7 +10,7 @@ from app.neighborhoods.models import Compartment, CompartmentStatus
 from logistics import driver as driver_service
 from logistics import pipeline, planning
 from logistics.models import Parcel, ParcelStatus, Route, RouteStatus, RouteStop
-from tests.logistics.conftest import World, fast_settings
+from tests.logistics.conftest import World, fast_settings, serve_stop
 
 T, S = TemperatureClass, CompartmentSize
 LOCKERS = {T.CHILLED: {S.S: 3}}
@@ -66,7 +66,7 @@ def test_a_van_drops_out_after_serving_a_stop(world, db: Session) -> None:  # ty
     assert len(routes) == 2
     dropped = next(iter(routes.values()))
     first, second = sorted(dropped.stops, key=lambda s: s.sequence)
-    driver_service.depart(db_session=db, route=dropped, stop_id=first.id)
+    serve_stop(db, dropped, first)
     db.flush()
     at_first = _parcels_by_stop(db, world)[first.id]
     moving = _parcels_by_stop(db, world)[second.id]
@@ -114,7 +114,7 @@ def test_parcels_loaded_on_a_van_still_driving_stay_on_it(world, db: Session) ->
     driver_service.start(db_session=db, route=dropped)
     driver_service.start(db_session=db, route=kept)
     kept_first = sorted(kept.stops, key=lambda s: s.sequence)[0]
-    driver_service.depart(db_session=db, route=kept, stop_id=kept_first.id)
+    serve_stop(db, kept, kept_first)
     db.flush()
     kept_parcels = {
         p.id
@@ -168,7 +168,7 @@ def test_a_bank_drops_out_and_its_parcels_move_to_the_nearest_bank(world, db: Se
     _cutoff(world, db)
     route = next(iter(_routes(db, world).values()))
     stops = sorted(route.stops, key=lambda s: s.sequence)
-    driver_service.depart(db_session=db, route=route, stop_id=stops[0].id)
+    serve_stop(db, route, stops[0])
     db.flush()
     out_bank = hoods[1][1]
     [moved] = db.scalars(
