@@ -58,6 +58,13 @@ class Settings(BaseSettings):
         default=600.0, gt=0, description="Before a failed or unclaimed cut-off is launched again"
     )
 
+    def public_url(self, request_base_url: str | None = None) -> str:
+        """The address links point to: PUBLIC_BASE_URL when configured (`pickup serve` and
+        `pickup demo` set it from the address they bind), else the request's own base URL."""
+        if request_base_url and "public_base_url" not in self.model_fields_set:
+            return request_base_url.rstrip("/")
+        return self.public_base_url.rstrip("/")
+
     @field_validator("database_url")
     @classmethod
     def _psycopg_driver(cls, value: str) -> str:

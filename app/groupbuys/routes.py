@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from sqlalchemy.orm import Session
 
 from app.auth.deps import CurrentOperator, CurrentResident, SessionDep
@@ -55,13 +55,13 @@ def read_catalog(
     summary="A share link for a group buy of my neighborhood",
 )
 def read_share_link(
-    group_buy_id: GroupBuyId, resident: CurrentResident, db: SessionDep
+    group_buy_id: GroupBuyId, resident: CurrentResident, db: SessionDep, request: Request
 ) -> ShareLinkRead:
     """The link neighbors open to see this group buy; 404 for another neighborhood's."""
     gb = groupbuy_service.get_for_resident(
         db_session=db, resident=resident, group_buy_id=group_buy_id
     )
-    return groupbuy_service.share_link(group_buy=gb)
+    return groupbuy_service.share_link(group_buy=gb, request_base_url=str(request.base_url))
 
 
 @router.get(

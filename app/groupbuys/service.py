@@ -394,9 +394,10 @@ def catalog(
     )
 
 
-def share_link(*, group_buy: GroupBuy) -> ShareLinkRead:
-    """The group buy's share link."""
-    base = get_settings().public_base_url.rstrip("/")
+def share_link(*, group_buy: GroupBuy, request_base_url: str | None = None) -> ShareLinkRead:
+    """The group buy's share link, on the configured public address, else on the address the
+    request came to (see `Settings.public_url`)."""
+    base = get_settings().public_url(request_base_url)
     return ShareLinkRead(
         group_buy_id=group_buy.id,
         token=group_buy.share_token,
