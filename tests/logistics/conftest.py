@@ -220,7 +220,7 @@ def app_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator
 
 
 def serve_stop(db: Session, route: Any, stop: Any) -> None:
-    """Drive one stop by the rules: arrive, every parcel deposited (as the locker reports), depart."""
+    """Drive one stop by the rules: arrive, every parcel deposited (as the locker says), depart."""
     from sqlalchemy import select
 
     from logistics import driver as driver_service
