@@ -1,7 +1,9 @@
 """SMS providers behind one small interface: Twilio (official SDK) and the console outbox.
 
-The console provider is the development stand-in for a phone: it prints the full text to the
-terminal (the delivery itself) and reports it delivered at once. What it "sent" stays readable
+The console provider is the development stand-in for a phone: it prints the full text of
+messages to watched phones (`SMS_CONSOLE_PHONES`, e.g. the demo resident's) to the terminal (the
+delivery itself), sums up the rest in one line per burst so a nudge pass does not bury the
+login codes, and reports each delivered at once. What it "sent" stays readable
 in the message outbox table, redacted (`pickup notifications outbox`; `--reveal` re-renders
 pickup codes from the parcels, since codes are derived and never stored).
 """
@@ -13,12 +15,11 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import requests
-from rich.console import Console
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
 from app.core.db import utcnow
 from app.core.settings import Settings, get_settings
-from app.core.sms import redact, twilio_client
+from app.core.sms import ConsolePhone, console_phone, redact, twilio_client
 from notifications.config import NotificationsConfig, get_config
 
 log = logging.getLogger(__name__)
@@ -165,16 +166,16 @@ def _classify(exc: TwilioRestException) -> SendError:
 
 
 class ConsoleProvider:
-    """Prints each SMS to the terminal as the phone would show it; reports it delivered."""
+    """Shows each SMS on the console phone (in full or summed up); reports it delivered."""
 
     name = "console"
 
-    def __init__(self) -> None:
-        self._console = Console(stderr=True)
+    def __init__(self, phone: ConsolePhone | None = None) -> None:
+        self._phone = phone
 
     def send(self, *, to: str, body: str, status_callback: str | None) -> ProviderMessage:
         sid = f"CN{uuid.uuid4().hex}"
-        self._console.print(f"[cyan]SMS to {to}[/cyan]: {body}")
+        (self._phone or console_phone()).message(to=to, body=body)
         log.info("sms %s to console outbox for %s: %s", sid, to, redact(body))
         return ProviderMessage(sid=sid, status="delivered", to=to, created_at=utcnow())
 

@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     twilio_base_url: str | None = Field(
         default=None, description="Override of api.twilio.com (tests)"
     )
+    sms_console_phones: str = Field(
+        default="",
+        description=(
+            "Console SMS printed in full: comma-separated phones, or * for all (login codes "
+            "always are; the rest is summed up in one line per burst)"
+        ),
+    )
 
     login_code_ttl_seconds: int = 300
     login_code_max_attempts: int = 5

@@ -6,6 +6,7 @@ The notifications package builds its durable, exactly-once message outbox on `tw
 
 import logging
 import re
+import threading
 from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
@@ -40,20 +41,80 @@ class SmsSender(Protocol):
         ...
 
 
+class ConsolePhone:
+    """The terminal standing in for residents' phones, without flooding it.
+
+    Login codes, and every message to a watched phone (`SMS_CONSOLE_PHONES`: comma-separated
+    E.164 numbers, e.g. the demo resident's, or `*` for all), print in full: the printed text is
+    the delivery itself. Other messages are counted and summed up in one line per burst (at most
+    one line every `summary_seconds`), with where to read them in full.
+    """
+
+    def __init__(self, console: Console | None = None, summary_seconds: float = 2.0) -> None:
+        self.console = console or Console(stderr=True)
+        self.summary_seconds = summary_seconds
+        self._lock = threading.Lock()
+        self._pending: list[str] = []
+        self._timer: threading.Timer | None = None
+
+    @staticmethod
+    def watched(phone: str) -> bool:
+        """Whether messages to `phone` print in full."""
+        listed = {p.strip() for p in get_settings().sms_console_phones.split(",") if p.strip()}
+        return "*" in listed or phone in listed
+
+    def login_code(self, *, to: str, body: str) -> None:
+        """A login code: always in full, and easy to spot."""
+        self.console.print(
+            f"[bold black on yellow] LOGIN CODE [/] [bold]SMS to {to}[/bold]: {body}"
+        )
+
+    def message(self, *, to: str, body: str) -> None:
+        """A notification: in full to a watched phone, else counted for the next summary."""
+        if self.watched(to):
+            self.console.print(f"[cyan]SMS to {to}[/cyan]: {body}")
+            return
+        with self._lock:
+            self._pending.append(to)
+            if self._timer is None:
+                self._timer = threading.Timer(self.summary_seconds, self.flush)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def flush(self) -> None:
+        """Print the summary line of the messages counted since the last one, if any."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+        if pending:
+            self.console.print(
+                f"[dim]SMS: {len(pending)} more sent to {len(set(pending))} phones, not shown "
+                "here (read them with `pickup notifications outbox`)[/dim]"
+            )
+
+
+@lru_cache
+def console_phone() -> ConsolePhone:
+    """The process's one console phone (so that summaries cover every sender)."""
+    return ConsolePhone()
+
+
 class ConsoleOutbox:
-    """Prints each SMS to the terminal as the recipient's phone would show it.
+    """Prints each login code SMS to the terminal (`ConsolePhone.login_code`).
 
     The printed text is the delivery itself (a development stand-in for a phone); logs carry
     only a redacted copy. The last messages stay readable in-process for the same reason.
     """
 
-    def __init__(self, keep: int = 1000) -> None:
+    def __init__(self, keep: int = 1000, phone: ConsolePhone | None = None) -> None:
         self.sent: deque[SmsMessage] = deque(maxlen=keep)
-        self._console = Console(stderr=True)
+        self._phone = phone
 
     def send(self, *, to: str, body: str) -> str:
         self.sent.append(SmsMessage(to=to, body=body))
-        self._console.print(f"[cyan]SMS to {to}[/cyan]: {body}")
+        (self._phone or console_phone()).login_code(to=to, body=body)
         log.info("sms queued to console outbox for %s: %s", to, redact(body))
         return f"console-{len(self.sent)}"
 

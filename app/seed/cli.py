@@ -2,6 +2,7 @@
 
 `demo` is a plain function for the top-level CLI to mount (`pickup demo`)."""
 
+import os
 import time as clock
 
 import typer
@@ -79,6 +80,14 @@ def _timings_table(summary: CitySummary, commit_seconds: float) -> Table:
     table.add_row("Commit", f"{commit_seconds:.2f}")
     table.add_row("[bold]Total[/bold]", f"[bold]{summary.seconds + commit_seconds:.2f}[/bold]")
     return table
+
+
+def show_sms_in_full_to(phone: str) -> None:
+    """Print console SMS to `phone` in full from now on (the rest is summed up per burst)."""
+    phones = [p.strip() for p in get_settings().sms_console_phones.split(",") if p.strip()]
+    if phone and phone not in phones:
+        os.environ["SMS_CONSOLE_PHONES"] = ",".join([*phones, phone])
+        get_settings.cache_clear()
 
 
 def _seed_demo(seed: int) -> demo_data.DemoResult:
