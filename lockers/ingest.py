@@ -99,7 +99,7 @@ def handle_state(
     # its counters: a reboot, possibly unnoticed.
     rebooted = went_back
     was_online = state.online
-    previous_seq = state.state_seq
+    previous_seq, previous = state.state_seq, state.state or {}
     state.online = True
     state.last_seen_at = received_at
     state.state_seq = message.seq
@@ -111,8 +111,9 @@ def handle_state(
     if message.keypad is not None:
         state.keypad_failed_attempts = message.keypad.failed_attempts
         state.keypad_locked_until = message.keypad.locked_until
-    # Counters that went back at a reconnect: the locker lost its storage (or got an old copy).
-    reset = rebooted and message.seq is not None and message.seq < (previous_seq or 0)
+    reset = _storage_reset(
+        message=message, rebooted=rebooted, previous_seq=previous_seq, previous=previous
+    )
     if message.event_seq is not None:
         reset = (
             _take_reported_event_seq(
@@ -150,6 +151,23 @@ def handle_state(
         db_session=db_session, bank_id=bank.id, zones=message.zones, at=received_at
     )
     return "online" if not was_online else "state"
+
+
+def _storage_reset(
+    *,
+    message: protocol.StateMessage,
+    rebooted: bool,
+    previous_seq: int | None,
+    previous: dict[str, Any],
+) -> bool:
+    """Whether the locker's storage is not the one it had: a new `storage_id`, or (lockers
+    that send none) a state counter that restarted at a reboot."""
+    before = previous.get("storage_id")
+    if message.storage_id is not None and before is not None:
+        return bool(message.storage_id != before)
+    if not rebooted or message.seq is None or previous_seq is None:
+        return False
+    return message.seq < previous_seq
 
 
 def _take_reported_event_seq(
@@ -362,9 +380,12 @@ def request_missing_events(*, db_session: Session, now: datetime | None = None) 
         if now - state.event_gap_since < grace:
             continue
         if resync.replay_answered_without_effect(
-            db_session=db_session, bank_id=state.bank_id, from_seq=mark + 1, now=now
+            db_session=db_session,
+            bank_id=state.bank_id,
+            from_seq=mark + 1,
+            gap_since=state.event_gap_since,
         ):
-            _accept_new_base(db_session=db_session, state=state, top=top)
+            _accept_new_base(state=state, top=top)
             continue
         pending = db_session.scalar(
             select(LockerCommand.id).where(
@@ -383,13 +404,13 @@ def request_missing_events(*, db_session: Session, now: datetime | None = None) 
                 now=now,
             )
             asked.append(state.bank_id)
-        state.event_gap_since = now
+            state.event_gap_since = now  # when this replay was asked (see above)
     return asked
 
 
-def _accept_new_base(*, db_session: Session, state: LockerBankState, top: int) -> None:
-    """The bank's counter jumped forward (an old copy of its storage restored): its events up
-    to `top` are not ours to wait for. Count from there, and give it back what it must hold."""
+def _accept_new_base(*, state: LockerBankState, top: int) -> None:
+    """The bank's counter jumped forward (e.g. an old copy of its storage came back, which
+    `_storage_reset` answers with a resync): its events up to `top` are not ours to wait for."""
     log.warning(
         "bank %s: event counter jumped from %s to %s; accepting %s as the new base",
         state.bank_id,
@@ -400,9 +421,6 @@ def _accept_new_base(*, db_session: Session, state: LockerBankState, top: int) -
     state.event_seq_contiguous = top
     state.event_seq_max = max(state.event_seq_max or 0, top)
     state.event_gap_since = None
-    resync.resync_bank(
-        db_session=db_session, bank_id=state.bank_id, reason="counter_jumped", supersede=True
-    )
 
 
 def _apply(

@@ -115,6 +115,12 @@ class StateMessage(_Message):
         default=None, description="Counts the locker's MQTT connections (changes on reconnect)"
     )
     reason: str | None = None
+    storage_id: str | None = Field(
+        default=None,
+        min_length=8,
+        max_length=64,
+        description="Names the locker's non-volatile storage; a new one means it was lost",
+    )
 
 
 class EventType(StrEnum):

@@ -11,7 +11,7 @@ These functions run inside the bridge's transaction and do not commit.
 """
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -126,10 +126,11 @@ def resync_bank(
 
 
 def replay_answered_without_effect(
-    *, db_session: Session, bank_id: int, from_seq: int, now: datetime
+    *, db_session: Session, bank_id: int, from_seq: int, gap_since: datetime
 ) -> bool:
-    """Whether the bank already answered a replay from `from_seq` a gap-grace ago, yet the
-    gap is still there: the events it numbers are not ones we miss (its counter jumped)."""
+    """Whether the bank answered a replay from `from_seq` asked during this gap (at
+    `gap_since`, a gap-grace ago), yet the gap is still there: the events it numbers are not
+    ones we miss (its counter jumped, e.g. an old copy of its storage came back)."""
     last = db_session.scalar(
         select(LockerCommand)
         .where(
@@ -139,7 +140,9 @@ def replay_answered_without_effect(
         .order_by(LockerCommand.created_at.desc())
         .limit(1)
     )
-    if last is None or last.status != CommandStatus.ACKED or last.finished_at is None:
-        return False
-    grace = timedelta(seconds=get_locker_settings().event_gap_grace_seconds)
-    return last.payload.get("from_seq") == from_seq and now - last.finished_at >= grace
+    return (
+        last is not None
+        and last.status == CommandStatus.ACKED
+        and last.payload.get("from_seq") == from_seq
+        and last.created_at >= gap_since
+    )

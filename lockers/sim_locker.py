@@ -7,6 +7,7 @@ the fleet's thread.
 """
 
 import json
+import uuid
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -78,6 +79,7 @@ class LockerLogic:
     def _wipe_memory(self) -> None:
         """Factory state: counters, codes, executed ids, events and contents all forgotten.
         Parcels stay where they are: the occupancy sensors still see them."""
+        self.storage_id = uuid.uuid4().hex  # a fresh storage is a new one
         self.codes: dict[int, protocol.CodeEntry] = {}
         self.failed_attempts = 0
         self.locked_until: datetime | None = None
@@ -97,6 +99,7 @@ class LockerLogic:
     def _storage(self) -> dict[str, Any]:
         """The non-volatile storage as JSON-ready data."""
         return {
+            "storage_id": self.storage_id,
             "seq": self.seq,
             "connections": self.connections,
             "event_seq": self.event_seq,
@@ -119,6 +122,7 @@ class LockerLogic:
     def _load_storage(self, data: dict[str, Any]) -> None:
         """Take a storage image (from `_storage`) as this controller's memory."""
         self._wipe_memory()
+        self.storage_id = str(data["storage_id"])
         self.seq = int(data["seq"])
         self.connections = int(data["connections"])
         self.event_seq = int(data["event_seq"])

@@ -269,6 +269,7 @@ class VirtualBank(LockerLogic):
             event_seq=self.event_seq,
             clock_synced=True,
             connection=self.connections,
+            storage_id=self.storage_id,
         )
         self.client.publish(
             self._topic(protocol.Channel.STATE),
