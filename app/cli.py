@@ -5,7 +5,9 @@ import importlib
 import typer
 from rich.console import Console
 
+from app import serving
 from app.core.settings import get_settings
+from lockers.broker import PortInUse
 
 console = Console()
 app = typer.Typer(
@@ -67,21 +69,22 @@ def db_check() -> None:
 
 @app.command()
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Address to bind"),
-    port: int = typer.Option(8000, help="Port to bind"),
+    host: str = serving.HostOption,
+    port: int | None = serving.PortOption,
+    mqtt_port: int | None = serving.MqttPortOption,
+    port_base: int | None = serving.PortBaseOption,
     reload: bool = typer.Option(False, help="Reload on code changes (development)"),
 ) -> None:
-    """Run the API server."""
-    import uvicorn
-
-    console.print(f"API on [bold]http://{host}:{port}[/bold]  (docs: /docs)")
-    uvicorn.run(
-        "app.embedded:create_app_with_embedded_services",
-        factory=True,
-        host=host,
-        port=port,
-        reload=reload,
-    )
+    """Run the API server (on the embedded defaults also the MQTT broker, the locker bridge
+    and the clockwork). Every port it binds can be set; a taken port is named, with its option."""
+    try:
+        address = serving.prepare(host=host, port=port, mqtt_port=mqtt_port, port_base=port_base)
+    except PortInUse as exc:
+        console.print(f"[red]Cannot start:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    broker = f", MQTT broker on port {address.mqtt_port}" if address.mqtt_port else ""
+    console.print(f"API on [bold]{address.base_url}[/bold]  (docs: /docs){broker}")
+    serving.run(address, reload=reload)
 
 
 def _redact(url: str) -> str:

@@ -2,12 +2,14 @@
 
 `MQTT_URL=embedded://` (the default) starts a pure-Python amqtt broker in a background thread
 with its own event loop, on LOCKERS_EMBEDDED_HOST:LOCKERS_EMBEDDED_PORT (or the host:port in
-the URL, e.g. `embedded://127.0.0.1:11883`). In CI and docker-compose it is Mosquitto:
-`MQTT_URL=mqtt://user:pass@host:1883` (or `mqtts://` for TLS).
+the URL, e.g. `embedded://127.0.0.1:11883`; `pickup serve|demo --mqtt-port` sets it). A taken
+port is refused up front with `PortInUse`, which names the port and how to change it. In CI
+and docker-compose it is Mosquitto: `MQTT_URL=mqtt://user:pass@host:1883` (or `mqtts://`).
 """
 
 import asyncio
 import contextlib
+import errno
 import logging
 import socket
 import threading
@@ -61,6 +63,42 @@ def parse_mqtt_url(url: str, settings: LockerSettings | None = None) -> MqttTarg
     )
 
 
+class PortInUse(RuntimeError):
+    """A port this process must bind is taken; the message names it and how to change it."""
+
+    def __init__(self, host: str, port: int, what: str, how_to_change: str) -> None:
+        super().__init__(
+            f"port {port} on {host} ({what}) is already in use, perhaps by another "
+            f"`pickup demo` or `pickup serve`: {how_to_change}"
+        )
+        self.host = host
+        self.port = port
+
+
+EMBEDDED_PORT_HINT = (
+    "choose another with --mqtt-port (or --port-base), or set LOCKERS_EMBEDDED_PORT "
+    "(or MQTT_URL=embedded://HOST:PORT)"
+)
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Whether a TCP listener could bind host:port now (as servers do, with SO_REUSEADDR)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def require_free_port(host: str, port: int, what: str, how_to_change: str) -> None:
+    """Raise PortInUse naming the port, what needs it and how to change it, if it is taken."""
+    if not port_is_free(host, port):
+        raise PortInUse(host, port, what, how_to_change)
+
+
 class BrokerHandle(Protocol):
     """A broker this process runs (embedded) and can stop."""
 
@@ -86,10 +124,14 @@ class EmbeddedBroker:
         """Start listening; returns once the broker accepts connections."""
         if self._thread is not None:
             return
+        host, port = self.target.host, self.target.port
+        require_free_port(host, port, "embedded MQTT broker", EMBEDDED_PORT_HINT)
         self._thread = threading.Thread(target=self._run, name="amqtt-broker", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout):
             raise RuntimeError(f"embedded MQTT broker did not start within {timeout}s")
+        if isinstance(self._error, OSError) and self._error.errno == errno.EADDRINUSE:
+            raise PortInUse(host, port, "embedded MQTT broker", EMBEDDED_PORT_HINT) from self._error
         if self._error is not None:
             raise RuntimeError(f"embedded MQTT broker failed: {self._error}") from self._error
         log.info("embedded MQTT broker on %s", self.target.url())

@@ -2,6 +2,7 @@
 
 `demo` is a plain function for the top-level CLI to mount (`pickup demo`)."""
 
+import json
 import os
 import time as clock
 
@@ -19,11 +20,14 @@ from rich.progress import (
 from rich.table import Table
 from sqlalchemy import inspect
 
+from app import serving
 from app.cities import service as city_service
 from app.core.db import get_engine, get_sessionmaker
 from app.core.settings import get_settings
 from app.seed import demo as demo_data
 from app.seed.city import CitySpec, CitySummary, build_city
+from app.seed.fleet import DRIVER_PASSWORD
+from lockers.broker import PortInUse
 
 console = Console()
 app = typer.Typer(
@@ -123,16 +127,36 @@ def _print_demo(result: demo_data.DemoResult, *, base_url: str | None = None) ->
     lines.append("[bold]Demo logins (development only, never in production)[/bold]")
     for role, username, password in result.logins:
         lines.append(f"  {role:<9} {username} / {password}")
-    if result.resident_phone:
-        lines.append(
-            f"  resident  {result.resident_phone}  (login code: SMS printed in this terminal)"
-        )
+    if result.fleet_drivers:
+        first, last = result.fleet_drivers[0], result.fleet_drivers[-1]
+        lines.append(f"  drivers   {first} ... {last} / {DRIVER_PASSWORD}  (one per van)")
     lines += [
         "",
         "Staff:     POST /auth/staff/token",
         "Residents: POST /auth/resident/code, then POST /auth/resident/token",
     ]
     console.print(Panel("\n".join(lines), title="Pickup demo", border_style="green", expand=False))
+    if result.resident_phone:
+        console.print(_resident_panel(result.resident_phone, base_url))
+
+
+def _resident_panel(phone: str, base_url: str | None) -> Panel:
+    """How to log in as the demo resident: the phone, and where its login code appears."""
+    body = json.dumps({"phone": phone})
+    lines = [
+        f"Phone     [bold]{phone}[/bold]",
+        "Code      POST /auth/resident/code with this phone; the code appears in this "
+        "terminal on a yellow [bold black on yellow] LOGIN CODE [/] line.",
+        "          SMS to this phone print in full; SMS to the other residents are summed up",
+        "          in one line (read them all with [bold]pickup notifications outbox[/bold]).",
+    ]
+    if base_url:
+        lines += [
+            "",
+            f"curl -X POST {base_url}/auth/resident/code -H 'content-type: application/json' "
+            f"-d '{body}'",
+        ]
+    return Panel("\n".join(lines), title="Demo resident", border_style="yellow", expand=False)
 
 
 @app.command("demo")
@@ -199,21 +223,38 @@ def seed_city_command(
     console.print(_timings_table(summary, commit_seconds))
 
 
-def demo(
-    host: str = typer.Option("127.0.0.1", help="Address to bind"),
-    port: int = typer.Option(8000, help="Port to bind"),
-) -> None:
-    """Set up and serve in one go: migrate the database, seed the demo city if absent, print
-    the address and the demo logins, then serve the API."""
-    import uvicorn
-
+def migrate_database() -> None:
+    """Bring the configured database to the latest schema, with a spinner."""
     from app import dbtools
 
-    _refuse_production()
-    url = get_settings().database_url
     with console.status("Migrating the database..."):
-        dbtools.upgrade(url)
-    _print_demo(_seed_demo(demo_data.DEMO_SEED), base_url=f"http://{host}:{port}")
-    uvicorn.run(
-        "app.embedded:create_app_with_embedded_services", factory=True, host=host, port=port
-    )
+        dbtools.upgrade(get_settings().database_url)
+
+
+def prepare_address(
+    *, host: str, port: int | None, mqtt_port: int | None, port_base: int | None
+) -> serving.ServeAddress:
+    """The address to serve on, every port free, told to the process; else exit 1 naming the
+    taken port and the option that changes it."""
+    try:
+        return serving.prepare(host=host, port=port, mqtt_port=mqtt_port, port_base=port_base)
+    except PortInUse as exc:
+        console.print(f"[red]Cannot start:[/red] {exc}")
+        raise typer.Exit(1) from exc
+
+
+def demo(
+    host: str = serving.HostOption,
+    port: int | None = serving.PortOption,
+    mqtt_port: int | None = serving.MqttPortOption,
+    port_base: int | None = serving.PortBaseOption,
+) -> None:
+    """Set up and serve in one go: migrate the database, seed the demo city if absent, print
+    the address, the demo logins and how to get the demo resident's login code, then serve."""
+    _refuse_production()
+    address = prepare_address(host=host, port=port, mqtt_port=mqtt_port, port_base=port_base)
+    migrate_database()
+    result = _seed_demo(demo_data.DEMO_SEED)
+    show_sms_in_full_to(result.resident_phone)
+    _print_demo(result, base_url=address.base_url)
+    serving.run(address)

@@ -10,11 +10,13 @@ from typer.testing import CliRunner
 
 from app.catalog.models import Product
 from app.cities.models import City
+from app.core.settings import get_settings
 from app.neighborhoods.models import Compartment, LockerBank, Neighborhood
 from app.residents.models import Resident
 from app.seed import cli as seed_cli
 from app.seed import demo as demo_data
 from app.staff import service as staff_service
+from lockers.config import get_locker_settings
 
 runner = CliRunner()
 
@@ -24,7 +26,9 @@ def session_factory(committed, engine, monkeypatch):  # type: ignore[no-untyped-
     """Point the commands at this run's database instead of the configured one."""
     monkeypatch.setattr(seed_cli, "get_sessionmaker", lambda: committed)
     monkeypatch.setattr(seed_cli, "get_engine", lambda: engine)
-    return committed
+    yield committed
+    get_settings.cache_clear()  # forget what `demo` told the settings
+    get_locker_settings.cache_clear()
 
 
 def _count(session, model, *where) -> int:  # type: ignore[no-untyped-def]
@@ -57,6 +61,8 @@ def test_demo_seeds_once_prints_logins_and_serves(session_factory, monkeypatch) 
 
     from app import dbtools
 
+    for name in ("MQTT_URL", "LOCKERS_EMBEDDED_PORT", "PUBLIC_BASE_URL", "SMS_CONSOLE_PHONES"):
+        monkeypatch.delenv(name, raising=False)  # what the demo sets is undone afterwards
     served: dict = {}
     upgraded: list = []
     monkeypatch.setattr(uvicorn, "run", lambda target, **kw: served.update(target=target, **kw))
@@ -91,6 +97,8 @@ def test_demo_seeds_once_prints_logins_and_serves(session_factory, monkeypatch) 
             select(Resident.phone).join(Neighborhood).where(in_city).order_by(Resident.id).limit(1)
         )
         assert phone in result.output
+        assert "LOGIN CODE" in result.output, "the panel says where the resident's code appears"
+        assert get_settings().sms_console_phones == phone
         user = staff_service.authenticate(
             db_session=session, username="operator", password="demo-operator"
         )
