@@ -144,17 +144,17 @@ def _resident_panel(phone: str, base_url: str | None) -> Panel:
     """How to log in as the demo resident: the phone, and where its login code appears."""
     body = json.dumps({"phone": phone})
     lines = [
-        f"Phone     [bold]{phone}[/bold]",
-        "Code      POST /auth/resident/code with this phone; the code appears in this "
-        "terminal on a yellow [bold black on yellow] LOGIN CODE [/] line.",
-        "          SMS to this phone print in full; SMS to the other residents are summed up",
-        "          in one line (read them all with [bold]pickup notifications outbox[/bold]).",
+        f"Phone  [bold]{phone}[/bold]",
+        "Code   POST /auth/resident/code with this phone: the code appears",
+        "       in this terminal on a [bold black on yellow] LOGIN CODE [/] line.",
+        "SMS    to this phone print in full; to other residents, one summary",
+        "       line per burst (all of them: [bold]pickup notifications outbox[/bold]).",
     ]
     if base_url:
         lines += [
             "",
-            f"curl -X POST {base_url}/auth/resident/code -H 'content-type: application/json' "
-            f"-d '{body}'",
+            f"curl -X POST {base_url}/auth/resident/code \\",
+            f"  -H 'content-type: application/json' -d '{body}'",
         ]
     return Panel("\n".join(lines), title="Demo resident", border_style="yellow", expand=False)
 
@@ -164,7 +164,8 @@ def seed_demo_command(
     seed: int = typer.Option(demo_data.DEMO_SEED, help="Random seed: the same seed, the same city"),
 ) -> None:
     """Build the demo city: Shanghai, 60 neighborhoods with locker banks, 2,000 residents,
-    80 products, two windows a day, group buys with orders, and dev-only staff logins.
+    80 products, two windows a day, group buys with orders, depots and a refrigerated fleet
+    with a driver per van, and dev-only staff logins.
 
     Skips (and says so) if the demo city already exists."""
     _refuse_production()
@@ -186,9 +187,12 @@ def seed_city_command(
     order_share: float = typer.Option(
         0.10, min=0.0, max=1.0, help="Share of residents ordering in each window"
     ),
+    vans: int | None = typer.Option(
+        None, min=0, help="Refrigerated vans [default: sized for the neighborhoods and orders]"
+    ),
 ) -> None:
-    """Build a full-size city for benchmarks (default: 600 neighborhoods, 130,000 residents)
-    with bulk inserts, and report how long each step took."""
+    """Build a full-size city for benchmarks (default: 600 neighborhoods, 130,000 residents,
+    a fleet sized for them) with bulk inserts, and report how long each step took."""
     _require_schema()
     spec = CitySpec(
         name=name,
@@ -200,6 +204,7 @@ def seed_city_command(
         window_days=days,
         group_buys_per_window=group_buys,
         order_share=order_share,
+        vans=vans,
     )
     try:
         spec.validate()
