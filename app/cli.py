@@ -43,6 +43,11 @@ else:
     app.command(help="Migrate, seed the demo city if absent, print the logins and serve.")(demo)
 
 
+from simulation.cli import day as day_command  # noqa: E402
+
+app.command(name="day")(day_command)
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head", help="Target revision")) -> None:
     """Apply migrations up to REVISION (default: head)."""

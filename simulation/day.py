@@ -1,0 +1,422 @@
+"""One played day: seed a city, start the system on a stack, let residents, drivers and lockers
+live through both windows on a simulated clock, then check the invariants.
+
+Two ways to let time pass:
+- `speed=None` (the headless day): the clock jumps from one moment something is due to the next,
+  and waits, between jumps, until everything set moving has settled (events, SMS, locker
+  commands, cut-offs): as fast as the work allows.
+- `speed=N` (the demo): the clock runs N times faster than the wall clock; it stops while a
+  cut-off runs, as a depot would hold the vans for the plan.
+"""
+
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from app.core.clock import SimulatedClock, set_clock
+from simulation.stack import Stack, StackConfig
+
+log = logging.getLogger(__name__)
+
+MIN_STEP = timedelta(minutes=1)
+MAX_STEP = timedelta(minutes=10)
+
+
+@dataclass
+class DayOptions:
+    neighborhoods: int = 20
+    orders: int = 500
+    seed: int = 7
+    speed: float | None = None
+    stack: StackConfig = field(default_factory=StackConfig)
+    residents: int | None = None
+    city_name: str = "Shanghai"
+    time_limit_s: float = 10.0
+    demo_seed: bool = False  # the demo city (its logins) instead of a sized city
+    wall_limit_s: float | None = None
+
+
+@dataclass
+class DayState:
+    """What the live summary shows; updated as the day goes."""
+
+    now: datetime | None = None
+    timezone: str = "UTC"
+    phase: str = "starting"
+    base_url: str = ""
+    figures: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DayResult:
+    report: Any
+    state: DayState
+    stats: Counter[str]
+    errors: list[str]
+    wall_s: float
+    timings: dict[str, float]
+
+
+Observer = Callable[[DayState], None]
+
+
+class LockerFleet:
+    """The simulated banks of the city, addressed by bank id (keypads and faults)."""
+
+    def __init__(self, fleet: Any, codes: dict[int, str]) -> None:
+        self.fleet = fleet
+        self.codes = codes
+
+    def _bank(self, bank_id: int) -> Any:
+        return self.fleet.banks[self.codes[bank_id]]
+
+    def enter_code(self, bank_id: int, code: str) -> str:
+        return str(self._bank(bank_id).enter_code(code))
+
+    def take_offline(self, bank_id: int) -> None:
+        self._bank(bank_id).drop_link(24 * 3600.0)
+
+    def bring_online(self, bank_id: int) -> None:
+        self._bank(bank_id).restore_link()
+
+    def heartbeat(self) -> None:
+        """Every bank reports its state, as it would have during the time the clock skipped."""
+        for bank in self.fleet.banks.values():
+            if bank.connected:
+                bank.publish_state()
+
+    def online(self) -> int:
+        return int(self.fleet.summary().get("online", 0))
+
+
+def run_day(options: DayOptions, observe: Observer | None = None) -> DayResult:
+    """Play one day end to end; the invariant report is in the result."""
+    from simulation.phones import PhoneNetwork
+
+    started = time.monotonic()
+    timings: dict[str, float] = {}
+    state = DayState()
+    notify = observe or (lambda _s: None)
+    phones = PhoneNetwork().start()
+    stack = Stack(options.stack)
+    clock_file = stack.workdir / "clock.json"
+    try:
+        extra = {
+            **phones.environment(),
+            "LOGISTICS_SOLVER_TIME_LIMIT_S": str(options.time_limit_s),
+            # The clock jumps up to MAX_STEP at a time and every locker reports after each
+            # jump; silence is judged over a simulated hour instead of 90 s.
+            "LOCKERS_OFFLINE_AFTER_SECONDS": "3600",
+        }
+        env = stack.prepare(extra_env=extra, clock_file=Path(clock_file))
+        state.base_url = stack.base_url
+        _configure_celery(env)
+        stack.migrate()
+        start = _day_start(options)
+        clock = SimulatedClock(start, speed=options.speed or 1.0, state_path=Path(clock_file))
+        set_clock(clock)
+        state.phase = "seeding the city"
+        notify(state)
+        t = time.monotonic()
+        city = _seed(options)
+        timings["seed"] = time.monotonic() - t
+        state.timezone = city["timezone"]
+        stack.start_services(env)
+        lockers = _start_lockers(stack)
+        timings["start"] = time.monotonic() - t - timings["seed"]
+        return _play(options, stack, clock, phones, lockers, city, state, notify, started, timings)
+    finally:
+        stack.stop()
+        phones.stop()
+
+
+def _day_start(options: DayOptions) -> datetime:
+    """Midnight in the city at the start of tomorrow, wherever the wall clock is."""
+    from app.core.settings import get_settings
+
+    zone = ZoneInfo(get_settings().city_timezone)
+    tomorrow = (datetime.now(zone) + timedelta(days=1)).date()
+    return datetime.combine(tomorrow, datetime.min.time(), zone)
+
+
+def _configure_celery(env: dict[str, str]) -> None:
+    from app.core.celery_app import celery_app
+
+    eager = env["CELERY_BROKER_URL"].startswith("memory://")
+    celery_app.conf.update(
+        broker_url=env["CELERY_BROKER_URL"],
+        result_backend=env.get("CELERY_RESULT_BACKEND"),
+        task_always_eager=eager,
+    )
+
+
+def _seed(options: DayOptions) -> dict[str, Any]:
+    from app.core.db import get_sessionmaker
+    from app.seed.city import CitySpec, build_city
+    from app.seed.fleet import DRIVER_PASSWORD
+
+    residents = options.residents or max(options.neighborhoods * 40, options.orders * 2)
+    spec = CitySpec(
+        name=options.city_name,
+        neighborhoods=options.neighborhoods,
+        residents=residents,
+        order_share=0.0,
+        window_days=2,
+    )
+    with get_sessionmaker()() as db:
+        summary = build_city(db_session=db, spec=spec, seed=options.seed)
+        db.commit()
+    return {
+        "city_id": summary.city_id,
+        "timezone": summary.timezone,
+        "drivers": [(u, DRIVER_PASSWORD) for u in summary.driver_usernames],
+        "first_phone": summary.first_resident_phone,
+    }
+
+
+def _start_lockers(stack: Stack) -> LockerFleet:
+    from app.core.db import get_sessionmaker
+    from app.neighborhoods.models import Compartment, LockerBank
+    from lockers.broker import parse_mqtt_url
+    from lockers.config import get_locker_settings
+    from lockers.simulator import BankSpec, Fleet
+
+    with get_sessionmaker()() as db:
+        banks = list(db.scalars(select(LockerBank).order_by(LockerBank.id)))
+        layout: dict[int, list[tuple[str, str]]] = {}
+        for bank_id, label, zone in db.execute(
+            select(Compartment.bank_id, Compartment.label, Compartment.zone).order_by(
+                Compartment.bank_id, Compartment.label
+            )
+        ):
+            layout.setdefault(bank_id, []).append((label, str(getattr(zone, "value", zone))))
+        codes = {b.id: b.code for b in banks}
+    fleet = Fleet(
+        parse_mqtt_url(stack.mqtt_url),
+        prefix=get_locker_settings().topic_prefix,
+        heartbeat_s=30.0,
+        auto_close_s=0.02,
+    )
+    for bank_id, code in codes.items():
+        fleet.add_bank(BankSpec(code=code, compartments=layout.get(bank_id, [])))
+    fleet.start()
+    if not fleet.wait_online(timeout=60):
+        raise RuntimeError("not every simulated locker bank came online")
+    return LockerFleet(fleet, codes)
+
+
+def _windows_of_day(city_id: int, start: datetime) -> list[Any]:
+    from app.core.db import get_sessionmaker
+    from app.windows.models import DeliveryWindow
+
+    with get_sessionmaker()() as db:
+        windows = list(
+            db.scalars(
+                select(DeliveryWindow)
+                .where(
+                    DeliveryWindow.city_id == city_id,
+                    DeliveryWindow.cutoff_at > start,
+                    DeliveryWindow.cutoff_at < start + timedelta(days=1),
+                )
+                .order_by(DeliveryWindow.cutoff_at)
+            )
+        )
+        db.expunge_all()
+    return windows
+
+
+def _play(
+    options: DayOptions,
+    stack: Stack,
+    clock: SimulatedClock,
+    phones: Any,
+    lockers: LockerFleet,
+    city: dict[str, Any],
+    state: DayState,
+    notify: Observer,
+    started: float,
+    timings: dict[str, float],
+) -> DayResult:
+    from app.core.db import get_sessionmaker
+    from simulation.drivers import Crew
+    from simulation.invariants import check_day
+    from simulation.population import draw_intents
+    from simulation.residents import Crowd
+
+    rng = random.Random(options.seed)
+    start = clock.now()
+    windows = _windows_of_day(city["city_id"], start)
+    if not windows:
+        raise RuntimeError("the seeded city has no delivery window today")
+    end = max(w.pickup_deadline for w in windows) + timedelta(hours=1)
+    with get_sessionmaker()() as db:
+        intents = draw_intents(
+            db_session=db,
+            city_id=city["city_id"],
+            windows=windows,
+            orders=options.orders,
+            start=start,
+            rng=rng,
+        )
+    crowd = Crowd(stack.base_url, phones, lockers, intents, random.Random(options.seed + 1))
+    crew = Crew(stack.base_url, city["drivers"], lockers, random.Random(options.seed + 2))
+    crew.start()
+    clashes: list[str] = []
+    play_started = time.monotonic()
+    try:
+        now = clock.now()
+        while now < end:
+            state.now = now
+            state.phase = _phase(now, windows)
+            clock.pause()  # a cut-off holds the vans: the day waits for the plan
+            stack.tick(now)
+            clock.resume()
+            for _ in range(20):  # the same moment until deposits in flight are done
+                crowd.act(now)
+                busy = crew.act(now)
+                stack.settle(now)
+                if not busy:
+                    break
+            if _expired_waiting(now):
+                crew.retrieve_expired()
+                stack.settle(now)
+            clashes += _compartment_clashes()
+            state.figures = _figures(stack, phones, lockers, crowd, crew, windows)
+            notify(state)
+            if options.wall_limit_s and time.monotonic() - started > options.wall_limit_s:
+                state.notes.append("stopped early: wall-clock limit reached")
+                break
+            now = _next(options, clock, now, crowd, crew)
+            lockers.heartbeat()
+        state.phase = "checking the invariants"
+        notify(state)
+        stack.settle(clock.now())
+        with get_sessionmaker()() as db:
+            from logistics.settings import get_logistics_settings
+
+            report = check_day(
+                db_session=db,
+                window_ids=[w.id for w in windows],
+                cold_chain_minutes=get_logistics_settings().cold_chain_minutes,
+                sms_sent_per_key=phones.fake.accepted_by_key(),
+                orders_placed=crowd.stats["orders_placed"],
+                compartment_clashes=clashes,
+                user_errors=crowd.errors + crew.errors,
+            )
+        timings["play"] = time.monotonic() - play_started
+        state.phase = "done"
+        state.figures = _figures(stack, phones, lockers, crowd, crew, windows)
+        notify(state)
+        stats = crowd.stats + crew.stats
+        return DayResult(
+            report, state, stats, crowd.errors + crew.errors, time.monotonic() - started, timings
+        )
+    finally:
+        crowd.close()
+        crew.close()
+        lockers.fleet.stop()
+
+
+def _next(
+    options: DayOptions, clock: SimulatedClock, now: datetime, crowd: Any, crew: Any
+) -> datetime:
+    if options.speed is not None:
+        time.sleep(0.2)
+        return clock.now()
+    candidates = [now + MAX_STEP]
+    for moment in (crowd.next_moment(now), crew.next_moment(now)):
+        if moment is not None:
+            candidates.append(moment)
+    target = max(min(candidates), now + MIN_STEP)
+    return clock.advance_to(target)
+
+
+def _phase(now: datetime, windows: list[Any]) -> str:
+    for window in windows:
+        if now < window.cutoff_at:
+            return f"ordering for the {window.slot_name} window"
+        if now < window.ready_by:
+            return f"{window.slot_name} window: packing and delivering"
+    return "pickups and expiry"
+
+
+def _expired_waiting(now: datetime) -> bool:
+    from app.core.db import get_sessionmaker
+    from logistics.models import Parcel, ParcelStatus
+
+    with get_sessionmaker()() as db:
+        return bool(
+            db.scalar(select(func.count(Parcel.id)).where(Parcel.status == ParcelStatus.EXPIRED))
+        )
+
+
+def _compartment_clashes() -> list[str]:
+    from app.core.db import get_sessionmaker
+    from logistics.models import Parcel, ParcelStatus
+
+    with get_sessionmaker()() as db:
+        rows = db.execute(
+            select(Parcel.compartment_id, func.count(Parcel.id))
+            .where(
+                Parcel.status.in_((ParcelStatus.READY_FOR_PICKUP, ParcelStatus.EXPIRED)),
+                Parcel.compartment_id.is_not(None),
+            )
+            .group_by(Parcel.compartment_id)
+            .having(func.count(Parcel.id) > 1)
+        ).all()
+    return [f"compartment {cid} held {n} parcels at once" for cid, n in rows]
+
+
+def _figures(
+    stack: Stack, phones: Any, lockers: LockerFleet, crowd: Any, crew: Any, windows: list[Any]
+) -> dict[str, Any]:
+    from app.core.db import get_sessionmaker
+    from app.groupbuys.models import GroupBuy
+    from logistics.models import Parcel, Route
+
+    ids = [w.id for w in windows]
+    with get_sessionmaker()() as db:
+        groups = dict(
+            db.execute(
+                select(GroupBuy.status, func.count(GroupBuy.id))
+                .where(GroupBuy.window_id.in_(ids), GroupBuy.ordered_quantity > 0)
+                .group_by(GroupBuy.status)
+            ).all()
+        )
+        parcels = dict(
+            db.execute(
+                select(Parcel.status, func.count(Parcel.id))
+                .where(Parcel.window_id.in_(ids))
+                .group_by(Parcel.status)
+            ).all()
+        )
+        routes = dict(
+            db.execute(
+                select(Route.status, func.count(Route.id))
+                .where(Route.window_id.in_(ids))
+                .group_by(Route.status)
+            ).all()
+        )
+    return {
+        "orders": crowd.stats["orders_placed"],
+        "cancelled": crowd.stats["cancelled"],
+        "groups": {str(getattr(k, "value", k)): v for k, v in groups.items()},
+        "parcels": {str(getattr(k, "value", k)): v for k, v in parcels.items()},
+        "routes": {str(getattr(k, "value", k)): v for k, v in routes.items()},
+        "lockers_online": lockers.online(),
+        "lockers": len(lockers.codes),
+        "sms": phones.sent_count(),
+        "collected": crowd.stats["collected"],
+        "deliveries": crew.stats["departures"],
+        "errors": crowd.stats["errors"] + crew.stats["errors"],
+    }
