@@ -21,6 +21,7 @@ from logistics import pipeline, planning, reservation
 from logistics.models import Route, Vehicle
 from logistics.schemas import (
     LockerCapacityRead,
+    ParcelFailRequest,
     PipelineRunRead,
     ReplanRead,
     ReplanRequest,
@@ -167,7 +168,9 @@ def replan(
     db: SessionDep, operator: CurrentOperator, window_id: int, replan_in: ReplanRequest
 ) -> ReplanRead:
     _window_in_city(db, window_id, operator.city_id)
-    planning.validate_replan(replan_in.vehicle_id_out, replan_in.bank_id_out)
+    planning.validate_replan(
+        replan_in.vehicle_id_out, replan_in.bank_id_out, replan_in.fleet_changed
+    )
     settings = get_logistics_settings()
     report = planning.replan_window(
         db_session=db,
@@ -238,6 +241,7 @@ def _drivable(db: Session, staff: StaffUser, route_id: int) -> Route:
     "/driver/routes/{route_id}/start",
     tags=["driver"],
     summary="Leave the depot: parcels loaded (idempotent)",
+    responses={409: {"description": "The van or the driver is on another route (busy)"}},
 )
 def start_route(db: SessionDep, staff: CurrentStaff, route_id: int) -> RouteRead:
     route = _drivable(db, staff, route_id)
@@ -259,9 +263,33 @@ def arrive(db: SessionDep, staff: CurrentStaff, route_id: int, stop_id: int) -> 
 
 
 @router.post(
+    "/driver/routes/{route_id}/stops/{stop_id}/parcels/{parcel_id}/fail",
+    tags=["driver"],
+    summary="A parcel of the current stop could not be deposited: undelivered, with the reason",
+    responses={409: {"description": "Not at this stop (not_at_stop), or parcel not aboard"}},
+)
+def fail_parcel(
+    db: SessionDep,
+    staff: CurrentStaff,
+    route_id: int,
+    stop_id: int,
+    parcel_id: int,
+    fail_in: ParcelFailRequest,
+) -> RouteRead:
+    route = _drivable(db, staff, route_id)
+    reason = fail_in.reason.value + (f": {fail_in.note}" if fail_in.note else "")
+    driver_service.fail_parcel(
+        db_session=db, route=route, stop_id=stop_id, parcel_id=parcel_id, reason=reason
+    )
+    db.commit()
+    return RouteRead.of(driver_service.view(db_session=db, route=route))
+
+
+@router.post(
     "/driver/routes/{route_id}/stops/{stop_id}/depart",
     tags=["driver"],
-    summary="Leaving a stop (idempotent); later ETAs update",
+    summary="Leaving a stop once its parcels are deposited or marked failed (idempotent)",
+    responses={409: {"description": "Not arrived, or parcels not handed over"}},
 )
 def depart(db: SessionDep, staff: CurrentStaff, route_id: int, stop_id: int) -> RouteRead:
     route = _drivable(db, staff, route_id)
