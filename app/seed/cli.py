@@ -94,7 +94,8 @@ def show_sms_in_full_to(phone: str) -> None:
         get_settings.cache_clear()
 
 
-def _seed_demo(seed: int) -> demo_data.DemoResult:
+def seed_demo_city(seed: int = demo_data.DEMO_SEED) -> demo_data.DemoResult:
+    """Build and commit the demo city (with progress bars), or find it if it exists."""
     with get_sessionmaker()() as session:
         if city_service.get_by_name(db_session=session, name=demo_data.DEMO_SPEC.name):
             return demo_data.seed_demo(db_session=session, seed=seed)
@@ -104,7 +105,8 @@ def _seed_demo(seed: int) -> demo_data.DemoResult:
     return result
 
 
-def _print_demo(result: demo_data.DemoResult, *, base_url: str | None = None) -> None:
+def print_demo(result: demo_data.DemoResult, *, base_url: str | None = None) -> None:
+    """The demo city's counts, the address, the logins and the demo resident's panel."""
     if result.created and result.summary is not None:
         console.print(_counts_table(result.summary, title=f"Demo city {result.city_name}"))
         console.print(f"Built in {result.summary.seconds:.1f} s.")
@@ -170,7 +172,7 @@ def seed_demo_command(
     Skips (and says so) if the demo city already exists."""
     _refuse_production()
     _require_schema()
-    _print_demo(_seed_demo(seed))
+    print_demo(seed_demo_city(seed))
 
 
 @app.command("city")
@@ -259,7 +261,7 @@ def demo(
     _refuse_production()
     address = prepare_address(host=host, port=port, mqtt_port=mqtt_port, port_base=port_base)
     migrate_database()
-    result = _seed_demo(demo_data.DEMO_SEED)
+    result = seed_demo_city(demo_data.DEMO_SEED)
     show_sms_in_full_to(result.resident_phone)
-    _print_demo(result, base_url=address.base_url)
+    print_demo(result, base_url=address.base_url)
     serving.run(address)
