@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.db import get_sessionmaker, utcnow
 from app.core.settings import get_settings
 from app.neighborhoods.models import LockerBank
-from lockers import coldchain, expiry, ingest, intake, outbox, protocol, wakeup
+from lockers import coldchain, event_seq, expiry, ingest, intake, outbox, protocol, wakeup
 from lockers.broker import EmbeddedBroker, no_delay, parse_mqtt_url
 from lockers.config import LockerSettings, get_locker_settings
 from lockers.service import NOTIFY_CHANNEL
@@ -464,7 +464,7 @@ class Bridge:
                 self.stats["went_silent"] += len(ingest.offline_silent_banks(db_session=db_session))
             if caught_up:
                 self.stats["replays_asked"] += len(
-                    ingest.request_missing_events(db_session=db_session)
+                    event_seq.request_missing_events(db_session=db_session)
                 )
             coldchain.check_all(db_session=db_session)
             db_session.commit()

@@ -196,7 +196,7 @@ def test_a_counter_jump_is_accepted_after_one_replay(
     online_bank.restart()
     wait_for(lambda: _all_acked(_resync_commands(world)))
 
-    with caplog.at_level(logging.WARNING, logger="lockers.ingest"):
+    with caplog.at_level(logging.WARNING, logger="lockers.event_seq"):
         online_bank.restart(storage=old_storage)
         wait_for(lambda: online_bank.connected and online_bank.restarts == 2)
 
@@ -223,6 +223,6 @@ def test_a_counter_jump_is_accepted_after_one_replay(
         )
     assert len(replays) == 1
     assert replays[0].payload["from_seq"] == 1
-    jumped = [r for r in caplog.records if r.name == "lockers.ingest" and "jumped" in r.message]
+    jumped = [r for r in caplog.records if r.name == "lockers.event_seq" and "jumped" in r.message]
     assert len(jumped) == 1
     assert bridge.stats["replays_asked"] == 1
