@@ -48,3 +48,25 @@ def free_span(begin: datetime, end: datetime, taken: Sequence[Span]) -> Span:
         else:
             end = min(end, start)
     return begin, end
+
+
+def ensure_driver_free(*, db_session: Session, route: Route, driver_id: int | None) -> None:
+    """Refuse (409 driver_busy) giving a route to a driver with another live route at that time."""
+    from logistics.handover import DriverBusy
+
+    if driver_id is None:
+        return
+    span = (route.planned_departure, max(route.planned_return, route.eta_return))
+    others = db_session.scalars(
+        select(Route).where(
+            Route.driver_id == driver_id, Route.status.in_(LIVE), Route.id != route.id
+        )
+    )
+    for other in others:
+        taken = (other.planned_departure, max(other.planned_return, other.eta_return))
+        if taken[0] < span[1] and span[0] < taken[1]:
+            raise DriverBusy(
+                f"driver {driver_id} drives route {other.id} at that time",
+                field="driver_id",
+                other_route_id=other.id,
+            )

@@ -16,8 +16,8 @@ from app.neighborhoods.models import Neighborhood
 from app.residents.models import Resident
 from app.staff.models import StaffRole, StaffUser
 from app.windows.models import DeliveryWindow
+from logistics import busy, pipeline, planning, reservation
 from logistics import driver as driver_service
-from logistics import pipeline, planning, reservation
 from logistics.models import Route, Vehicle
 from logistics.schemas import (
     LockerCapacityRead,
@@ -202,6 +202,7 @@ def assign_driver(
 ) -> RouteRead:
     route = driver_service.get_for(db_session=db, route_id=route_id, staff=operator)
     _driver_in_city(db, assign_in.driver_id, operator.city_id, "driver_id")
+    busy.ensure_driver_free(db_session=db, route=route, driver_id=assign_in.driver_id)
     route.driver_id = assign_in.driver_id
     db.commit()
     return RouteRead.of(driver_service.view(db_session=db, route=route))

@@ -195,3 +195,22 @@ def test_replan_after_vans_were_added_publishes_and_unrouted_residents_are_told(
     )
     local = datetime.fromisoformat(shown["planned_departure_local"])
     assert local.utcoffset() == datetime.now(ZoneInfo(world.city.timezone)).utcoffset()
+
+
+def test_an_operator_cannot_give_a_driver_two_routes_at_once(world, db, client_for) -> None:  # type: ignore[no-untyped-def]
+    busy_driver, other_driver = world.driver(), world.driver()
+    # Two vans of 7 L, two drivers; four stops of 3 L need both vans at the same time.
+    world.van(default_driver_id=busy_driver.id, chilled_volume_ml=7_000)
+    world.van(default_driver_id=other_driver.id, chilled_volume_ml=7_000)
+    for n in range(4):
+        hood, _ = world.hood(km_north=1.0 + n, lockers=LOCKERS)
+        world.order(hood, [(world.chilled, 2)], confirmed=False)
+    cutoff(world, db, world.window)
+    theirs = routes_of(db, driver_id=other_driver.id)
+    mine = routes_of(db, driver_id=busy_driver.id)
+    assert theirs and mine
+    operator = client_for(world.operator())
+    answer = operator.put(f"/routes/{theirs[0].id}/driver", json={"driver_id": busy_driver.id})
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["detail"][0]["type"] == "driver_busy"
+    assert db.get(Route, theirs[0].id).driver_id == other_driver.id  # type: ignore[union-attr]
