@@ -12,6 +12,7 @@ from tests.logistics.conftest import (  # noqa: F401  (fixtures)
     app_database,
     committed_world,
 )
+from tests.notifications.test_notifications_worker_kill import redis_url  # noqa: F401
 
 
 @pytest.fixture
