@@ -1,5 +1,7 @@
-"""Celery tasks of the locker side (the bridge also runs this work itself every few seconds,
-so a deployment with only the bridge needs no beat schedule)."""
+"""Celery tasks of the locker side. When they run is the clockwork's schedule
+(`app.clockwork.schedule`): `consume_reservations` as a fast pass; expiry and cold-chain checks
+inside the clockwork tick, at the time of the day the clock reads. The bridge also runs this
+work in its housekeeping; every one of them is idempotent, so running twice does no harm."""
 
 from app.core.celery_app import celery_app
 from app.core.db import get_sessionmaker
