@@ -124,6 +124,8 @@ def build(session: Session, args: argparse.Namespace, now: datetime) -> int:
         order_share=1.0,
         radius_km=args.radius_km,
         slots=(SlotSpec("bench", clock_time(23, 59), 1, 24),),
+        vans=0,  # the benchmark adds its own fleet below
+        depots=1,
     )
     summary = build_city(db_session=session, spec=spec, seed=args.seed, now=now)
     window = session.scalar(select(DeliveryWindow).where(DeliveryWindow.city_id == summary.city_id))
