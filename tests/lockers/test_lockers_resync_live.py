@@ -137,10 +137,13 @@ def test_two_consecutive_resets_resync_once_each_without_duplicates(
     assert [c.kind for c in commands].count("load_codes") == 2
     snap = online_bank.snapshot()
     assert all(snap["executions"].get(c.id) == 1 for c in commands)
-    with world.sessions() as db:
-        state = db.get(LockerBankState, world.bank.id)
-        assert state is not None
-        wait_for(lambda: db.get(LockerBankState, world.bank.id).state.get("codes_loaded") == 2)
+
+    def _codes_loaded() -> object:
+        with world.sessions() as db:
+            state = db.get(LockerBankState, world.bank.id)
+            return state is not None and state.state.get("codes_loaded")
+
+    wait_for(lambda: _codes_loaded() == 2)  # what the locker itself reports holding
     assert online_bank.enter_code(_code(world, second.id)) == "opened:F1"
     wait_for(lambda: _status(world, second.id) == ParcelStatus.COLLECTED)
 
