@@ -81,12 +81,11 @@ def _check_speed(speed: float) -> float:
 class SimulatedClock:
     """now = start + (wall time elapsed since the anchor) x speed. Thread-safe."""
 
-    def __init__(
-        self, start: datetime, speed: float = 1.0, state_path: Path | None = None
-    ) -> None:
+    def __init__(self, start: datetime, speed: float = 1.0, state_path: Path | None = None) -> None:
         self._lock = threading.Lock()
         self._state = ClockState(_aware(start), time.time(), _check_speed(speed))
         self._resume_speed = self._state.speed or 1.0
+        self._last = self._state.anchor_sim
         self.state_path = state_path
         self._write()
 
@@ -95,7 +94,11 @@ class SimulatedClock:
         return self._state.speed
 
     def now(self) -> datetime:
-        return self._state.at(time.time())
+        with self._lock:
+            # never backwards, also when the wall clock is stepped back (NTP) or a reader
+            # raced a speed change
+            self._last = self._current(time.time())
+            return self._last
 
     def advance(self, delta: timedelta) -> datetime:
         """Jump forward by `delta` (not negative); the new now."""
@@ -103,7 +106,7 @@ class SimulatedClock:
             raise ValueError("the clock never goes back; delta must not be negative")
         with self._lock:
             wall = time.time()
-            self._set(ClockState(self._state.at(wall) + delta, wall, self._state.speed))
+            self._set(ClockState(self._current(wall) + delta, wall, self._state.speed))
             return self._state.anchor_sim
 
     def advance_to(self, target: datetime) -> datetime:
@@ -111,7 +114,7 @@ class SimulatedClock:
         target = _aware(target)
         with self._lock:
             wall = time.time()
-            current = self._state.at(wall)
+            current = self._current(wall)
             self._set(ClockState(max(current, target), wall, self._state.speed))
             return self._state.anchor_sim
 
@@ -122,7 +125,7 @@ class SimulatedClock:
             wall = time.time()
             if speed:
                 self._resume_speed = speed
-            self._set(ClockState(self._state.at(wall), wall, speed))
+            self._set(ClockState(self._current(wall), wall, speed))
 
     def pause(self) -> None:
         self.set_speed(0.0)
@@ -130,8 +133,12 @@ class SimulatedClock:
     def resume(self) -> None:
         self.set_speed(self._resume_speed)
 
+    def _current(self, wall: float) -> datetime:
+        return max(self._last, self._state.at(wall))
+
     def _set(self, state: ClockState) -> None:
         self._state = state
+        self._last = max(self._last, state.anchor_sim)
         self._write()
 
     def _write(self) -> None:
@@ -164,6 +171,7 @@ class FollowerClock:
         self._state: ClockState | None = None
         self._mtime_ns: int | None = None
         self._checked = 0.0
+        self._last = datetime.min.replace(tzinfo=UTC)
         os.register_at_fork(after_in_child=self._after_fork)
 
     def _after_fork(self) -> None:
@@ -174,7 +182,11 @@ class FollowerClock:
         if wall - self._checked >= FOLLOW_CHECK_SECONDS:
             self._refresh(wall)
         state = self._state
-        return datetime.now(UTC) if state is None else state.at(wall)
+        value = datetime.now(UTC) if state is None else state.at(wall)
+        if value < self._last:
+            return self._last  # a reader raced a jump of the leader
+        self._last = value
+        return value
 
     def _refresh(self, wall: float) -> None:
         with self._lock:
@@ -186,6 +198,8 @@ class FollowerClock:
                 state = ClockState.from_json(self.path.read_text())
             except (OSError, ValueError, KeyError):
                 return  # absent or mid-replace: keep the last state read
+            if self._state is None:
+                self._last = state.anchor_sim  # from the wall clock to the leader's time
             self._state, self._mtime_ns = state, mtime
 
 

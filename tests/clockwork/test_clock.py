@@ -150,3 +150,18 @@ def test_follower_sees_jumps_written_by_another_process(tmp_path: Path) -> None:
 def test_production_default_is_the_wall_clock() -> None:
     assert isinstance(get_clock(), WallClock | FollowerClock)
     assert abs(get_clock().now() - datetime.now(UTC)) < timedelta(seconds=5)
+
+
+def test_simulated_clock_never_goes_back_when_the_wall_clock_steps_back(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import app.core.clock as clock_module
+
+    wall = [1_000_000.0]
+    monkeypatch.setattr(clock_module.time, "time", lambda: wall[0])
+    clock = SimulatedClock(START, speed=60.0)
+    wall[0] += 10  # ten minutes of simulated time
+    later = clock.now()
+    assert later == START + timedelta(minutes=10)
+    wall[0] -= 5  # NTP steps the wall clock back
+    assert clock.now() == later
+    clock.set_speed(1.0)
+    assert clock.now() == later
