@@ -13,19 +13,13 @@ from app.neighborhoods.models import Neighborhood
 from app.residents.models import Resident
 from app.seed.city import CitySpec, CitySummary, build_city
 from app.seed.fleet import DRIVER_PASSWORD
-from app.seed.spec import A, C, F, L, M, S
+from app.seed.spec import ROOMY_LAYOUT
 from app.staff import service as staff_service
 from app.staff.models import StaffRole
 from logistics.models import Vehicle
 
 DEMO_SEED = 42
-# Room for a morning's and an evening's parcels at once in the busiest neighborhood (about
-# 1.5 times the average of 6.5 ambient, 7 chilled and 4.5 frozen parcels a window), mostly small.
-DEMO_LAYOUT = (
-    (A, S, 18), (A, M, 8), (A, L, 4),
-    (C, S, 20), (C, M, 7), (C, L, 3),
-    (F, S, 14), (F, M, 4), (F, L, 2),
-)  # fmt: skip
+DEMO_LAYOUT = ROOMY_LAYOUT
 # Shanghai, 60 neighborhoods, 2,000 residents, 80 products; the fleet sized from the orders.
 DEMO_SPEC = CitySpec(compartment_layout=DEMO_LAYOUT)
 

@@ -1,5 +1,6 @@
 """What a seeded city is made of (`CitySpec`) and what building it produced (`CitySummary`)."""
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import time
@@ -17,6 +18,25 @@ DEFAULT_LAYOUT: tuple[tuple[TemperatureClass, CompartmentSize, int], ...] = (
     (C, S, 8), (C, M, 10), (C, L, 6),
     (F, S, 4), (F, M, 5), (F, L, 3),
 )  # fmt: skip
+
+
+# Room for a morning's and an evening's parcels at once in the busiest neighborhood of the demo
+# city (about 1.5 times the average of 6.5 ambient, 7 chilled and 4.5 frozen parcels a window
+# from about 12 orders per neighborhood and window), mostly small.
+ROOMY_LAYOUT: tuple[tuple[TemperatureClass, CompartmentSize, int], ...] = (
+    (A, S, 18), (A, M, 8), (A, L, 4),
+    (C, S, 20), (C, M, 7), (C, L, 3),
+    (F, S, 14), (F, M, 4), (F, L, 2),
+)  # fmt: skip
+ROOMY_LAYOUT_ORDERS = 12  # orders per neighborhood and window ROOMY_LAYOUT is made for
+
+
+def layout_for_orders(
+    orders_per_neighborhood_and_window: float,
+) -> tuple[tuple[TemperatureClass, CompartmentSize, int], ...]:
+    """ROOMY_LAYOUT scaled so two windows' parcels fit at once (never smaller than it)."""
+    factor = max(1.0, orders_per_neighborhood_and_window / ROOMY_LAYOUT_ORDERS)
+    return tuple((zone, size, math.ceil(count * factor)) for zone, size, count in ROOMY_LAYOUT)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from app.cities.models import Depot
 from app.core.db import utcnow
 from app.seed import demo, fleet
 from app.seed.city import CitySpec, build_city
+from app.seed.spec import ROOMY_LAYOUT, ROOMY_LAYOUT_ORDERS, layout_for_orders
 from app.staff import service as staff_service
 from app.staff.models import StaffRole, StaffUser
 from app.windows.models import DeliveryWindow
@@ -112,3 +113,11 @@ def test_the_fleet_grows_with_the_city(db) -> None:  # type: ignore[no-untyped-d
         now=now,
     )
     assert fixed.vans == 0 and fixed.depots == 1
+
+
+def test_the_locker_layout_grows_with_the_orders_per_neighborhood() -> None:
+    def total(layout) -> int:  # type: ignore[no-untyped-def]
+        return sum(count for _, _, count in layout)
+
+    assert layout_for_orders(3) == ROOMY_LAYOUT == demo.DEMO_LAYOUT
+    assert total(layout_for_orders(2 * ROOMY_LAYOUT_ORDERS)) == 2 * total(ROOMY_LAYOUT)
