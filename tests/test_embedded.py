@@ -126,3 +126,16 @@ def test_embedded_app_runs_the_cutoff_by_itself_when_its_time_comes(
         while run_status() != RunStatus.SUCCEEDED and time.monotonic() < deadline:
             time.sleep(0.25)
         assert run_status() == RunStatus.SUCCEEDED
+
+
+def test_a_fast_day_ticks_no_more_often_than_the_wall_floor() -> None:
+    runs: list[float] = []
+    clock = SimulatedClock(datetime(2026, 3, 2, 6, 0, tzinfo=UTC), speed=10_000.0)
+    every_minute = Job("day", timedelta(minutes=1), Timebase.DAY, lambda: runs.append(1.0))
+    with use_clock(clock):
+        runner = ClockworkRunner([every_minute], poll_seconds=0.01, day_floor_seconds=0.5)
+        runner.start()
+        time.sleep(1.2)
+        runner.stop()
+    # a simulated minute passes every 6 ms; the floor keeps it to one run per half second
+    assert 2 <= len(runs) <= 4

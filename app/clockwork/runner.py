@@ -17,6 +17,7 @@ from app.core.db import utcnow
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.25
+DAY_FLOOR_SECONDS = 1.0  # a fast day's tick still waits this much wall time between runs
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,15 @@ class ClockworkRunner:
     """Runs each job when its interval has passed on its clock, until stopped. A failing job
     is logged and tried again at its next turn."""
 
-    def __init__(self, jobs: list[Job], poll_seconds: float = POLL_SECONDS) -> None:
+    def __init__(
+        self,
+        jobs: list[Job],
+        poll_seconds: float = POLL_SECONDS,
+        day_floor_seconds: float = DAY_FLOOR_SECONDS,
+    ) -> None:
         self.jobs = jobs
         self.poll_seconds = poll_seconds
+        self.day_floor = timedelta(seconds=day_floor_seconds)
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(
@@ -85,13 +92,18 @@ class ClockworkRunner:
 
     def _run(self, jobs: list[Job], timebase: Timebase) -> None:
         last: dict[str, datetime] = {}
+        last_wall: dict[str, datetime] = {}
         while not self._stop.is_set():
             for job in jobs:
                 now = utcnow() if timebase == Timebase.DAY else _wall()
                 previous = last.get(job.name)
                 if previous is not None and now - previous < job.every:
                     continue
-                last[job.name] = now
+                ran_at = last_wall.get(job.name)
+                floor = self.day_floor if timebase == Timebase.DAY else timedelta(0)
+                if ran_at is not None and _wall() - ran_at < floor:
+                    continue
+                last[job.name], last_wall[job.name] = now, _wall()
                 self._run_one(job)
                 if self._stop.is_set():
                     return
