@@ -64,11 +64,28 @@ def test_tick_runs_the_cutoff_at_its_time_and_only_once(  # type: ignore[no-unty
 
 
 def test_a_cutoff_still_running_in_this_process_is_not_launched_twice(
-    committed: sessionmaker[Session],
+    committed: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import threading
+
+    from logistics import pipeline
+
+    release, calls = threading.Event(), []
+
+    def slow_cutoff(**kw: Any) -> None:
+        calls.append(kw["window_id"])
+        release.wait(10)
+
+    monkeypatch.setattr(pipeline, "run_cutoff", slow_cutoff)
     cutoffs = ThreadedCutoffs(session_factory=committed)
-    cutoffs._running[42] = None  # type: ignore[assignment]  # as if its thread were running
-    assert cutoffs.launch(42) is False
+    assert cutoffs.launch(42) is True
+    assert cutoffs.launch(42) is False  # still running
+    assert cutoffs.launch(43) is True  # another window runs beside it
+    assert cutoffs.running() == [42, 43]
+    release.set()
+    cutoffs.wait(10)
+    assert cutoffs.running() == []
+    assert sorted(calls) == [42, 43]
 
 
 def test_windows_are_generated_ahead_and_never_twice(  # type: ignore[no-untyped-def]
