@@ -2,8 +2,9 @@
 
 A locker reports a reset (its counters went back: storage lost or an old copy restored) or
 asks for a resync (`resync_requested` event). The server then queues, through the durable
-outbox with fresh command ids, `set_contents` (the parcel inside each occupied compartment)
-and `load_codes` (the hashed code of every reserved, loaded or deposited parcel). One reset
+outbox with fresh command ids, `set_contents` (the parcel inside each occupied compartment),
+`set_out_of_service` (each compartment taken out of service) and `load_codes` (the hashed
+code of every reserved, loaded or deposited parcel). One reset
 queues one resync: a resync still pending for the bank answers a request, and a new reset
 supersedes it (what it carries may be stale by then).
 
@@ -18,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
+from app.neighborhoods.models import Compartment, CompartmentStatus
 from lockers import protocol
 from lockers import service as locker_service
 from lockers.config import get_locker_settings
@@ -100,6 +102,18 @@ def resync_bank(
                 now=now,
             )
         )
+    for label in _out_of_service_labels(db_session=db_session, bank_id=bank_id):
+        queued.append(
+            locker_service.queue_command(
+                db_session=db_session,
+                bank_id=bank_id,
+                kind=protocol.CommandType.SET_OUT_OF_SERVICE,
+                args={"compartment": label, "out_of_service": True},
+                ttl_seconds=get_locker_settings().config_command_ttl_seconds,
+                purpose=PURPOSE,
+                now=now,
+            )
+        )
     for start in range(0, len(entries), CODES_PER_COMMAND):
         chunk = entries[start : start + CODES_PER_COMMAND]
         last_expiry = max(expires_at for _, expires_at in chunk)
@@ -115,7 +129,7 @@ def resync_bank(
             )
         )
     log.warning(
-        "bank %s: resync (%s): %d compartment(s) and %d code(s) re-sent in %d command(s)",
+        "bank %s: resync (%s): %d parcel(s) inside and %d code(s) re-sent in %d command(s)",
         bank_id,
         reason,
         len(contents),
@@ -123,6 +137,19 @@ def resync_bank(
         len(queued),
     )
     return queued
+
+
+def _out_of_service_labels(*, db_session: Session, bank_id: int) -> list[str]:
+    return list(
+        db_session.scalars(
+            select(Compartment.label)
+            .where(
+                Compartment.bank_id == bank_id,
+                Compartment.status == CompartmentStatus.OUT_OF_SERVICE,
+            )
+            .order_by(Compartment.label)
+        )
+    )
 
 
 def replay_answered_without_effect(

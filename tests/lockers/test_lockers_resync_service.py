@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
+from app.neighborhoods.models import CompartmentStatus
 from lockers import event_seq, ingest, intake, protocol, resync
 from lockers import service as locker_service
 from lockers.models import CommandStatus, LockerBankState, LockerCommand
@@ -80,11 +81,15 @@ def test_a_resync_carries_what_the_locker_must_hold(w: World, db: Session) -> No
     no_code_yet = w.parcel("A3")
     expired = w.parcel("F1", status=ParcelStatus.EXPIRED)
     w.parcel("R1", status=ParcelStatus.COLLECTED)
+    w.compartments["R1"].status = CompartmentStatus.OUT_OF_SERVICE
+    db.flush()
 
     commands = resync.resync_bank(db_session=db, bank_id=w.bank.id, reason="test", supersede=True)
 
-    contents, loads = commands
+    contents, out_of_service, loads = commands
     assert contents.kind == "set_contents" and loads.kind == "load_codes"
+    assert out_of_service.kind == "set_out_of_service"
+    assert out_of_service.payload == {"compartment": "R1", "out_of_service": True}
     assert contents.payload["compartments"] == [
         {"compartment": "A1", "parcel_id": ready.id},
         {"compartment": "F1", "parcel_id": expired.id},
