@@ -20,6 +20,7 @@ class OrderStatus(StrEnum):
     CANCELLED = "cancelled"
     GROUP_FAILED = "group_failed"
     EXPIRED = "expired"
+    UNDELIVERED = "undelivered"
 
 
 class LineStatus(StrEnum):

@@ -2,7 +2,9 @@
 
 placed -> confirmed -> packed -> out_for_delivery -> ready_for_pickup -> collected, with side
 exits: cancelled (from placed, by the resident before the cut-off), group_failed (from placed,
-at the cut-off) and expired (from ready_for_pickup, not collected by the deadline).
+at the cut-off), expired (from ready_for_pickup, not collected by the deadline) and undelivered
+(from packed or out_for_delivery: none of its parcels reached a locker by the pickup deadline,
+and what they carried was refunded).
 """
 
 from app.core.errors import Conflict
@@ -12,13 +14,14 @@ S = OrderStatus
 ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.PLACED: frozenset({S.CONFIRMED, S.CANCELLED, S.GROUP_FAILED}),
     S.CONFIRMED: frozenset({S.PACKED}),
-    S.PACKED: frozenset({S.OUT_FOR_DELIVERY}),
-    S.OUT_FOR_DELIVERY: frozenset({S.READY_FOR_PICKUP}),
+    S.PACKED: frozenset({S.OUT_FOR_DELIVERY, S.UNDELIVERED}),
+    S.OUT_FOR_DELIVERY: frozenset({S.READY_FOR_PICKUP, S.UNDELIVERED}),
     S.READY_FOR_PICKUP: frozenset({S.COLLECTED, S.EXPIRED}),
     S.COLLECTED: frozenset(),
     S.CANCELLED: frozenset(),
     S.GROUP_FAILED: frozenset(),
     S.EXPIRED: frozenset(),
+    S.UNDELIVERED: frozenset(),
 }
 TERMINAL = frozenset(state for state, targets in ALLOWED.items() if not targets)
 

@@ -18,6 +18,8 @@ LEGAL = {
     (S.PLACED, S.CANCELLED),
     (S.PLACED, S.GROUP_FAILED),
     (S.READY_FOR_PICKUP, S.EXPIRED),
+    (S.PACKED, S.UNDELIVERED),
+    (S.OUT_FOR_DELIVERY, S.UNDELIVERED),
 }
 ALL_PAIRS = list(itertools.product(OrderStatus, OrderStatus))
 ILLEGAL = [pair for pair in ALL_PAIRS if pair not in LEGAL]
@@ -47,8 +49,16 @@ def test_every_illegal_move_is_refused(current: OrderStatus, to: OrderStatus) ->
 
 
 def test_pairs_cover_the_whole_square() -> None:
-    assert len(LEGAL) + len(ILLEGAL) == len(OrderStatus) ** 2 == 81
-    assert {S.COLLECTED, S.CANCELLED, S.GROUP_FAILED, S.EXPIRED} == states.TERMINAL
+    assert len(LEGAL) + len(ILLEGAL) == len(OrderStatus) ** 2 == 100
+    assert {S.COLLECTED, S.CANCELLED, S.GROUP_FAILED, S.EXPIRED, S.UNDELIVERED} == states.TERMINAL
+
+
+def test_undelivered_is_reached_only_from_packed_or_out_for_delivery() -> None:
+    sources = {current for current, to in LEGAL if to == S.UNDELIVERED}
+    assert sources == {S.PACKED, S.OUT_FOR_DELIVERY}
+    for current in set(OrderStatus) - sources:
+        assert not states.can_transition(current, S.UNDELIVERED)
+    assert not any(states.can_transition(S.UNDELIVERED, to) for to in OrderStatus)
 
 
 LINE_LEGAL = {
