@@ -13,7 +13,7 @@ from lockers import intake, resync
 from lockers import service as locker_service
 from lockers.bridge import Bridge
 from lockers.models import CommandStatus, LockerBankState, LockerCommand
-from lockers.simulator import VirtualBank
+from lockers.simulator import Fleet, VirtualBank
 from logistics.models import Parcel, ParcelStatus
 from tests.lockers.conftest import World, wait_for
 
@@ -77,7 +77,8 @@ def test_restarted_locker_gets_its_codes_back_and_the_resident_collects(
     inside = _deposited(world, live_client_for, "A1")
     coming = _reserved_with_code(world, "A2")
     wait_for(lambda: _codes_at_locker(online_bank) == sorted([inside.id, coming.id]))
-    code = _code(world, inside.id)
+    mine = live_client_for(world.resident).get("/lockers/my-parcels").json()
+    code = next(p["pickup_code"] for p in mine if p["parcel_id"] == inside.id)
 
     online_bank.restart()  # storage wiped: no code, no idea which parcel A1 holds
 
@@ -119,16 +120,16 @@ def test_restart_with_storage_kept_needs_no_resync(
 
 
 def test_two_consecutive_resets_resync_once_each_without_duplicates(
-    world: World, online_bank: VirtualBank, live_client_for: Callable[[Any], Any]
+    world: World, fleet: Fleet, online_bank: VirtualBank, live_client_for: Callable[[Any], Any]
 ) -> None:
     first = _deposited(world, live_client_for, "A1")
     second = _deposited(world, live_client_for, "F1")
     live = sorted([first.id, second.id])
 
-    online_bank.restart()
+    fleet.restart_bank(world.bank.code)
     wait_for(lambda: len(_resync_commands(world)) == 2 and _all_acked(_resync_commands(world)))
     assert _codes_at_locker(online_bank) == live
-    online_bank.restart()
+    fleet.restart_bank(world.bank.code)
     wait_for(lambda: len(_resync_commands(world)) == 4 and _all_acked(_resync_commands(world)))
     assert _codes_at_locker(online_bank) == live
 
