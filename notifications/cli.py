@@ -59,6 +59,7 @@ SAMPLE_PARAMS: dict[str, dict[str, Any]] = {
     "cold_chain_flag": {"order_id": 1042, "minutes": 25},
     "parcel_undelivered": {"order_id": 1042},
     "parcel_not_routed": {"order_id": 1042},
+    "undelivered_refund": {"order_id": 1042, "refunded": "¥24.50"},
     "deadline_extended": {
         "order_id": 1042,
         "bank_name": "Jade Garden Lockers",

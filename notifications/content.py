@@ -116,6 +116,13 @@ def _order_only(db_session: Session, message: Message) -> dict[str, Any]:
     return {"order_id": message.params["order_id"]}
 
 
+def _refund_only(db_session: Session, message: Message) -> dict[str, Any]:
+    return {
+        "order_id": message.params["order_id"],
+        "refunded": _money(message.params, "refunded_minor"),
+    }
+
+
 def _extended(db_session: Session, message: Message) -> dict[str, Any]:
     parcel = _parcel(db_session, message.params)
     if parcel.status != ParcelStatus.READY_FOR_PICKUP:
@@ -156,6 +163,7 @@ LOADERS: dict[str, Callable[[Session, Message], dict[str, Any]]] = {
     "cold_chain_flag": _cold_chain,
     "parcel_undelivered": _order_only,
     "parcel_not_routed": _order_only,
+    "undelivered_refund": _refund_only,
     "deadline_extended": _extended,
     "nudge_minimum": _nudge,
     "nudge_tier": _nudge,

@@ -151,6 +151,18 @@ def _parcel_not_routed(db_session: Session, event: OutboxEvent) -> list[Draft]:
     return [Draft(key, "parcel_not_routed", resident_id, params)]
 
 
+def _undelivered_refunded(db_session: Session, event: OutboxEvent) -> list[Draft]:
+    parcel, resident_id = _parcel_resident(db_session, event.payload)
+    params = {
+        "parcel_id": parcel.id,
+        "order_id": parcel.order_id,
+        "refunded_minor": int(event.payload.get("refunded_minor") or 0),
+        "currency": str(event.payload.get("currency") or "CNY"),
+    }
+    key = f"undelivered_refund:{parcel.id}"
+    return [Draft(key, "undelivered_refund", resident_id, params)]
+
+
 HANDLERS: dict[str, Callable[[Session, OutboxEvent], list[Draft]]] = {
     "order.confirmed": _order_confirmed,
     "order.group_failed": _order_group_failed,
@@ -161,6 +173,7 @@ HANDLERS: dict[str, Callable[[Session, OutboxEvent], list[Draft]]] = {
     "parcel.pickup_deadline_extended": _deadline_extended,
     "parcel.undelivered": _parcel_undelivered,
     "parcel.not_routed": _parcel_not_routed,
+    "parcel.undelivered_refunded": _undelivered_refunded,
 }
 
 

@@ -53,6 +53,7 @@ SPECS: dict[str, TemplateSpec] = {
     "cold_chain_flag": TemplateSpec(),
     "parcel_undelivered": TemplateSpec(),
     "parcel_not_routed": TemplateSpec(),
+    "undelivered_refund": TemplateSpec(),
     "deadline_extended": TemplateSpec(shrinkable=("bank_name",)),
     "nudge_minimum": TemplateSpec(shrinkable=("product",), quiet_hours=True),
     "nudge_tier": TemplateSpec(shrinkable=("product",), quiet_hours=True),

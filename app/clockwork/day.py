@@ -2,7 +2,8 @@
 
 Safe to call any number of times and from two processes at once: window generation inserts
 only what is missing (on conflict do nothing), a cut-off is claimed with the pipeline's lease,
-expiry skips parcels another process has locked, reminders and cold-chain checks are claimed
+expiry skips parcels another process has locked, settlement of undelivered parcels claims
+each order with a write and keys its refunds by parcel, reminders and cold-chain checks are claimed
 per row by their own modules.
 """
 
@@ -43,6 +44,7 @@ class TickReport:
     windows_created: int = 0
     cutoffs_launched: list[int] = field(default_factory=list)
     parcels_expired: int = 0
+    parcels_settled: int = 0
     reminders_queued: int = 0
     excursions_checked: int = 0
     errors: dict[str, str] = field(default_factory=dict)
@@ -52,6 +54,7 @@ class TickReport:
             self.windows_created
             or self.cutoffs_launched
             or self.parcels_expired
+            or self.parcels_settled
             or self.reminders_queued
             or self.errors
         )
@@ -72,6 +75,7 @@ def tick(
         ("windows", lambda: _generate_windows(sessions, now, report)),
         ("cutoffs", lambda: _launch_due_cutoffs(sessions, now, cutoffs, report)),
         ("expiry", lambda: _expire(sessions, now, report)),
+        ("settlement", lambda: _settle_undelivered(sessions, now, report)),
         ("reminders", lambda: _remind(sessions, now, report)),
         ("cold_chain", lambda: _check_cold_chain(sessions, now, report)),
     ]
@@ -143,6 +147,15 @@ def _expire(sessions: sessionmaker[Session], now: datetime, report: TickReport) 
     with sessions() as db_session:
         report.parcels_expired = len(expiry.expire_overdue(db_session=db_session, now=now))
         db_session.commit()
+
+
+def _settle_undelivered(sessions: sessionmaker[Session], now: datetime, report: TickReport) -> None:
+    from logistics import settlement
+
+    with sessions() as db_session:
+        settled = settlement.settle_due(db_session=db_session, now=now)
+        db_session.commit()
+    report.parcels_settled = len(settled.parcels_settled)
 
 
 def _remind(sessions: sessionmaker[Session], now: datetime, report: TickReport) -> None:
