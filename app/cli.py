@@ -1,13 +1,17 @@
 """The `pickup` command: serve, database, demo data, and each package's tools."""
 
-import importlib
-
 import typer
 from rich.console import Console
 
 from app import serving
 from app.core.settings import get_settings
+from app.seed.cli import app as seed_app
+from app.seed.cli import demo
 from lockers.broker import PortInUse
+from lockers.cli import app as lockers_app
+from logistics.cli import app as logistics_app
+from notifications.cli import app as notifications_app
+from simulation.cli import day as day_command
 
 console = Console()
 app = typer.Typer(
@@ -17,34 +21,11 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema: migrate and check.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-
-# Sub-apps of packages, mounted when the package provides them: (module, name).
-SUBCOMMANDS = (
-    ("app.seed.cli", "seed"),
-    ("logistics.cli", "logistics"),
-    ("lockers.cli", "lockers"),
-    ("notifications.cli", "notifications"),
-)
-for module_name, command_name in SUBCOMMANDS:
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        continue
-    app.add_typer(module.app, name=command_name)
-
-
-try:
-    from app.seed.cli import demo
-except ModuleNotFoundError:  # pragma: no cover - seed package absent
-    pass
-else:
-    app.command(help="Migrate, seed the demo city if absent, print the logins and serve.")(demo)
-
-
-from simulation.cli import day as day_command  # noqa: E402
-
+app.add_typer(seed_app, name="seed")
+app.add_typer(logistics_app, name="logistics")
+app.add_typer(lockers_app, name="lockers")
+app.add_typer(notifications_app, name="notifications")
+app.command(help="Migrate, seed the demo city if absent, print the logins and serve.")(demo)
 app.command(name="day")(day_command)
 
 

@@ -1,32 +1,41 @@
-"""Compose the FastAPI application: every package's router, error handlers, the dashboard."""
+"""Compose the FastAPI application: every package's router and the error handlers."""
 
-import importlib
 import logging
 
 from fastapi import APIRouter, Depends, FastAPI
 
+from app.auth.routes import router as auth_router
+from app.catalog.routes import router as catalog_router
+from app.cities.routes import router as cities_router
 from app.core.errors import install_error_handlers
 from app.core.ids import check_path_ids
 from app.core.limits import BodySizeLimit
 from app.core.settings import get_settings
+from app.groupbuys.routes import router as groupbuys_router
+from app.neighborhoods.routes import router as neighborhoods_router
+from app.orders.routes import router as orders_router
+from app.payments.routes import router as payments_router
+from app.residents.routes import router as residents_router
+from app.windows.routes import router as windows_router
+from lockers.routes import router as lockers_router
+from logistics.routes import router as logistics_router
+from notifications.routes import router as notifications_router
 
 log = logging.getLogger(__name__)
 
-# Each module exposes `router`; modules of packages not built yet are skipped.
-ROUTER_MODULES = (
-    "app.auth.routes",
-    "app.residents.routes",
-    "app.cities.routes",
-    "app.catalog.routes",
-    "app.neighborhoods.routes",
-    "app.windows.routes",
-    "app.groupbuys.routes",
-    "app.orders.routes",
-    "app.payments.routes",
-    "logistics.routes",
-    "lockers.routes",
-    "notifications.routes",
-    "ops_dashboard.routes",
+ROUTERS: tuple[APIRouter, ...] = (
+    auth_router,
+    residents_router,
+    cities_router,
+    catalog_router,
+    neighborhoods_router,
+    windows_router,
+    groupbuys_router,
+    orders_router,
+    payments_router,
+    logistics_router,
+    lockers_router,
+    notifications_router,
 )
 
 OPENAPI_TAGS = [
@@ -41,19 +50,6 @@ OPENAPI_TAGS = [
     {"name": "notifications", "description": "SMS outbox and provider webhooks."},
     {"name": "ops", "description": "The operations dashboard."},
 ]
-
-
-def _routers() -> list[APIRouter]:
-    routers = []
-    for name in ROUTER_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        routers.append(module.router)
-    return routers
 
 
 def create_app() -> FastAPI:
@@ -71,7 +67,7 @@ def create_app() -> FastAPI:
         dependencies=[Depends(check_path_ids)],
     )
     install_error_handlers(app)
-    for router in _routers():
+    for router in ROUTERS:
         app.include_router(router)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness probe")

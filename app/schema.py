@@ -3,26 +3,17 @@
 Only composition code (migrations, `app.main`, tests) imports this module.
 """
 
-import importlib
-
 from sqlalchemy import MetaData
 
+from app import models as app_models
 from app.core.db import Base
+from lockers import models as locker_models
+from logistics import models as logistics_models
+from notifications import models as notification_models
 
-MODEL_MODULES = (
-    "app.models",
-    "logistics.models",
-    "lockers.models",
-    "notifications.models",
-)
+MODEL_MODULES = (app_models, logistics_models, locker_models, notification_models)
 
 
 def load_all_models() -> MetaData:
-    """Import every package's models (those that exist yet) and return the full metadata."""
-    for name in MODEL_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
+    """The full metadata: every package's models are imported with this module."""
     return Base.metadata

@@ -9,7 +9,6 @@ routes, events not emitted yet), so nothing is ever duplicated.
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -22,7 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound
-from app.windows.models import DeliveryWindow, WindowStatus
+from app.groupbuys import closing
+from app.windows.models import DeliveryWindow
 from logistics import lifecycle, packing, planning, reservation
 from logistics.models import (
     Parcel,
@@ -282,15 +282,6 @@ def _progress(ctx: _Context, name: str) -> Callable[[int, int], None] | None:
 
 
 def _close(db_session: Session, ctx: _Context) -> dict[str, Any]:
-    try:
-        closing = importlib.import_module("app.groupbuys.closing")
-    except ModuleNotFoundError:  # pragma: no cover - foundation not built yet
-        window = db_session.get(DeliveryWindow, ctx.window_id)
-        assert window is not None
-        window.status = WindowStatus.CLOSED
-        window.closed_at = window.closed_at or utcnow()
-        db_session.commit()
-        return {"closing_flow": "unavailable: window marked closed only"}
     summary = closing.close_window(db_session=db_session, window_id=ctx.window_id, now=ctx.now)
     db_session.commit()
     return {
