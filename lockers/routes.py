@@ -121,7 +121,9 @@ def _my_parcel(db: Session, parcel: Parcel) -> MyParcelRead:
         timezone=city_zone,
         extended=extended,
         can_extend=can_extend,
-        cold_chain_minutes_out=max((f.minutes_out for f in flags), default=None),
+        cold_chain_minutes_out=max(
+            (f.minutes_out for f in flags), default=parcel.van_minutes_over_limit
+        ),
     )
 
 

@@ -23,7 +23,7 @@ from app.orders import states
 from app.orders.models import Order, OrderStatus
 from app.staff.models import StaffRole, StaffUser
 from app.windows.models import DeliveryWindow
-from logistics import handover, lifecycle
+from logistics import handover, lifecycle, van_cold_chain
 from logistics.models import (
     Parcel,
     ParcelStatus,
@@ -33,6 +33,7 @@ from logistics.models import (
     StopStatus,
     Vehicle,
 )
+from logistics.settings import get_logistics_settings
 
 VISIBLE_TO_DRIVERS = (
     RouteStatus.PUBLISHED,
@@ -158,8 +159,9 @@ def start(*, db_session: Session, route: Route, now: datetime | None = None) -> 
 def arrive(
     *, db_session: Session, route: Route, stop_id: int, now: datetime | None = None
 ) -> Route:
-    """The van is at the stop (a repeat is a no-op); later ETAs follow. Refused (409
-    still_at_stop) while another stop of the route is not departed."""
+    """The van is at the stop (a repeat is a no-op); later ETAs follow; cold parcels reached
+    past the van's cold-chain limit are flagged. Refused (409 still_at_stop) while another stop
+    of the route is not departed."""
     now = now or utcnow()
     stop = _stop(route, stop_id)
     if stop.arrived_at is not None:
@@ -170,6 +172,12 @@ def arrive(
     start(db_session=db_session, route=route, now=now)
     lifecycle.transition(stop, StopStatus.ARRIVED)
     stop.arrived_at = now
+    van_cold_chain.flag_at_stop(
+        db_session=db_session,
+        route=route,
+        stop=stop,
+        limit_minutes=get_logistics_settings().cold_chain_minutes,
+    )
     recompute_etas(route, now)
     db_session.flush()
     return route
@@ -257,6 +265,7 @@ class ParcelAtStop:
     compartment_label: str | None
     status: str
     failure_reason: str | None = None
+    van_minutes_over_limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -299,14 +308,15 @@ def view(*, db_session: Session, route: Route) -> RouteView:
                 Parcel.status,
                 Parcel.route_stop_id,
                 Parcel.failure_reason,
+                Parcel.van_minutes_over_limit,
             )
             .outerjoin(Compartment, Compartment.id == Parcel.compartment_id)
             .where(Parcel.route_stop_id.in_([s.id for s in stops]))
             .order_by(Compartment.label, Parcel.id)
         ).all()
-        for pid, oid, tc, size, comp_id, label, status, stop_id, why in rows:
+        for pid, oid, tc, size, comp_id, label, status, stop_id, why, over in rows:
             by_stop[stop_id or 0].append(
-                ParcelAtStop(pid, oid, str(tc), str(size), comp_id, label, str(status), why)
+                ParcelAtStop(pid, oid, str(tc), str(size), comp_id, label, str(status), why, over)
             )
     vehicle = db_session.get(Vehicle, route.vehicle_id)
     depot = db_session.get(Depot, route.depot_id)

@@ -50,6 +50,9 @@ class Parcel(Base):
     unplaced_reason: Mapped[str | None] = mapped_column(String(200))
     # Why the parcel will not reach its locker this window (undelivered); None otherwise.
     failure_reason: Mapped[str | None] = mapped_column(String(200))
+    # Chilled or frozen parcel handed over after longer in the van than the cold-chain limit:
+    # by how many minutes (rounded up); None otherwise.
+    van_minutes_over_limit: Mapped[int | None]
     route_stop_id: Mapped[int | None] = mapped_column(ForeignKey("route_stops.id"), index=True)
     reserved_at: Mapped[datetime | None]
     pickup_deadline: Mapped[datetime]

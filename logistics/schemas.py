@@ -118,6 +118,11 @@ class ParcelAtStopRead(BaseModel):
     compartment_label: str | None
     status: str
     failure_reason: str | None = None
+    van_minutes_over_limit: int | None = Field(
+        default=None,
+        description="Chilled or frozen parcel reached past the van's cold-chain limit: by how "
+        "many minutes",
+    )
 
 
 class RouteStopRead(BaseModel):
@@ -287,6 +292,7 @@ class RouteRead(BaseModel):
                             compartment_label=p.compartment_label,
                             status=p.status,
                             failure_reason=p.failure_reason,
+                            van_minutes_over_limit=p.van_minutes_over_limit,
                         )
                         for p in item.parcels
                     ],

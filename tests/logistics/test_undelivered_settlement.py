@@ -51,6 +51,7 @@ def _route(world: World, db: Session, orders: list[list[tuple[object, int]]]) ->
     cutoff(world, db)
     route = db.scalar(select(Route).where(Route.window_id == world.window.id))
     assert route is not None and route.status == RouteStatus.PUBLISHED
+    world.route_driver = driver  # type: ignore[attr-defined]
     return route
 
 
