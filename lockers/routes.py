@@ -8,14 +8,9 @@ from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.auth.deps import (
-    CurrentDriver,
-    CurrentOperator,
-    CurrentPrincipal,
-    CurrentResident,
-    SessionDep,
-)
+from app.auth.deps import CurrentDriver, CurrentOperator, CurrentPrincipal, CurrentResident
 from app.cities.models import City
+from app.core.db import SessionDep
 from app.core.errors import Forbidden, NotFound
 from app.neighborhoods.models import LockerBank, Neighborhood
 from app.staff.models import StaffUser

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from app.auth.deps import CurrentOperator, CurrentPrincipal, SessionDep, require_staff
+from app.auth.deps import CurrentOperator, CurrentPrincipal, require_staff
 from app.cities.models import Depot
 from app.core.celery_app import celery_app
+from app.core.db import SessionDep
 from app.core.errors import Conflict, Forbidden, NotFound
 from app.neighborhoods.models import Neighborhood
 from app.residents.models import Resident

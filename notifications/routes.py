@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 from sqlalchemy import select
 
-from app.auth.deps import CurrentOperator, CurrentResident, SessionDep
+from app.auth.deps import CurrentOperator, CurrentResident
+from app.core.db import SessionDep
 from app.core.errors import NotFound
 from app.neighborhoods.models import Neighborhood
 from app.residents.models import Resident

@@ -1,4 +1,4 @@
-"""Annotated FastAPI dependencies: the session, the caller, and role checks."""
+"""Annotated FastAPI dependencies of authentication: the caller and role checks."""
 
 from collections.abc import Callable
 from typing import Annotated
@@ -7,13 +7,12 @@ from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
-from app.core.db import get_db
+from app.core.db import SessionDep
 from app.core.errors import Forbidden, NotAuthenticated
 from app.core.security import Principal, Role, decode_access_token
 from app.residents.models import Resident
 from app.staff.models import StaffUser
 
-SessionDep = Annotated[Session, Depends(get_db)]
 _bearer = HTTPBearer(auto_error=False, description="Bearer token from /auth/*/token")
 # The same header, documented a second way so the /docs "Authorize" dialog can log staff in.
 _staff_password = OAuth2PasswordBearer(

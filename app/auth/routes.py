@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from app.auth import ratelimit
 from app.auth import service as auth_service
-from app.auth.deps import SessionDep
 from app.auth.schemas import (
     LoginCodeRequest,
     LoginCodeSent,
@@ -25,6 +24,7 @@ from app.auth.schemas import (
     StaffLogin,
     StaffToken,
 )
+from app.core.db import SessionDep
 from app.core.errors import DomainError
 from app.core.security import access_token_ttl
 from app.core.settings import get_settings

@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.auth.deps import CurrentOperator, SessionDep
+from app.auth.deps import CurrentOperator
 from app.catalog import service as product_service
 from app.catalog.schemas import ProductCreate, ProductQuery, ProductRead, ProductUpdate
 from app.cities import service as city_service
+from app.core.db import SessionDep
 from app.core.pagination import Page
 
 router = APIRouter(prefix="/products", tags=["operator"])

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.auth.deps import CurrentOperator, SessionDep
+from app.auth.deps import CurrentOperator
 from app.cities import service as city_service
 from app.cities.models import City
 from app.cities.schemas import (
@@ -23,6 +23,7 @@ from app.cities.schemas import (
     WindowSlotRead,
     WindowSlotUpdate,
 )
+from app.core.db import SessionDep
 from app.core.pagination import Page, PageQuery
 from app.staff.models import StaffUser
 

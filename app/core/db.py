@@ -1,10 +1,11 @@
-"""Engine, sessions and the declarative base every package's models derive from."""
+"""Engine, sessions, the request's session dependency and the declarative base of every model."""
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Depends
 from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -94,3 +95,6 @@ def get_db() -> Iterator[Session]:
     """FastAPI dependency: one session per request, rolled back if the route did not commit."""
     with get_sessionmaker()() as session:
         yield session
+
+
+SessionDep = Annotated[Session, Depends(get_db)]

@@ -5,7 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from sqlalchemy.orm import Session
 
-from app.auth.deps import CurrentOperator, CurrentResident, SessionDep
+from app.auth.deps import CurrentOperator, CurrentResident
+from app.core.db import SessionDep
 from app.core.errors import NotFound
 from app.groupbuys import closing
 from app.groupbuys import service as groupbuy_service

@@ -5,8 +5,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.auth.deps import CurrentOperator, SessionDep
+from app.auth.deps import CurrentOperator
 from app.cities import service as city_service
+from app.core.db import SessionDep
 from app.core.pagination import Page
 from app.neighborhoods import service as neighborhood_service
 from app.neighborhoods.models import LockerBank, Neighborhood

@@ -4,7 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response, status
 
-from app.auth.deps import CurrentResident, SessionDep
+from app.auth.deps import CurrentResident
+from app.core.db import SessionDep
 from app.orders import service as order_service
 from app.orders.schemas import MAX_ID, OrderCreate, OrderPage, OrderRead
 

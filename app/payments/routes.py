@@ -5,7 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from sqlalchemy import select
 
-from app.auth.deps import CurrentOperator, SessionDep
+from app.auth.deps import CurrentOperator
+from app.core.db import SessionDep
 from app.core.errors import NotFound
 from app.groupbuys import pricing
 from app.neighborhoods.models import Neighborhood

@@ -4,7 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
-from app.auth.deps import CurrentOperator, CurrentResident, SessionDep
+from app.auth.deps import CurrentOperator, CurrentResident
+from app.core.db import SessionDep
 from app.residents import service as residents_service
 from app.residents.schemas import (
     ID_MAX,

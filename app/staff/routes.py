@@ -4,7 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
-from app.auth.deps import CurrentOperator, SessionDep
+from app.auth.deps import CurrentOperator
+from app.core.db import SessionDep
 from app.core.errors import InvalidInput, NotFound
 from app.residents.schemas import ID_MAX
 from app.staff import service as staff_service

@@ -5,9 +5,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.auth.deps import CurrentOperator, SessionDep
+from app.auth.deps import CurrentOperator
 from app.cities import service as city_service
 from app.cities.models import City
+from app.core.db import SessionDep
 from app.core.pagination import Page
 from app.windows import schedule
 from app.windows import service as window_service
