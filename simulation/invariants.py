@@ -30,6 +30,8 @@ COLD = ("chilled", "frozen")
 # Parcels the resident will not get from this window, and must be told about.
 WONT_COME = (ParcelStatus.UNDELIVERED,)
 TOLD_EVENTS = ("parcel.undelivered", "parcel.not_routed", "route.unassigned")
+# The ledger key prefix of an undelivered parcel's refund (logistics.settlement.refund_key).
+UNDELIVERED_REFUND_KEY = "refund:undelivered:"
 
 
 @dataclass
@@ -89,10 +91,17 @@ def _orders_end(db: Session, windows: list[int], _limit: int) -> Check:
     rows = db.execute(select(Order.id, Order.status).where(Order.window_id.in_(windows))).all()
     undelivered = _orders_with_parcels(db, windows, WONT_COME)
     refunded = _net_by_order(db, windows)
+    settled = _undelivered_refunds(db, windows)
     check = Check(
         "every confirmed order ends collected, expired-and-handled or refunded", len(rows)
     )
     for order_id, status in rows:
+        if status == OrderStatus.UNDELIVERED:
+            missing = settled.get(order_id, (set(), set()))
+            if missing[0] and missing[0] <= missing[1]:
+                continue
+            check.failures.append(f"order {order_id} ended undelivered without its refunds")
+            continue
         if status in FINAL_ORDER:
             continue
         if order_id in undelivered and refunded.get(order_id, (0, 0))[1] > 0:
@@ -105,6 +114,32 @@ def _orders_end(db: Session, windows: list[int], _limit: int) -> Check:
     ).all()
     check.failures += [f"expired parcel {pid} never retrieved" for pid in expired_in_locker]
     return check
+
+
+def _undelivered_refunds(db: Session, windows: list[int]) -> dict[int, tuple[set[str], set[str]]]:
+    """order id -> (refund keys its settled undelivered parcels call for, keys in the ledger)."""
+    out: dict[int, tuple[set[str], set[str]]] = {}
+    parcels = db.execute(
+        select(Parcel.order_id, Parcel.id).where(
+            Parcel.window_id.in_(windows),
+            Parcel.status == ParcelStatus.CANCELLED,
+            Parcel.failure_reason.is_not(None),
+        )
+    ).all()
+    for order_id, parcel_id in parcels:
+        out.setdefault(order_id, (set(), set()))[0].add(f"{UNDELIVERED_REFUND_KEY}{parcel_id}")
+    keys = db.execute(
+        select(LedgerEntry.order_id, LedgerEntry.idempotency_key)
+        .join(Order, Order.id == LedgerEntry.order_id)
+        .where(
+            Order.window_id.in_(windows),
+            LedgerEntry.kind == EntryKind.REFUND,
+            LedgerEntry.idempotency_key.like(f"{UNDELIVERED_REFUND_KEY}%"),
+        )
+    ).all()
+    for order_id, key in keys:
+        out.setdefault(order_id, (set(), set()))[1].add(key)
+    return out
 
 
 def _net_by_order(db: Session, windows: list[int]) -> dict[int, tuple[int, int]]:
@@ -161,6 +196,13 @@ def _cold_chain(db: Session, windows: list[int], limit_minutes: int) -> Check:
         )
     ).all()
     flagged = set(db.scalars(select(ParcelColdChainFlag.parcel_id)).all())
+    flagged |= set(
+        db.scalars(
+            select(Parcel.id).where(
+                Parcel.window_id.in_(windows), Parcel.van_minutes_over_limit.is_not(None)
+            )
+        ).all()
+    )
     check = Check("every chilled and frozen parcel within its time limit or flagged", len(rows))
     limit = timedelta(minutes=limit_minutes)
     for parcel_id, started, arrived in rows:
