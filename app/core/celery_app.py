@@ -17,6 +17,8 @@ from kombu.entity import Queue
 from app.core.clock import CLOCK_FILE_ENV, clock_from_env, set_clock
 from app.core.settings import get_settings
 
+# Names, not imports: each task module imports `celery_app` from here, and app.core imports
+# nothing above it. tests/test_import_layers.py imports every name and sees its tasks register.
 TASK_MODULES = ["logistics.tasks", "lockers.tasks", "notifications.tasks", "app.clockwork.tasks"]
 
 

@@ -1,0 +1,200 @@
+"""Fail when a module imports up the house, or sideways between the service packages.
+
+The layers, bottom to top:
+  0. `app.core`: imports nothing else of ours.
+  1. the app domain: every other module under `app` except the composition.
+  2. the service packages `logistics`, `lockers`, `notifications` (none imports another).
+  3. `ops_dashboard`.
+  4. the composition: the app factory, the CLI, the embedded runner and serving, the model
+     registry and migrations, the clockwork, the demo seed, the simulation. Only composition
+     imports composition.
+A module may import its own layer (the service packages only within themselves) and any layer
+below. Every import counts: module level, inside functions, under TYPE_CHECKING.
+
+Usage: python scripts/import_layers.py [ROOT]   (exit 1 and one line per bad import)
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+CORE, DOMAIN, SERVICE, DASHBOARD, COMPOSITION = range(5)
+LAYER_NAMES = ("app.core", "app domain", "service package", "ops_dashboard", "composition")
+
+SCANNED_PACKAGES = ("app", "logistics", "lockers", "notifications", "ops_dashboard", "simulation")
+SERVICE_PACKAGES = ("logistics", "lockers", "notifications")
+COMPOSITION_MODULES = (
+    "app.main",
+    "app.cli",
+    "app.embedded",
+    "app.serving",
+    "app.schema",
+    "app.models",
+    "app.dbtools",
+    "app.migrations",
+    "app.clockwork",
+    "app.seed",
+    "simulation",
+)
+
+# Sideways imports between service packages that exist today, as (importer, imported module).
+# Issue 10 item 2 (one owner per table; packages talk through services and events) removes
+# them: shrink this list as they go, never grow it.
+ALLOWED_SIDEWAYS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("lockers.deposit", "logistics.handover"),
+        ("lockers.deposit", "logistics.lifecycle"),
+        ("lockers.deposit", "logistics.models"),
+        ("lockers.domain_events", "logistics.models"),
+        ("lockers.expiry", "logistics.lifecycle"),
+        ("lockers.expiry", "logistics.models"),
+        ("lockers.extension", "logistics.models"),
+        ("lockers.intake", "logistics.models"),
+        ("lockers.operator", "logistics.models"),
+        ("lockers.pickup", "logistics.lifecycle"),
+        ("lockers.pickup", "logistics.models"),
+        ("lockers.resync", "logistics.models"),
+        ("lockers.routes", "logistics.models"),
+        ("lockers.service", "logistics.models"),
+        ("notifications.content", "lockers.service"),
+        ("notifications.content", "logistics.models"),
+        ("notifications.dispatch", "logistics.models"),
+        ("notifications.reminders", "logistics.models"),
+    }
+)
+# Upward imports that exist today. `notifications tick` and `notifications worker` run the
+# whole clockwork, not a notifications job: they belong in `app.cli`, and moving them there
+# removes these entries.
+ALLOWED_UPWARD: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("notifications.cli", "app.clockwork"),
+        ("notifications.cli", "app.clockwork.runner"),
+    }
+)
+
+
+@dataclass(frozen=True)
+class Violation:
+    path: Path
+    line: int
+    importer: str
+    imported: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.importer} imports {self.imported} ({self.reason})"
+
+
+def _within(module: str, prefix: str) -> bool:
+    return module == prefix or module.startswith(prefix + ".")
+
+
+def top_package(module: str) -> str:
+    return module.split(".", 1)[0]
+
+
+def layer_of(module: str) -> int | None:
+    """The module's layer, or None when it is not ours (the standard library, a dependency)."""
+    if any(_within(module, name) for name in COMPOSITION_MODULES):
+        return COMPOSITION
+    if _within(module, "app.core"):
+        return CORE
+    top = top_package(module)
+    if top == "app":
+        return DOMAIN
+    if top in SERVICE_PACKAGES:
+        return SERVICE
+    if top == "ops_dashboard":
+        return DASHBOARD
+    return None
+
+
+def module_name(root: Path, path: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _is_module(root: Path, module: str) -> bool:
+    base = root.joinpath(*module.split("."))
+    return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
+
+
+def imports_of(root: Path, path: Path) -> Iterator[tuple[int, str]]:
+    """(line, imported module) for every import statement in the file, wherever it sits."""
+    importer = module_name(root, path)
+    package = importer if path.name == "__init__.py" else importer.rpartition(".")[0]
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, node.module] if node.module else anchor)
+            else:
+                base = node.module or ""
+            for alias in node.names:
+                submodule = f"{base}.{alias.name}"
+                yield node.lineno, submodule if _is_module(root, submodule) else base
+
+
+def _reason(importer: str, imported: str) -> str | None:
+    source, target = layer_of(importer), layer_of(imported)
+    if source is None or target is None:
+        return None
+    if target > source:
+        if (importer, imported) in ALLOWED_UPWARD:
+            return None
+        return f"{LAYER_NAMES[source]} must not import up into {LAYER_NAMES[target]}"
+    sideways = source == target == SERVICE and top_package(importer) != top_package(imported)
+    if sideways and (importer, imported) not in ALLOWED_SIDEWAYS:
+        return "service packages must not import each other"
+    return None
+
+
+def edges(root: Path) -> Iterator[tuple[Path, int, str, str]]:
+    """(file, line, importer, imported) for every distinct import in the scanned packages."""
+    for package in SCANNED_PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            importer = module_name(root, path)
+            for line, imported in sorted(set(imports_of(root, path))):
+                yield path.relative_to(root), line, importer, imported
+
+
+def violations(root: Path) -> list[Violation]:
+    found = []
+    for path, line, importer, imported in edges(root):
+        reason = _reason(importer, imported)
+        if reason is not None:
+            found.append(Violation(path, line, importer, imported, reason))
+    return found
+
+
+def stale_allowances(root: Path) -> frozenset[tuple[str, str]]:
+    """Allowed imports that no longer exist: their entries can go."""
+    present = {(importer, imported) for _, _, importer, imported in edges(root)}
+    return (ALLOWED_SIDEWAYS | ALLOWED_UPWARD) - present
+
+
+def main(argv: list[str]) -> int:
+    root = Path(argv[1]) if len(argv) > 1 else Path(__file__).resolve().parent.parent
+    for importer, imported in sorted(stale_allowances(root)):
+        print(f"note: {importer} no longer imports {imported}; remove it from the allow-list")
+    found = violations(root)
+    for violation in found:
+        print(violation)
+    if found:
+        print(f"{len(found)} import(s) point up the house or sideways; see {__file__}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
