@@ -37,6 +37,7 @@ _CONFIRMED_OR_LATER = (
     OrderStatus.READY_FOR_PICKUP,
     OrderStatus.COLLECTED,
     OrderStatus.EXPIRED,
+    OrderStatus.UNDELIVERED,
 )
 
 
