@@ -6,12 +6,12 @@ from rich.console import Console
 from app import serving
 from app.core.settings import get_settings
 from app.seed.cli import app as seed_app
-from app.seed.cli import demo
 from lockers.broker import PortInUse
 from lockers.cli import app as lockers_app
 from logistics.cli import app as logistics_app
 from notifications.cli import app as notifications_app
 from simulation.cli import day as day_command
+from simulation.cli import demo
 
 console = Console()
 app = typer.Typer(
@@ -25,7 +25,7 @@ app.add_typer(seed_app, name="seed")
 app.add_typer(logistics_app, name="logistics")
 app.add_typer(lockers_app, name="lockers")
 app.add_typer(notifications_app, name="notifications")
-app.command(help="Migrate, seed the demo city if absent, print the logins and serve.")(demo)
+app.command(name="demo")(demo)
 app.command(name="day")(day_command)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
+from app.neighborhoods.models import Neighborhood
 from app.residents.models import Resident
 from logistics.models import Parcel, ParcelStatus
 from notifications import service
@@ -28,10 +29,15 @@ def reminder_due_at(*, deadline: datetime, policy: service.CityPolicy) -> dateti
 
 
 def scan(*, db_session: Session, now: datetime | None = None) -> list[int]:
-    """Create the reminders that are due; return the ids to enqueue after commit."""
+    """Create the reminders that are due; return the ids to enqueue after commit.
+
+    Set-based: one query finds the waiting parcels with their city, the due ones are picked in
+    memory, and one query each finds the reminders already made and the ready notices just
+    sent; only the parcels left cost a row each."""
     now = now or utcnow()
-    parcels = db_session.scalars(
-        select(Parcel)
+    rows = db_session.execute(
+        select(Parcel, Neighborhood.city_id)
+        .join(Neighborhood, Neighborhood.id == Parcel.neighborhood_id)
         .where(
             Parcel.status == ParcelStatus.READY_FOR_PICKUP,
             Parcel.pickup_deadline > now + LAST_USEFUL,
@@ -40,21 +46,26 @@ def scan(*, db_session: Session, now: datetime | None = None) -> list[int]:
         .order_by(Parcel.id)
     ).all()
     policies: dict[int | None, service.CityPolicy] = {}
-    to_send: list[int] = []
-    for parcel in parcels:
-        key = f"pickup_reminder:{parcel.id}:{int(parcel.pickup_deadline.timestamp())}"
-        if service.get_by_key(db_session=db_session, key=key) is not None:
-            continue
-        resident = db_session.get(Resident, parcel.resident_id)
-        if resident is None:
-            continue
-        city_id = service.city_id_of_resident(db_session=db_session, resident=resident)
+    due: list[tuple[Parcel, str]] = []
+    for parcel, city_id in rows:
         if city_id not in policies:
             policies[city_id] = service.get_policy(db_session=db_session, city_id=city_id)
         policy = policies[city_id]
         if now < reminder_due_at(deadline=parcel.pickup_deadline, policy=policy):
             continue
-        if policy.quiet_hours.is_quiet(now) or _just_told(db_session, parcel, now):
+        if policy.quiet_hours.is_quiet(now):
+            continue
+        due.append(
+            (parcel, f"pickup_reminder:{parcel.id}:{int(parcel.pickup_deadline.timestamp())}")
+        )
+    made = _existing_keys(db_session, [key for _, key in due])
+    just_told = _told_ready_since(db_session, now - AFTER_READY)
+    to_send: list[int] = []
+    for parcel, key in due:
+        if key in made or parcel.id in just_told:
+            continue
+        resident = db_session.get(Resident, parcel.resident_id)
+        if resident is None:
             continue
         message, new = service.create(
             db_session=db_session,
@@ -72,13 +83,28 @@ def scan(*, db_session: Session, now: datetime | None = None) -> list[int]:
     return to_send
 
 
-def _just_told(db_session: Session, parcel: Parcel, now: datetime) -> bool:
-    recent = db_session.scalar(
-        select(Message.id)
-        .where(
-            Message.idempotency_key.startswith(f"parcel_ready:{parcel.id}:", autoescape=True),
-            Message.created_at > now - AFTER_READY,
+def _existing_keys(db_session: Session, keys: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        found.update(
+            db_session.scalars(
+                select(Message.idempotency_key).where(Message.idempotency_key.in_(chunk))
+            )
         )
-        .limit(1)
+    return found
+
+
+def _told_ready_since(db_session: Session, since: datetime) -> set[int]:
+    """Parcels whose ready notice was created after `since` (keys `parcel_ready:<id>:...`)."""
+    keys = db_session.scalars(
+        select(Message.idempotency_key).where(
+            Message.template == "parcel_ready", Message.created_at > since
+        )
     )
-    return recent is not None
+    told: set[int] = set()
+    for key in keys:
+        parts = key.split(":")
+        if len(parts) > 1 and parts[1].isdigit():
+            told.add(int(parts[1]))
+    return told

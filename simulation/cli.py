@@ -1,16 +1,20 @@
 """`pickup day`: the played day, headless, on whichever stack the settings select."""
 
+import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.live import Live
 
+from app import serving
 from app.core.settings import get_settings
+from app.seed import cli as seed_cli
 from simulation.day import DayOptions, DayState, run_day
 from simulation.stack import StackConfig
-from simulation.summary import live_panel, report_table
+from simulation.summary import live_panel, report_json, report_table
 
 console = Console()
 
@@ -23,6 +27,7 @@ def day(
     workdir: Path = typer.Option(None, help="Keep the day's database and logs here"),
     keep_database: bool = typer.Option(False, help="Keep the PostgreSQL database afterwards"),
     quiet: bool = typer.Option(False, help="No live summary, only the report"),
+    report: Path = typer.Option(None, help="Also write the invariant report here as JSON"),
 ) -> None:
     """Play one day as fast as the work allows and check its invariants (exit 1 if one breaks).
 
@@ -64,7 +69,70 @@ def day(
 
             result = run_day(options, show)
     console.print(report_table(result))
+    if report is not None:
+        report.write_text(json.dumps(report_json(result), indent=2, default=str))
     if not result.report.ok:
         console.print("[red bold]Some invariants broke.[/red bold]")
         raise typer.Exit(1)
     console.print(f"[green bold]Every invariant holds.[/green bold] ({result.wall_s:.0f} s)")
+
+
+def demo(
+    host: str = serving.HostOption,
+    port: int | None = serving.PortOption,
+    mqtt_port: int | None = serving.MqttPortOption,
+    port_base: int | None = serving.PortBaseOption,
+    speed: float = typer.Option(
+        200.0, min=1.0, help="Simulated seconds per real second (200: a window in about 4 min)"
+    ),
+    orders: int = typer.Option(600, min=0, help="Orders the simulated residents place"),
+    seed: int = typer.Option(7, help="Seed of every simulated choice"),
+    play: bool = typer.Option(True, help="Play the day (--no-play: seed and serve only)"),
+) -> None:
+    """The demo city living a day you can watch: residents order, groups form or fail, vans
+    go out, lockers fill, phones buzz, food is collected; the API stays up to explore."""
+    if not play:
+        seed_cli.demo(host=host, port=port, mqtt_port=mqtt_port, port_base=port_base)
+        return
+    address = seed_cli.prepare_address(
+        host=host, port=port, mqtt_port=mqtt_port, port_base=port_base
+    )
+    workdir = Path(".pickup-demo").resolve()
+    logging.basicConfig(
+        level=logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        filename=workdir.parent / ".pickup-demo.log",
+    )
+
+    def on_city(city: dict[str, Any]) -> None:
+        seed_cli.print_demo(city["demo"], base_url=address.base_url)
+        console.print(
+            "The SMS the demo resident receives (their login codes too) are printed here; "
+            "everyone else's phone is simulated."
+        )
+
+    def on_sms(phone: str, body: str) -> None:
+        console.print(f"[cyan]SMS to {phone}[/cyan]: {body}")
+
+    options = DayOptions(
+        orders=orders,
+        seed=seed,
+        speed=speed,
+        demo_seed=True,
+        keep_serving=True,
+        on_city=on_city,
+        watch_phone=on_sms,
+        stack=StackConfig(
+            host=address.host,
+            port=address.http_port,
+            mqtt_port=address.mqtt_port,
+            workdir=workdir,
+        ),
+    )
+    console.print(
+        f"Playing a day of the demo city at {speed:.0f}x; its database is {workdir}/day.db "
+        "(fresh each start)."
+    )
+    with Live(live_panel(DayState()), console=console, refresh_per_second=2) as live:
+        result = run_day(options, lambda state: live.update(live_panel(state)))
+    console.print(report_table(result))

@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 MIN_STEP = timedelta(minutes=1)
 MAX_STEP = timedelta(minutes=10)
+# Simulated lockers report their state at least this often in simulated time (their own timer
+# counts wall seconds, which a fast day outruns).
+HEARTBEAT_EVERY = timedelta(minutes=20)
 
 
 @dataclass
@@ -43,6 +46,9 @@ class DayOptions:
     time_limit_s: float = 10.0
     demo_seed: bool = False  # the demo city (its logins) instead of a sized city
     wall_limit_s: float | None = None
+    keep_serving: bool = False  # after the day: keep the system up until Ctrl-C
+    on_city: Callable[[dict[str, Any]], None] | None = None  # told once the city is built
+    watch_phone: Callable[[str, str], None] | None = None  # (phone, body) of watched phones
 
 
 @dataclass
@@ -107,7 +113,7 @@ def run_day(options: DayOptions, observe: Observer | None = None) -> DayResult:
     timings: dict[str, float] = {}
     state = DayState()
     notify = observe or (lambda _s: None)
-    phones = PhoneNetwork().start()
+    phones = PhoneNetwork(on_watched=options.watch_phone).start()
     stack = Stack(options.stack)
     clock_file = stack.workdir / "clock.json"
     try:
@@ -128,9 +134,13 @@ def run_day(options: DayOptions, observe: Observer | None = None) -> DayResult:
         state.phase = "seeding the city"
         notify(state)
         t = time.monotonic()
-        city = _seed(options)
+        city = _seed_demo() if options.demo_seed else _seed(options)
         timings["seed"] = time.monotonic() - t
         state.timezone = city["timezone"]
+        if city.get("watch"):
+            phones.watch(city["watch"])
+        if options.on_city is not None:
+            options.on_city(city)
         stack.start_services(env)
         lockers = _start_lockers(stack)
         timings["start"] = time.monotonic() - t - timings["seed"]
@@ -181,6 +191,25 @@ def _seed(options: DayOptions) -> dict[str, Any]:
         "timezone": summary.timezone,
         "drivers": [(u, DRIVER_PASSWORD) for u in summary.driver_usernames],
         "first_phone": summary.first_resident_phone,
+    }
+
+
+def _seed_demo() -> dict[str, Any]:
+    from app.core.db import get_sessionmaker
+    from app.seed.demo import DEMO_DRIVER, seed_demo
+    from app.seed.fleet import DRIVER_PASSWORD
+
+    with get_sessionmaker()() as db:
+        result = seed_demo(db_session=db)
+        db.commit()
+    drivers = [DEMO_DRIVER, *result.fleet_drivers]
+    return {
+        "city_id": result.city_id,
+        "timezone": result.summary.timezone if result.summary else "Asia/Shanghai",
+        "drivers": [(u, DRIVER_PASSWORD) for u in drivers],
+        "first_phone": result.resident_phone,
+        "watch": result.resident_phone,
+        "demo": result,
     }
 
 
@@ -275,6 +304,7 @@ def _play(
     play_started = time.monotonic()
     try:
         now = clock.now()
+        last_heartbeat = now
         while now < end:
             state.now = now
             state.phase = _phase(now, windows)
@@ -297,7 +327,9 @@ def _play(
                 state.notes.append("stopped early: wall-clock limit reached")
                 break
             now = _next(options, clock, now, crowd, crew)
-            lockers.heartbeat()
+            if now - last_heartbeat >= HEARTBEAT_EVERY:
+                lockers.heartbeat()
+                last_heartbeat = now
         state.phase = "checking the invariants"
         notify(state)
         stack.settle(clock.now())
@@ -317,6 +349,8 @@ def _play(
         state.phase = "done"
         state.figures = _figures(stack, phones, lockers, crowd, crew, windows)
         notify(state)
+        if options.keep_serving:
+            _serve_on(stack, clock, state, notify, report)
         stats = crowd.stats + crew.stats
         return DayResult(
             report, state, stats, crowd.errors + crew.errors, time.monotonic() - started, timings
@@ -325,6 +359,25 @@ def _play(
         crowd.close()
         crew.close()
         lockers.fleet.stop()
+
+
+def _serve_on(
+    stack: Stack, clock: SimulatedClock, state: DayState, notify: Observer, report: Any
+) -> None:
+    """After the played day: the system stays up on a clock at normal speed until Ctrl-C."""
+    clock.set_speed(1.0)
+    state.phase = "day over: the system keeps running (Ctrl-C to stop)"
+    state.notes.append("every invariant holds" if report.ok else "some invariants broke")
+    try:
+        while True:
+            now = clock.now()
+            state.now = now
+            stack.tick(now)
+            stack.settle(now, timeout=5)
+            notify(state)
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        return
 
 
 def _next(

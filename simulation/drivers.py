@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from simulation.api import ApiError, Handset
 
 LOADED = ("reserved", "loaded")
+ROUTE_POLL = timedelta(minutes=30)  # how often a driver without a route checks the app
 # The locker's refusal (error code of the 409) -> the reason the driver gives.
 REFUSAL_REASONS = {
     "locker_offline": "locker_offline",
@@ -123,6 +124,8 @@ class Crew:
             if route["status"] == "in_progress":
                 busy |= self._progress(driver, route, now)
                 break
+        if driver.due is None:
+            driver.due = now + ROUTE_POLL  # nothing to drive yet: look at the app again later
         return busy
 
     def _later(self, driver: DriverState, at: datetime) -> None:

@@ -8,6 +8,7 @@ residents read their login and pickup codes from the messages they actually rece
 import re
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from notifications.fake_twilio import FakeTwilio, FakeTwilioServer
@@ -21,9 +22,12 @@ FROM_NUMBER = "+15005550006"
 class PhoneNetwork:
     """Every simulated phone's inbox, filled by the Twilio-speaking server it runs."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_watched: Callable[[str, str], None] | None = None) -> None:
         self._lock = threading.Lock()
         self._inbox: dict[str, list[str]] = defaultdict(list)
+        self._watched: set[str] = set()
+        self._fresh: set[str] = set()
+        self._on_watched = on_watched
         self.fake = FakeTwilio(on_create=self._deliver, auto_callbacks=False)
         self.server = FakeTwilioServer(self.fake)
 
@@ -44,9 +48,23 @@ class PhoneNetwork:
             "TWILIO_BASE_URL": self.server.base_url,
         }
 
+    def watch(self, phone: str) -> None:
+        """Show this phone's messages as they arrive (the demo resident's, in the terminal)."""
+        self._watched.add(phone)
+
     def _deliver(self, message: dict[str, Any]) -> None:
+        to, body = str(message["to"]), str(message["body"])
         with self._lock:
-            self._inbox[str(message["to"])].append(str(message["body"]))
+            self._inbox[to].append(body)
+            self._fresh.add(to)
+        if to in self._watched and self._on_watched is not None:
+            self._on_watched(to, body)
+
+    def phones_with_news(self) -> set[str]:
+        """Phones that received something since the last call."""
+        with self._lock:
+            fresh, self._fresh = self._fresh, set()
+        return fresh
 
     def messages(self, phone: str) -> list[str]:
         """What this phone received, oldest first."""

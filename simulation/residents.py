@@ -204,14 +204,17 @@ class Crowd:
     # --- collecting -----------------------------------------------------------------------
 
     def _notice_sms(self, now: datetime) -> None:
+        news = self.phones.phones_with_news()
+        if not news:
+            return
         for intent in self.intents:
+            if intent.person.phone not in news:
+                continue
             if intent.order_id is None or intent.collect_after is None:
                 continue
             for order_id, code in self.phones.pickup_messages(intent.person.phone):
                 key = (order_id, code)
-                if order_id != intent.order_id or key in self._pickups:
-                    continue
-                if key in self._collected:
+                if order_id != intent.order_id or key in self._pickups or key in self._collected:
                     continue
                 go_at = now + intent.collect_after
                 self._pickups[key] = PendingPickup(intent, order_id, code, go_at)

@@ -95,9 +95,10 @@ class Stack:
             **extra_env,
         }
         if self.production:
-            redis = self.config.redis_url or "redis://127.0.0.1:6379/0"
+            redis = _own_redis_database(self.config.redis_url or "redis://127.0.0.1:6379/0")
             env["CELERY_BROKER_URL"] = redis
             env["CELERY_RESULT_BACKEND"] = redis
+            env["CLOCKWORK_TICK_SECONDS"] = "1"
         else:
             env["CELERY_BROKER_URL"] = "memory://"
         os.environ.update(env)
@@ -266,7 +267,9 @@ class Stack:
                 )
             )
             runs = db.scalar(
-                select(func.count(PipelineRun.id)).where(PipelineRun.status == RunStatus.RUNNING)
+                select(func.count(PipelineRun.id)).where(
+                    PipelineRun.status.in_((RunStatus.PENDING, RunStatus.RUNNING))
+                )
             )
             events = dispatch.pending_count(db_session=db)
             db.rollback()
@@ -309,6 +312,16 @@ class InlineCutoffs:
 
         self.reports.append(run_cutoff(session_factory=get_sessionmaker(), window_id=window_id))
         return True
+
+
+def _own_redis_database(url: str) -> str:
+    """The same Redis server, another of its numbered databases, so no other worker on the
+    machine (tests, another day) takes this day's tasks."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    number = 2 + os.getpid() % 14
+    return urlunsplit(parts._replace(path=f"/{number}"))
 
 
 def _psycopg(url: str) -> str:

@@ -62,3 +62,19 @@ def report_table(result: DayResult) -> Group:
     for error in result.errors[:10]:
         failures.add_row("[yellow]simulated user error[/yellow]", error)
     return Group(table, counts, failures)
+
+
+def report_json(result: DayResult) -> dict[str, Any]:
+    """The report as plain data (for tests and CI logs)."""
+    return {
+        "ok": result.report.ok,
+        "checks": [
+            {"name": c.name, "checked": c.checked, "failures": c.failures}
+            for c in result.report.checks
+        ],
+        "counts": result.report.counts,
+        "activity": dict(result.stats),
+        "errors": result.errors,
+        "wall_s": round(result.wall_s, 1),
+        "timings": {k: round(v, 1) for k, v in result.timings.items()},
+    }
