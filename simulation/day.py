@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
-
 from app.core.clock import SimulatedClock, set_clock
+from simulation.probes import compartment_clashes, expired_waiting, figures
 from simulation.stack import Stack, StackConfig
+from simulation.world import LockerFleet, seed_city, seed_demo_city, start_lockers, windows_of_day
 
 log = logging.getLogger(__name__)
 
@@ -76,35 +76,6 @@ class DayResult:
 Observer = Callable[[DayState], None]
 
 
-class LockerFleet:
-    """The simulated banks of the city, addressed by bank id (keypads and faults)."""
-
-    def __init__(self, fleet: Any, codes: dict[int, str]) -> None:
-        self.fleet = fleet
-        self.codes = codes
-
-    def _bank(self, bank_id: int) -> Any:
-        return self.fleet.banks[self.codes[bank_id]]
-
-    def enter_code(self, bank_id: int, code: str) -> str:
-        return str(self._bank(bank_id).enter_code(code))
-
-    def take_offline(self, bank_id: int) -> None:
-        self._bank(bank_id).drop_link(24 * 3600.0)
-
-    def bring_online(self, bank_id: int) -> None:
-        self._bank(bank_id).restore_link()
-
-    def heartbeat(self) -> None:
-        """Every bank reports its state, as it would have during the time the clock skipped."""
-        for bank in self.fleet.banks.values():
-            if bank.connected:
-                bank.publish_state()
-
-    def online(self) -> int:
-        return int(self.fleet.summary().get("online", 0))
-
-
 def run_day(options: DayOptions, observe: Observer | None = None) -> DayResult:
     """Play one day end to end; the invariant report is in the result."""
     from simulation.phones import PhoneNetwork
@@ -134,7 +105,17 @@ def run_day(options: DayOptions, observe: Observer | None = None) -> DayResult:
         state.phase = "seeding the city"
         notify(state)
         t = time.monotonic()
-        city = _seed_demo() if options.demo_seed else _seed(options)
+        city = (
+            seed_demo_city()
+            if options.demo_seed
+            else seed_city(
+                name=options.city_name,
+                neighborhoods=options.neighborhoods,
+                orders=options.orders,
+                residents=options.residents,
+                seed=options.seed,
+            )
+        )
         timings["seed"] = time.monotonic() - t
         state.timezone = city["timezone"]
         if city.get("watch"):
@@ -142,7 +123,7 @@ def run_day(options: DayOptions, observe: Observer | None = None) -> DayResult:
         if options.on_city is not None:
             options.on_city(city)
         stack.start_services(env)
-        lockers = _start_lockers(stack)
+        lockers = start_lockers(stack)
         timings["start"] = time.monotonic() - t - timings["seed"]
         return _play(options, stack, clock, phones, lockers, city, state, notify, started, timings)
     finally:
@@ -170,100 +151,6 @@ def _configure_celery(env: dict[str, str]) -> None:
     )
 
 
-def _seed(options: DayOptions) -> dict[str, Any]:
-    from app.core.db import get_sessionmaker
-    from app.seed.city import CitySpec, build_city
-    from app.seed.fleet import DRIVER_PASSWORD
-
-    residents = options.residents or max(options.neighborhoods * 40, options.orders * 2)
-    spec = CitySpec(
-        name=options.city_name,
-        neighborhoods=options.neighborhoods,
-        residents=residents,
-        order_share=0.0,
-        window_days=2,
-    )
-    with get_sessionmaker()() as db:
-        summary = build_city(db_session=db, spec=spec, seed=options.seed)
-        db.commit()
-    return {
-        "city_id": summary.city_id,
-        "timezone": summary.timezone,
-        "drivers": [(u, DRIVER_PASSWORD) for u in summary.driver_usernames],
-        "first_phone": summary.first_resident_phone,
-    }
-
-
-def _seed_demo() -> dict[str, Any]:
-    from app.core.db import get_sessionmaker
-    from app.seed.demo import DEMO_DRIVER, seed_demo
-    from app.seed.fleet import DRIVER_PASSWORD
-
-    with get_sessionmaker()() as db:
-        result = seed_demo(db_session=db)
-        db.commit()
-    drivers = [DEMO_DRIVER, *result.fleet_drivers]
-    return {
-        "city_id": result.city_id,
-        "timezone": result.summary.timezone if result.summary else "Asia/Shanghai",
-        "drivers": [(u, DRIVER_PASSWORD) for u in drivers],
-        "first_phone": result.resident_phone,
-        "watch": result.resident_phone,
-        "demo": result,
-    }
-
-
-def _start_lockers(stack: Stack) -> LockerFleet:
-    from app.core.db import get_sessionmaker
-    from app.neighborhoods.models import Compartment, LockerBank
-    from lockers.broker import parse_mqtt_url
-    from lockers.config import get_locker_settings
-    from lockers.simulator import BankSpec, Fleet
-
-    with get_sessionmaker()() as db:
-        banks = list(db.scalars(select(LockerBank).order_by(LockerBank.id)))
-        layout: dict[int, list[tuple[str, str]]] = {}
-        for bank_id, label, zone in db.execute(
-            select(Compartment.bank_id, Compartment.label, Compartment.zone).order_by(
-                Compartment.bank_id, Compartment.label
-            )
-        ):
-            layout.setdefault(bank_id, []).append((label, str(getattr(zone, "value", zone))))
-        codes = {b.id: b.code for b in banks}
-    fleet = Fleet(
-        parse_mqtt_url(stack.mqtt_url),
-        prefix=get_locker_settings().topic_prefix,
-        heartbeat_s=30.0,
-        auto_close_s=0.02,
-    )
-    for bank_id, code in codes.items():
-        fleet.add_bank(BankSpec(code=code, compartments=layout.get(bank_id, [])))
-    fleet.start()
-    if not fleet.wait_online(timeout=60):
-        raise RuntimeError("not every simulated locker bank came online")
-    return LockerFleet(fleet, codes)
-
-
-def _windows_of_day(city_id: int, start: datetime) -> list[Any]:
-    from app.core.db import get_sessionmaker
-    from app.windows.models import DeliveryWindow
-
-    with get_sessionmaker()() as db:
-        windows = list(
-            db.scalars(
-                select(DeliveryWindow)
-                .where(
-                    DeliveryWindow.city_id == city_id,
-                    DeliveryWindow.cutoff_at > start,
-                    DeliveryWindow.cutoff_at < start + timedelta(days=1),
-                )
-                .order_by(DeliveryWindow.cutoff_at)
-            )
-        )
-        db.expunge_all()
-    return windows
-
-
 def _play(
     options: DayOptions,
     stack: Stack,
@@ -284,7 +171,7 @@ def _play(
 
     rng = random.Random(options.seed)
     start = clock.now()
-    windows = _windows_of_day(city["city_id"], start)
+    windows = windows_of_day(city["city_id"], start)
     if not windows:
         raise RuntimeError("the seeded city has no delivery window today")
     end = max(w.pickup_deadline for w in windows) + timedelta(hours=1)
@@ -317,11 +204,11 @@ def _play(
                 stack.settle(now)
                 if not busy:
                     break
-            if _expired_waiting(now):
+            if expired_waiting(now):
                 crew.retrieve_expired()
                 stack.settle(now)
-            clashes += _compartment_clashes()
-            state.figures = _figures(stack, phones, lockers, crowd, crew, windows)
+            clashes += compartment_clashes()
+            state.figures = figures(stack, phones, lockers, crowd, crew, windows)
             notify(state)
             if options.wall_limit_s and time.monotonic() - started > options.wall_limit_s:
                 state.notes.append("stopped early: wall-clock limit reached")
@@ -347,7 +234,7 @@ def _play(
             )
         timings["play"] = time.monotonic() - play_started
         state.phase = "done"
-        state.figures = _figures(stack, phones, lockers, crowd, crew, windows)
+        state.figures = figures(stack, phones, lockers, crowd, crew, windows)
         notify(state)
         if options.keep_serving:
             _serve_on(stack, clock, state, notify, report)
@@ -401,75 +288,3 @@ def _phase(now: datetime, windows: list[Any]) -> str:
         if now < window.ready_by:
             return f"{window.slot_name} window: packing and delivering"
     return "pickups and expiry"
-
-
-def _expired_waiting(now: datetime) -> bool:
-    from app.core.db import get_sessionmaker
-    from logistics.models import Parcel, ParcelStatus
-
-    with get_sessionmaker()() as db:
-        return bool(
-            db.scalar(select(func.count(Parcel.id)).where(Parcel.status == ParcelStatus.EXPIRED))
-        )
-
-
-def _compartment_clashes() -> list[str]:
-    from app.core.db import get_sessionmaker
-    from logistics.models import Parcel, ParcelStatus
-
-    with get_sessionmaker()() as db:
-        rows = db.execute(
-            select(Parcel.compartment_id, func.count(Parcel.id))
-            .where(
-                Parcel.status.in_((ParcelStatus.READY_FOR_PICKUP, ParcelStatus.EXPIRED)),
-                Parcel.compartment_id.is_not(None),
-            )
-            .group_by(Parcel.compartment_id)
-            .having(func.count(Parcel.id) > 1)
-        ).all()
-    return [f"compartment {cid} held {n} parcels at once" for cid, n in rows]
-
-
-def _figures(
-    stack: Stack, phones: Any, lockers: LockerFleet, crowd: Any, crew: Any, windows: list[Any]
-) -> dict[str, Any]:
-    from app.core.db import get_sessionmaker
-    from app.groupbuys.models import GroupBuy
-    from logistics.models import Parcel, Route
-
-    ids = [w.id for w in windows]
-    with get_sessionmaker()() as db:
-        groups = dict(
-            db.execute(
-                select(GroupBuy.status, func.count(GroupBuy.id))
-                .where(GroupBuy.window_id.in_(ids), GroupBuy.ordered_quantity > 0)
-                .group_by(GroupBuy.status)
-            ).all()
-        )
-        parcels = dict(
-            db.execute(
-                select(Parcel.status, func.count(Parcel.id))
-                .where(Parcel.window_id.in_(ids))
-                .group_by(Parcel.status)
-            ).all()
-        )
-        routes = dict(
-            db.execute(
-                select(Route.status, func.count(Route.id))
-                .where(Route.window_id.in_(ids))
-                .group_by(Route.status)
-            ).all()
-        )
-    return {
-        "orders": crowd.stats["orders_placed"],
-        "cancelled": crowd.stats["cancelled"],
-        "groups": {str(getattr(k, "value", k)): v for k, v in groups.items()},
-        "parcels": {str(getattr(k, "value", k)): v for k, v in parcels.items()},
-        "routes": {str(getattr(k, "value", k)): v for k, v in routes.items()},
-        "lockers_online": lockers.online(),
-        "lockers": len(lockers.codes),
-        "sms": phones.sent_count(),
-        "collected": crowd.stats["collected"],
-        "deliveries": crew.stats["departures"],
-        "errors": crowd.stats["errors"] + crew.stats["errors"],
-    }

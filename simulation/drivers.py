@@ -199,13 +199,15 @@ class Crew:
         code = error_type(refusal)
         reason = REFUSAL_REASONS.get(code, "other")
         self.stats[f"deposit_refused_{code or 'unknown'}"] += 1
-        driver.handset.call(
+        status, _ = driver.handset.call(
             "POST",
             f"/driver/routes/{route_id}/stops/{stop_id}/parcels/{parcel_id}/fail",
             json={"reason": reason, **({"note": code[:120]} if reason == "other" else {})},
-            expect=(200,),
+            expect=(200, 409),
         )
-        self.stats["parcels_failed"] += 1
+        # 409: the locker reported the parcel in after all (its answer was late); the next
+        # look at the route shows it deposited.
+        self.stats["parcels_failed" if status == 200 else "fail_overtaken_by_deposit"] += 1
 
     def _maybe_fail_bank(self, stop: dict[str, Any], now: datetime) -> None:
         """Once a day, the bank a van heads for next drops off the network."""

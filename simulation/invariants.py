@@ -30,6 +30,7 @@ COLD = ("chilled", "frozen")
 # Parcels the resident will not get from this window, and must be told about.
 WONT_COME = (ParcelStatus.UNDELIVERED,)
 TOLD_EVENTS = ("parcel.undelivered", "parcel.not_routed", "route.unassigned")
+TOLD_TEMPLATES = ("parcel_undelivered", "parcel_not_routed", "undelivered_refund")
 # The ledger key prefix of an undelivered parcel's refund (logistics.settlement.refund_key).
 UNDELIVERED_REFUND_KEY = "refund:undelivered:"
 
@@ -89,8 +90,6 @@ def check_day(
 
 def _orders_end(db: Session, windows: list[int], _limit: int) -> Check:
     rows = db.execute(select(Order.id, Order.status).where(Order.window_id.in_(windows))).all()
-    undelivered = _orders_with_parcels(db, windows, WONT_COME)
-    refunded = _net_by_order(db, windows)
     settled = _undelivered_refunds(db, windows)
     check = Check(
         "every confirmed order ends collected, expired-and-handled or refunded", len(rows)
@@ -103,8 +102,6 @@ def _orders_end(db: Session, windows: list[int], _limit: int) -> Check:
             check.failures.append(f"order {order_id} ended undelivered without its refunds")
             continue
         if status in FINAL_ORDER:
-            continue
-        if order_id in undelivered and refunded.get(order_id, (0, 0))[1] > 0:
             continue
         check.failures.append(f"order {order_id} ended {status.value}")
     expired_in_locker = db.scalars(
@@ -244,9 +241,12 @@ def _routes(db: Session, windows: list[int], _limit: int) -> Check:
 
 
 def _told(db: Session, windows: list[int], _limit: int) -> Check:
+    """Parcels that did not come (undelivered, or settled after it with its reason kept)."""
     parcels = db.execute(
         select(Parcel.id, Parcel.resident_id).where(
-            Parcel.window_id.in_(windows), Parcel.status.in_(WONT_COME)
+            Parcel.window_id.in_(windows),
+            (Parcel.status.in_(WONT_COME))
+            | ((Parcel.status == ParcelStatus.CANCELLED) & Parcel.failure_reason.is_not(None)),
         )
     ).all()
     told_events = {
@@ -254,7 +254,7 @@ def _told(db: Session, windows: list[int], _limit: int) -> Check:
         for e in db.scalars(select(OutboxEvent).where(OutboxEvent.kind.in_(TOLD_EVENTS)))
     }
     messaged = set(
-        db.scalars(select(Message.resident_id).where(Message.resident_id.is_not(None))).all()
+        db.scalars(select(Message.resident_id).where(Message.template.in_(TOLD_TEMPLATES))).all()
     )
     check = Check("every resident whose parcel will not come was told", len(parcels))
     for parcel_id, resident_id in parcels:
@@ -273,18 +273,6 @@ def _sms_once(per_key: Counter[str] | None) -> Check:
 def _deposits(db: Session) -> int:
     return int(
         db.scalar(select(func.count(LockerEvent.id)).where(LockerEvent.type == "door_closed")) or 0
-    )
-
-
-def _orders_with_parcels(
-    db: Session, windows: list[int], statuses: tuple[ParcelStatus, ...]
-) -> set[int]:
-    return set(
-        db.scalars(
-            select(Parcel.order_id).where(
-                Parcel.window_id.in_(windows), Parcel.status.in_(statuses)
-            )
-        ).all()
     )
 
 
