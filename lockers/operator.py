@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
 from app.core.errors import NotFound
+from app.neighborhoods import compartments as compartment_lifecycle
 from app.neighborhoods.models import Compartment, CompartmentStatus, LockerBank
 from lockers import coldchain, domain_events, protocol
 from lockers import service as locker_service
@@ -113,7 +114,7 @@ def mark_out_of_service(
     if out_of_service:
         if compartment.status == CompartmentStatus.OUT_OF_SERVICE:
             return
-        compartment.status = CompartmentStatus.OUT_OF_SERVICE
+        compartment_lifecycle.transition(compartment, CompartmentStatus.OUT_OF_SERVICE)
         if parcel is not None and parcel.status in locker_service.AWAITING_DEPOSIT:
             flag_for_replan(
                 db_session=db_session, parcel=parcel, reason="compartment_out_of_service"
@@ -134,7 +135,7 @@ def mark_out_of_service(
     else:
         if compartment.status != CompartmentStatus.OUT_OF_SERVICE:
             return
-        compartment.status = _status_from_parcel(parcel)
+        compartment_lifecycle.transition(compartment, _status_from_parcel(parcel))
     command_id = None
     if tell_locker:
         command = locker_service.queue_command(

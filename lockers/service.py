@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
 from app.core.errors import NotFound
+from app.neighborhoods import compartments as compartment_lifecycle
 from app.neighborhoods.models import Compartment, CompartmentStatus, LockerBank
 from app.orders import states as order_states
 from app.orders.models import Order, OrderStatus
@@ -175,9 +176,7 @@ def parcels_to_retrieve(*, db_session: Session, bank_id: int | None = None) -> l
 
 def set_compartment_status(*, compartment: Compartment, status: CompartmentStatus) -> None:
     """Move a compartment, keeping out-of-service sticky until an operator clears it."""
-    if compartment.status == CompartmentStatus.OUT_OF_SERVICE:
-        return
-    compartment.status = status
+    compartment_lifecycle.follow_locker(compartment, status)
 
 
 def sync_order(*, db_session: Session, order_id: int) -> Order | None:

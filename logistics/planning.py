@@ -34,7 +34,8 @@ from app.core.db import utcnow
 from app.core.enums import TemperatureClass
 from app.core.errors import InvalidInput, NotFound
 from app.events import service as event_service
-from app.neighborhoods.models import Compartment, CompartmentStatus, LockerBank, Neighborhood
+from app.neighborhoods import compartments as compartment_lifecycle
+from app.neighborhoods.models import CompartmentStatus, LockerBank, Neighborhood
 from app.windows.models import DeliveryWindow
 from app.windows.schedule import local_to_utc, zone
 from logistics import busy as fleet_busy
@@ -823,11 +824,11 @@ def _move_out_of_bank(
         return 0
     comp_ids = [p.compartment_id for p in parcels if p.compartment_id is not None]
     if comp_ids:
-        db_session.execute(
-            update(Compartment)
-            .where(Compartment.id.in_(comp_ids), Compartment.status == CompartmentStatus.RESERVED)
-            .values(status=CompartmentStatus.FREE)
-            .execution_options(synchronize_session=False)
+        compartment_lifecycle.move_compartments(
+            db_session=db_session,
+            ids=comp_ids,
+            frm=CompartmentStatus.RESERVED,
+            to=CompartmentStatus.FREE,
         )
     wants = []
     for p in parcels:

@@ -22,6 +22,7 @@ from app.core.db import utcnow
 from app.core.enums import CompartmentSize, TemperatureClass
 from app.core.errors import NotFound
 from app.events import service as event_service
+from app.neighborhoods import compartments as compartment_lifecycle
 from app.neighborhoods.models import Compartment, CompartmentStatus, LockerBank, Neighborhood
 from app.orders.models import LineStatus, Order, OrderLine, OrderStatus
 from app.windows.models import DeliveryWindow
@@ -112,31 +113,29 @@ def _claim(db_session: Session, ids: Sequence[int]) -> set[int]:
             )
         )
         if locked:
-            db_session.execute(
-                update(Compartment)
-                .where(Compartment.id.in_(locked), Compartment.status == CompartmentStatus.FREE)
-                .values(status=CompartmentStatus.RESERVED)
-                .execution_options(synchronize_session=False)
+            compartment_lifecycle.move_compartments(
+                db_session=db_session,
+                ids=locked,
+                frm=CompartmentStatus.FREE,
+                to=CompartmentStatus.RESERVED,
             )
         return set(locked)
     if dialect == "sqlite":
-        result = db_session.execute(
-            update(Compartment)
-            .where(Compartment.id.in_(ids), Compartment.status == CompartmentStatus.FREE)
-            .values(status=CompartmentStatus.RESERVED)
-            .returning(Compartment.id)
-            .execution_options(synchronize_session=False)
+        return compartment_lifecycle.move_compartments_returning(
+            db_session=db_session,
+            ids=ids,
+            frm=CompartmentStatus.FREE,
+            to=CompartmentStatus.RESERVED,
         )
-        return set(result.scalars())
     won: set[int] = set()
     for comp_id in ids:
-        moved = db_session.execute(
-            update(Compartment)
-            .where(Compartment.id == comp_id, Compartment.status == CompartmentStatus.FREE)
-            .values(status=CompartmentStatus.RESERVED)
-            .execution_options(synchronize_session=False)
+        moved = compartment_lifecycle.move_compartments(
+            db_session=db_session,
+            ids=[comp_id],
+            frm=CompartmentStatus.FREE,
+            to=CompartmentStatus.RESERVED,
         )
-        if getattr(moved, "rowcount", 0) == 1:
+        if moved == 1:
             won.add(comp_id)
     return won
 
@@ -409,14 +408,11 @@ def release(*, db_session: Session, parcel_id: int) -> Parcel:
     if parcel is None:
         raise NotFound(f"parcel {parcel_id} does not exist", field="parcel_id")
     if parcel.compartment_id is not None:
-        db_session.execute(
-            update(Compartment)
-            .where(
-                Compartment.id == parcel.compartment_id,
-                Compartment.status == CompartmentStatus.RESERVED,
-            )
-            .values(status=CompartmentStatus.FREE)
-            .execution_options(synchronize_session=False)
+        compartment_lifecycle.move_compartments(
+            db_session=db_session,
+            ids=[parcel.compartment_id],
+            frm=CompartmentStatus.RESERVED,
+            to=CompartmentStatus.FREE,
         )
     parcel.compartment_id = None
     parcel.bank_id = None

@@ -26,7 +26,8 @@ from app.catalog.models import Product
 from app.core.db import utcnow
 from app.core.enums import TemperatureClass
 from app.events import service as event_service
-from app.neighborhoods.models import Compartment, CompartmentStatus
+from app.neighborhoods import compartments as compartment_lifecycle
+from app.neighborhoods.models import CompartmentStatus
 from app.orders import states as order_states
 from app.orders.models import LineStatus, Order, OrderLine, OrderStatus
 from app.payments import service as payment_service
@@ -222,15 +223,12 @@ def _free_compartment(db_session: Session, parcel: Parcel) -> None:
             (ParcelStatus.RESERVED, ParcelStatus.LOADED, ParcelStatus.READY_FOR_PICKUP)
         ),
     )
-    db_session.execute(
-        update(Compartment)
-        .where(
-            Compartment.id == parcel.compartment_id,
-            Compartment.status == CompartmentStatus.RESERVED,
-            ~held_by_other,
-        )
-        .values(status=CompartmentStatus.FREE)
-        .execution_options(synchronize_session=False)
+    compartment_lifecycle.move_compartments(
+        db_session=db_session,
+        ids=[parcel.compartment_id],
+        frm=CompartmentStatus.RESERVED,
+        to=CompartmentStatus.FREE,
+        where=[~held_by_other],
     )
 
 

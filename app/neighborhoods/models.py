@@ -10,6 +10,8 @@ from app.core.enums import CompartmentSize, TemperatureClass
 
 
 class CompartmentStatus(StrEnum):
+    """Moved only through app.neighborhoods.compartments (the allowed-moves table)."""
+
     FREE = "free"
     RESERVED = "reserved"
     OCCUPIED = "occupied"
