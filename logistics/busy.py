@@ -1,11 +1,10 @@
 """When vans and drivers are already taken by live routes of other windows: a van holds one
 route at a time, and a driver drives one route at a time.
 
-A van has no status column: its state is derived from its routes. It is on a route while one
-of its routes is live (planned, published, in progress), off shift outside the shift hours on
-its row, and idle otherwise. Planning narrows a van's shift to the spans its other live routes
-leave free (`busy_elsewhere`, `free_span`); starting a route is refused while the van drives
-another (`handover.ensure_free_to_start`, 409 vehicle_busy). Proved by
+A van has no status column; its state is derived from its routes: on a route while one is live,
+off shift outside its shift hours, idle otherwise. Planning fits new routes into the spans its
+live routes leave free (`busy_elsewhere`, `free_span`); starting a route while the van drives
+another is refused (`handover.ensure_free_to_start`, 409 vehicle_busy). Proved by
 tests/logistics/test_fleet_seams.py::test_a_van_holds_one_route_at_a_time_across_windows.
 """
 
