@@ -13,6 +13,7 @@ from app import serving
 from app.core.settings import get_settings
 from app.seed import cli as seed_cli
 from simulation.day import DayOptions, DayState, run_day
+from simulation.phones import LOGIN_CODE_TEXT as LOGIN_CODE
 from simulation.stack import StackConfig
 from simulation.summary import live_panel, report_json, report_table
 
@@ -119,14 +120,13 @@ def demo(
     )
 
     def on_city(city: dict[str, Any]) -> None:
-        seed_cli.print_demo(city["demo"], base_url=address.base_url)
-        console.print(
-            "The SMS the demo resident receives (their login codes too) are printed here; "
-            "everyone else's phone is simulated."
-        )
+        seed_cli.print_demo(city["demo"], base_url=address.base_url, played=True)
 
     def on_sms(phone: str, body: str) -> None:
-        console.print(f"[cyan]SMS to {phone}[/cyan]: {body}")
+        if LOGIN_CODE.search(body):
+            console.print(f"[bold black on yellow] LOGIN CODE [/] SMS to {phone}: {body}")
+        else:
+            console.print(f"[cyan]SMS to {phone}[/cyan]: {body}")
 
     options = DayOptions(
         orders=orders,

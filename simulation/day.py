@@ -183,6 +183,7 @@ def _play(
             orders=options.orders,
             start=start,
             rng=rng,
+            spare_phone=city.get("watch"),
         )
     crowd = Crowd(stack.base_url, phones, lockers, intents, random.Random(options.seed + 1))
     crew = Crew(stack.base_url, city["drivers"], lockers, random.Random(options.seed + 2))

@@ -17,6 +17,7 @@ LOGIN_CODE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
 PICKUP_CODE = re.compile(r"(?:Code |取件码)(\d{6})")
 ORDER_ID = re.compile(r"#(\d+)")
 FROM_NUMBER = "+15005550006"
+LOGIN_CODE_TEXT = re.compile(r"login code|登录验证码")
 
 
 class PhoneNetwork:

@@ -25,6 +25,7 @@ def draw_intents(
     orders: int,
     start: datetime,
     rng: random.Random,
+    spare_phone: str | None = None,
 ) -> list[Intent]:
     """`orders` residents' plans for the day, spread over its windows by their ordering time."""
     people = [
@@ -35,6 +36,7 @@ def draw_intents(
             .where(Neighborhood.city_id == city_id)
             .order_by(Resident.id)
         )
+        if phone != spare_phone  # the demo resident is the newcomer's to play
     ]
     spans = [
         (w, start + timedelta(minutes=5), w.cutoff_at - timedelta(minutes=15)) for w in windows

@@ -105,7 +105,9 @@ def seed_demo_city(seed: int = demo_data.DEMO_SEED) -> demo_data.DemoResult:
     return result
 
 
-def print_demo(result: demo_data.DemoResult, *, base_url: str | None = None) -> None:
+def print_demo(
+    result: demo_data.DemoResult, *, base_url: str | None = None, played: bool = False
+) -> None:
     """The demo city's counts, the address, the logins and the demo resident's panel."""
     if result.created and result.summary is not None:
         console.print(_counts_table(result.summary, title=f"Demo city {result.city_name}"))
@@ -139,18 +141,28 @@ def print_demo(result: demo_data.DemoResult, *, base_url: str | None = None) -> 
     ]
     console.print(Panel("\n".join(lines), title="Pickup demo", border_style="green", expand=False))
     if result.resident_phone:
-        console.print(_resident_panel(result.resident_phone, base_url))
+        console.print(_resident_panel(result.resident_phone, base_url, played=played))
 
 
-def _resident_panel(phone: str, base_url: str | None) -> Panel:
+def _resident_panel(phone: str, base_url: str | None, *, played: bool = False) -> Panel:
     """How to log in as the demo resident: the phone, and where its login code appears."""
     body = json.dumps({"phone": phone})
+    others = (
+        [
+            "SMS    to this phone print in full; the other residents are simulated",
+            "       and read theirs on their own phones (the panel counts them).",
+        ]
+        if played
+        else [
+            "SMS    to this phone print in full; to other residents, one summary",
+            "       line per burst (all of them: [bold]pickup notifications outbox[/bold]).",
+        ]
+    )
     lines = [
         f"Phone  [bold]{phone}[/bold]",
         "Code   POST /auth/resident/code with this phone: the code appears",
         "       in this terminal on a [bold black on yellow] LOGIN CODE [/] line.",
-        "SMS    to this phone print in full; to other residents, one summary",
-        "       line per burst (all of them: [bold]pickup notifications outbox[/bold]).",
+        *others,
     ]
     if base_url:
         lines += [
