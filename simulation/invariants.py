@@ -77,7 +77,7 @@ def check_day(
     )
     errors = user_errors or []
     checks.append(Check("residents and drivers met no unexpected answer", len(errors), errors[:20]))
-    counts = _counts(db_session, window_ids)
+    counts = status_counts(db_session, window_ids)
     if orders_placed is not None:
         total = sum(counts["orders"].values())
         check = Check("counts per state add up", total + sum(counts["parcels"].values()))
@@ -306,33 +306,23 @@ def _parcel_count_gaps(db: Session, windows: list[int]) -> list[str]:
     ]
 
 
-def _counts(db: Session, windows: list[int]) -> dict[str, dict[str, int]]:
-    def by(rows: Any) -> dict[str, int]:
-        return {str(getattr(k, "value", k)): int(n) for k, n in rows}
+def status_counts(db: Session, windows: list[int]) -> dict[str, dict[str, int]]:
+    """Orders, parcels, routes and (ordered) group buys of the windows, by status."""
+    from app.groupbuys.models import GroupBuy
 
-    return {
-        "orders": by(
-            db.execute(
-                select(Order.status, func.count())
-                .where(Order.window_id.in_(windows))
-                .group_by(Order.status)
-            ).all()
-        ),
-        "parcels": by(
-            db.execute(
-                select(Parcel.status, func.count())
-                .where(Parcel.window_id.in_(windows))
-                .group_by(Parcel.status)
-            ).all()
-        ),
-        "routes": by(
-            db.execute(
-                select(Route.status, func.count())
-                .where(Route.window_id.in_(windows))
-                .group_by(Route.status)
-            ).all()
-        ),
+    tables: dict[str, tuple[Any, Any, Any]] = {
+        "orders": (Order.status, Order.window_id, None),
+        "parcels": (Parcel.status, Parcel.window_id, None),
+        "routes": (Route.status, Route.window_id, None),
+        "groups": (GroupBuy.status, GroupBuy.window_id, GroupBuy.ordered_quantity > 0),
     }
+    counts: dict[str, dict[str, int]] = {}
+    for name, (status, window, extra) in tables.items():
+        query = select(status, func.count()).where(window.in_(windows)).group_by(status)
+        if extra is not None:
+            query = query.where(extra)
+        counts[name] = {str(getattr(k, "value", k)): int(n) for k, n in db.execute(query)}
+    return counts
 
 
 _CHECKS: list[Callable[[Session, list[int], int], Check]] = [

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from simulation.invariants import status_counts
 from simulation.stack import Stack
 from simulation.world import LockerFleet
 
@@ -41,38 +42,15 @@ def figures(
     stack: Stack, phones: Any, lockers: LockerFleet, crowd: Any, crew: Any, windows: list[Any]
 ) -> dict[str, Any]:
     from app.core.db import get_sessionmaker
-    from app.groupbuys.models import GroupBuy
-    from logistics.models import Parcel, Route
 
-    ids = [w.id for w in windows]
     with get_sessionmaker()() as db:
-        groups = dict(
-            db.execute(
-                select(GroupBuy.status, func.count(GroupBuy.id))
-                .where(GroupBuy.window_id.in_(ids), GroupBuy.ordered_quantity > 0)
-                .group_by(GroupBuy.status)
-            ).all()
-        )
-        parcels = dict(
-            db.execute(
-                select(Parcel.status, func.count(Parcel.id))
-                .where(Parcel.window_id.in_(ids))
-                .group_by(Parcel.status)
-            ).all()
-        )
-        routes = dict(
-            db.execute(
-                select(Route.status, func.count(Route.id))
-                .where(Route.window_id.in_(ids))
-                .group_by(Route.status)
-            ).all()
-        )
+        counts = status_counts(db, [w.id for w in windows])
     return {
         "orders": crowd.stats["orders_placed"],
         "cancelled": crowd.stats["cancelled"],
-        "groups": {str(getattr(k, "value", k)): v for k, v in groups.items()},
-        "parcels": {str(getattr(k, "value", k)): v for k, v in parcels.items()},
-        "routes": {str(getattr(k, "value", k)): v for k, v in routes.items()},
+        "groups": counts["groups"],
+        "parcels": counts["parcels"],
+        "routes": counts["routes"],
         "lockers_online": lockers.online(),
         "lockers": len(lockers.codes),
         "sms": phones.sent_count(),

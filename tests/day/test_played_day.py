@@ -83,7 +83,9 @@ def test_residents_ordered_and_groups_formed_and_failed(played_day: dict) -> Non
     activity, orders = played_day["activity"], played_day["counts"]["orders"]
     assert activity["orders_placed"] == ORDERS
     assert sum(orders.values()) == ORDERS
-    assert orders.get("group_failed", 0) > 0  # some groups did not reach their count
+    groups = played_day["counts"]["groups"]
+    assert groups.get("formed", 0) > 0 and groups.get("failed", 0) > 0
+    assert orders.get("group_failed", 0) > 0  # their orders, refunded
     assert orders.get("collected", 0) > ORDERS // 2
     assert activity.get("cancelled", 0) > 0
     assert activity.get("shared", 0) > 0
