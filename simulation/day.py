@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from app.core.clock import SimulatedClock, set_clock
+from simulation.api import close_pools
 from simulation.probes import compartment_clashes, expired_waiting, figures
 from simulation.stack import Stack, StackConfig
 from simulation.world import LockerFleet, seed_city, seed_demo_city, start_lockers, windows_of_day
@@ -246,6 +247,7 @@ def _play(
     finally:
         crowd.close()
         crew.close()
+        close_pools()
         lockers.fleet.stop()
 
 
