@@ -95,6 +95,7 @@ def run_day(options: DayOptions, observe: Observer | None = None) -> DayResult:
             # The clock jumps up to MAX_STEP at a time and every locker reports after each
             # jump; silence is judged over a simulated hour instead of 90 s.
             "LOCKERS_OFFLINE_AFTER_SECONDS": "3600",
+            **_human_timeouts(options.speed),
         }
         env = stack.prepare(extra_env=extra, clock_file=Path(clock_file))
         state.base_url = stack.base_url
@@ -230,7 +231,9 @@ def _play(
                 window_ids=[w.id for w in windows],
                 cold_chain_minutes=get_logistics_settings().cold_chain_minutes,
                 sms_sent_per_key=phones.fake.accepted_by_key(),
-                orders_placed=crowd.stats["orders_placed"],
+                # The demo city starts with orders of its own, and the person trying the demo
+                # may add theirs: only a sized city's orders are all the crowd's.
+                orders_placed=None if options.demo_seed else crowd.stats["orders_placed"],
                 compartment_clashes=clashes,
                 user_errors=crowd.errors + crew.errors,
             )
@@ -268,6 +271,20 @@ def _serve_on(
             time.sleep(1.0)
     except KeyboardInterrupt:
         return
+
+
+def _human_timeouts(speed: float | None) -> dict[str, str]:
+    """At N x speed a 5-minute login code lasts 300/N real seconds: too short for the person
+    trying the demo's API by hand. Their codes and tokens last N times longer instead."""
+    if not speed or speed <= 1:
+        return {}
+    from app.core.settings import get_settings
+
+    settings = get_settings()
+    return {
+        "LOGIN_CODE_TTL_SECONDS": str(int(settings.login_code_ttl_seconds * speed)),
+        "ACCESS_TOKEN_MINUTES": str(int(settings.access_token_minutes * speed)),
+    }
 
 
 def _next(
