@@ -5,8 +5,9 @@ Two ways to let time pass:
 - `speed=None` (the headless day): the clock jumps from one moment something is due to the next,
   and waits, between jumps, until everything set moving has settled (events, SMS, locker
   commands, cut-offs): as fast as the work allows.
-- `speed=N` (the demo): the clock runs N times faster than the wall clock; it stops while a
-  cut-off runs, as a depot would hold the vans for the plan.
+- `speed=N` (the demo): the same jumps and settling, paced so that the simulated day never runs
+  ahead of N times the wall clock; the clock stops while a cut-off runs, as a depot would hold
+  the vans for the plan.
 """
 
 import logging
@@ -29,6 +30,7 @@ from simulation.world import LockerFleet, seed_city, seed_demo_city, start_locke
 log = logging.getLogger(__name__)
 
 MIN_STEP = timedelta(minutes=1)
+PACE_STEP_S = 0.5  # a paced day (the demo) moves at least this often in wall seconds
 MAX_STEP = timedelta(minutes=10)
 # Simulated lockers report their state at least this often in simulated time (their own timer
 # counts wall seconds, which a fast day outruns).
@@ -102,7 +104,7 @@ def run_day(options: DayOptions, observe: Observer | None = None) -> DayResult:
         _configure_celery(env)
         stack.migrate()
         start = _day_start(options)
-        clock = SimulatedClock(start, speed=options.speed or 1.0, state_path=Path(clock_file))
+        clock = SimulatedClock(start, speed=1.0, state_path=Path(clock_file))
         set_clock(clock)
         state.phase = "seeding the city"
         notify(state)
@@ -168,7 +170,7 @@ def _play(
     from app.core.db import get_sessionmaker
     from simulation.drivers import Crew
     from simulation.invariants import check_day
-    from simulation.population import draw_intents
+    from simulation.population import collectors_of_placed_orders, draw_intents
     from simulation.residents import Crowd
 
     rng = random.Random(options.seed)
@@ -187,6 +189,10 @@ def _play(
             rng=rng,
             spare_phone=city.get("watch"),
         )
+        if options.demo_seed:
+            intents += collectors_of_placed_orders(
+                db_session=db, windows=windows, start=start, rng=rng, spare_phone=city.get("watch")
+            )
     crowd = Crowd(stack.base_url, phones, lockers, intents, random.Random(options.seed + 1))
     crew = Crew(stack.base_url, city["drivers"], lockers, random.Random(options.seed + 2))
     crew.start()
@@ -195,6 +201,7 @@ def _play(
     try:
         now = clock.now()
         last_heartbeat = now
+        pace = Pace(now, time.monotonic())
         while now < end:
             state.now = now
             state.phase = _phase(now, windows)
@@ -216,7 +223,7 @@ def _play(
             if options.wall_limit_s and time.monotonic() - started > options.wall_limit_s:
                 state.notes.append("stopped early: wall-clock limit reached")
                 break
-            now = _next(options, clock, now, crowd, crew)
+            now = _next(options, clock, now, crowd, crew, pace)
             if now - last_heartbeat >= HEARTBEAT_EVERY:
                 lockers.heartbeat()
                 last_heartbeat = now
@@ -287,17 +294,31 @@ def _human_timeouts(speed: float | None) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class Pace:
+    """Where the paced day started, in simulated and in wall time."""
+
+    sim: datetime
+    wall: float
+
+
 def _next(
-    options: DayOptions, clock: SimulatedClock, now: datetime, crowd: Any, crew: Any
+    options: DayOptions, clock: SimulatedClock, now: datetime, crowd: Any, crew: Any, pace: Pace
 ) -> datetime:
-    if options.speed is not None:
-        time.sleep(0.2)
-        return clock.now()
+    """Jump to the next moment something is due (at most MAX_STEP on). With a speed, never
+    run ahead of `speed` x the wall clock: the same day, paced for watching; when the work
+    takes longer, the day simply runs slower than the speed asked."""
     candidates = [now + MAX_STEP]
     for moment in (crowd.next_moment(now), crew.next_moment(now)):
         if moment is not None:
             candidates.append(moment)
     target = max(min(candidates), now + MIN_STEP)
+    if options.speed:
+        target = min(target, now + timedelta(seconds=options.speed * PACE_STEP_S))
+        due = pace.wall + (target - pace.sim).total_seconds() / options.speed
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
     return clock.advance_to(target)
 
 

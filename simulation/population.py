@@ -52,10 +52,7 @@ def draw_intents(
             continue
         taken.add((person.resident_id, window.id))
         order_at = begin + (end - begin) * rng.random()
-        roll = rng.random()
-        collect_after: timedelta | None = timedelta(minutes=rng.lognormvariate(4.2, 0.8))
-        if roll < NEVER_SHARE:
-            collect_after = None
+        collect_after = _collect_after(rng)
         cancel = None
         if rng.random() < CANCEL_SHARE:
             cancel = timedelta(minutes=rng.uniform(5, 60))
@@ -71,3 +68,48 @@ def draw_intents(
             )
         )
     return intents
+
+
+def collectors_of_placed_orders(
+    *,
+    db_session: Session,
+    windows: list[DeliveryWindow],
+    start: datetime,
+    rng: random.Random,
+    spare_phone: str | None = None,
+) -> list[Intent]:
+    """The residents behind orders placed before the day began (the demo city's own): they
+    order nothing more, but collect (or extend, or never come) like everyone else."""
+    from app.orders.models import Order
+
+    rows = db_session.execute(
+        select(Order.id, Order.window_id, Resident.id, Resident.phone, Resident.neighborhood_id)
+        .join(Resident, Resident.id == Order.resident_id)
+        .where(Order.window_id.in_([w.id for w in windows]))
+        .order_by(Order.id)
+    ).all()
+    intents = []
+    for order_id, window_id, rid, phone, hood in rows:
+        if phone == spare_phone:
+            continue
+        collect_after = _collect_after(rng)
+        intents.append(
+            Intent(
+                person=Person(rid, phone, hood),
+                window_id=window_id,
+                order_at=start,
+                cancel_after=None,
+                shares=False,
+                collect_after=collect_after,
+                extends=collect_after is not None and rng.random() < EXTEND_SHARE,
+                order_id=order_id,
+            )
+        )
+    return intents
+
+
+def _collect_after(rng: random.Random) -> timedelta | None:
+    """How long after the pickup SMS the resident comes (None: never)."""
+    if rng.random() < NEVER_SHARE:
+        return None
+    return timedelta(minutes=rng.lognormvariate(4.2, 0.8))
