@@ -134,6 +134,7 @@ def demo(
         speed=speed,
         demo_seed=True,
         keep_serving=True,
+        on_report=lambda result: console.print(report_table(result)),
         on_city=on_city,
         watch_phone=on_sms,
         stack=StackConfig(
@@ -148,5 +149,4 @@ def demo(
         "(fresh each start)."
     )
     with Live(live_panel(DayState()), console=console, refresh_per_second=2) as live:
-        result = run_day(options, lambda state: live.update(live_panel(state)))
-    console.print(report_table(result))
+        run_day(options, lambda state: live.update(live_panel(state)))

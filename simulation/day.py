@@ -23,7 +23,12 @@ from zoneinfo import ZoneInfo
 
 from app.core.clock import SimulatedClock, set_clock
 from simulation.api import close_pools
-from simulation.probes import compartment_clashes, expired_waiting, figures
+from simulation.probes import (
+    compartment_clashes,
+    expired_waiting,
+    figures,
+    latest_waiting_deadline,
+)
 from simulation.stack import Stack, StackConfig
 from simulation.world import LockerFleet, seed_city, seed_demo_city, start_lockers, windows_of_day
 
@@ -50,6 +55,7 @@ class DayOptions:
     demo_seed: bool = False  # the demo city (its logins) instead of a sized city
     wall_limit_s: float | None = None
     keep_serving: bool = False  # after the day: keep the system up until Ctrl-C
+    on_report: Callable[["DayResult"], None] | None = None  # told the report before that
     on_city: Callable[[dict[str, Any]], None] | None = None  # told once the city is built
     watch_phone: Callable[[str, str], None] | None = None  # (phone, body) of watched phones
 
@@ -202,7 +208,9 @@ def _play(
         now = clock.now()
         last_heartbeat = now
         pace = Pace(now, time.monotonic())
-        while now < end:
+        while now < end or _still_waiting(now, end, windows):
+            if now >= end:
+                end = now + MAX_STEP  # an extended pickup: the day goes on until it is settled
             state.now = now
             state.phase = _phase(now, windows)
             clock.pause()  # a cut-off holds the vans: the day waits for the plan
@@ -248,12 +256,19 @@ def _play(
         state.phase = "done"
         state.figures = figures(stack, phones, lockers, crowd, crew, windows)
         notify(state)
-        if options.keep_serving:
-            _serve_on(stack, clock, state, notify, report)
-        stats = crowd.stats + crew.stats
-        return DayResult(
-            report, state, stats, crowd.errors + crew.errors, time.monotonic() - started, timings
+        result = DayResult(
+            report,
+            state,
+            crowd.stats + crew.stats,
+            crowd.errors + crew.errors,
+            time.monotonic() - started,
+            timings,
         )
+        if options.keep_serving:
+            if options.on_report is not None:
+                options.on_report(result)
+            _serve_on(stack, clock, state, notify, report)
+        return result
     finally:
         crowd.close()
         crew.close()
@@ -320,6 +335,11 @@ def _next(
         if delay > 0:
             time.sleep(delay)
     return clock.advance_to(target)
+
+
+def _still_waiting(now: datetime, end: datetime, windows: list[Any]) -> bool:
+    latest = latest_waiting_deadline([w.id for w in windows])
+    return latest is not None and now < latest + timedelta(hours=1)
 
 
 def _phase(now: datetime, windows: list[Any]) -> str:

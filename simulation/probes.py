@@ -21,6 +21,22 @@ def expired_waiting(now: datetime) -> bool:
         )
 
 
+def latest_waiting_deadline(window_ids: list[int]) -> datetime | None:
+    """The latest pickup deadline of the windows' parcels still in a locker (an extension
+    moves it past the windows' own deadlines)."""
+    from app.core.db import get_sessionmaker
+    from logistics.models import Parcel, ParcelStatus
+
+    with get_sessionmaker()() as db:
+        latest: datetime | None = db.scalar(
+            select(func.max(Parcel.pickup_deadline)).where(
+                Parcel.window_id.in_(window_ids),
+                Parcel.status.in_((ParcelStatus.READY_FOR_PICKUP, ParcelStatus.EXPIRED)),
+            )
+        )
+    return latest
+
+
 def compartment_clashes() -> list[str]:
     from app.core.db import get_sessionmaker
     from logistics.models import Parcel, ParcelStatus
