@@ -135,7 +135,10 @@ def run_day(options: DayOptions, observe: Observer | None = None) -> DayResult:
         stack.start_services(env)
         lockers = start_lockers(stack)
         timings["start"] = time.monotonic() - t - timings["seed"]
-        return _play(options, stack, clock, phones, lockers, city, state, notify, started, timings)
+        watched = observe is not None
+        return _play(
+            options, stack, clock, phones, lockers, city, state, notify, watched, started, timings
+        )
     finally:
         stack.stop()
         phones.stop()
@@ -170,6 +173,7 @@ def _play(
     city: dict[str, Any],
     state: DayState,
     notify: Observer,
+    watched: bool,
     started: float,
     timings: dict[str, float],
 ) -> DayResult:
@@ -226,8 +230,9 @@ def _play(
                 crew.retrieve_expired()
                 stack.settle(now)
             clashes += compartment_clashes()
-            state.figures = figures(stack, phones, lockers, crowd, crew, windows)
-            notify(state)
+            if watched:  # the live panel's queries, only when someone looks
+                state.figures = figures(stack, phones, lockers, crowd, crew, windows)
+                notify(state)
             if options.wall_limit_s and time.monotonic() - started > options.wall_limit_s:
                 state.notes.append("stopped early: wall-clock limit reached")
                 break

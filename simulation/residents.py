@@ -64,6 +64,7 @@ class Crowd:
     _pickups: dict[tuple[int, str], PendingPickup] = field(default_factory=dict)
     _cancels: list[tuple[datetime, Intent]] = field(default_factory=list)
     _collected: set[tuple[int, str]] = field(default_factory=set)
+    _phone_index: dict[str, list[Intent]] = field(default_factory=dict)
 
     def close(self) -> None:
         for handset in self._handsets.values():
@@ -204,20 +205,24 @@ class Crowd:
     # --- collecting -----------------------------------------------------------------------
 
     def _notice_sms(self, now: datetime) -> None:
-        news = self.phones.phones_with_news()
-        if not news:
-            return
-        for intent in self.intents:
-            if intent.person.phone not in news:
-                continue
-            if intent.order_id is None or intent.collect_after is None:
-                continue
-            for order_id, code in self.phones.pickup_messages(intent.person.phone):
-                key = (order_id, code)
-                if order_id != intent.order_id or key in self._pickups or key in self._collected:
+        for phone in self.phones.phones_with_news():
+            for intent in self._by_phone().get(phone, ()):
+                if intent.order_id is None or intent.collect_after is None:
                     continue
-                go_at = now + intent.collect_after
-                self._pickups[key] = PendingPickup(intent, order_id, code, go_at)
+                for order_id, code in self.phones.pickup_messages(phone):
+                    key = (order_id, code)
+                    if order_id != intent.order_id or key in self._pickups:
+                        continue
+                    if key in self._collected:
+                        continue
+                    go_at = now + intent.collect_after
+                    self._pickups[key] = PendingPickup(intent, order_id, code, go_at)
+
+    def _by_phone(self) -> dict[str, list[Intent]]:
+        if not self._phone_index:
+            for intent in self.intents:
+                self._phone_index.setdefault(intent.person.phone, []).append(intent)
+        return self._phone_index
 
     def _collect(self, pickup: PendingPickup, now: datetime) -> bool:
         """Walk to the locker and type the code; True once the door opened (or never will)."""
