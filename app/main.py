@@ -16,6 +16,7 @@ from app.neighborhoods.routes import router as neighborhoods_router
 from app.orders.routes import router as orders_router
 from app.payments.routes import router as payments_router
 from app.residents.routes import router as residents_router
+from app.web.routes import mount_web
 from app.windows.routes import router as windows_router
 from lockers.routes import router as lockers_router
 from logistics.routes import router as logistics_router
@@ -65,8 +66,11 @@ def create_app() -> FastAPI:
         ),
         openapi_tags=OPENAPI_TAGS,
         dependencies=[Depends(check_path_ids)],
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
+    mount_web(app)
     for router in ROUTERS:
         app.include_router(router)
 

@@ -4,7 +4,9 @@ The layers, bottom to top:
   0. `app.core`: imports nothing else of ours.
   1. the app domain: every other module under `app` except the composition.
   2. the service packages `logistics`, `lockers`, `notifications` (none imports another).
-  3. `ops_dashboard`.
+  3. the page packages `ops_dashboard` (operators), `shop` (residents), `driver_app` (drivers):
+     each reads across the service packages for its users, so they sit above them; none
+     imports another. Their shared kit, `app.web`, is in the app domain.
   4. the composition: the app factory, the CLI, the embedded runner and serving, the model
      registry and migrations, the clockwork, the demo seed, the simulation. Only composition
      imports composition.
@@ -23,10 +25,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CORE, DOMAIN, SERVICE, DASHBOARD, COMPOSITION = range(5)
-LAYER_NAMES = ("app.core", "app domain", "service package", "ops_dashboard", "composition")
+LAYER_NAMES = ("app.core", "app domain", "service package", "page package", "composition")
 
-SCANNED_PACKAGES = ("app", "logistics", "lockers", "notifications", "ops_dashboard", "simulation")
+SCANNED_PACKAGES = (
+    "app",
+    "logistics",
+    "lockers",
+    "notifications",
+    "ops_dashboard",
+    "shop",
+    "driver_app",
+    "simulation",
+)
 SERVICE_PACKAGES = ("logistics", "lockers", "notifications")
+PAGE_PACKAGES = ("ops_dashboard", "shop", "driver_app")
 COMPOSITION_MODULES = (
     "app.main",
     "app.cli",
@@ -108,7 +120,7 @@ def layer_of(module: str) -> int | None:
         return DOMAIN
     if top in SERVICE_PACKAGES:
         return SERVICE
-    if top == "ops_dashboard":
+    if top in PAGE_PACKAGES:
         return DASHBOARD
     return None
 
@@ -153,9 +165,12 @@ def _reason(importer: str, imported: str) -> str | None:
         if (importer, imported) in ALLOWED_UPWARD:
             return None
         return f"{LAYER_NAMES[source]} must not import up into {LAYER_NAMES[target]}"
-    sideways = source == target == SERVICE and top_package(importer) != top_package(imported)
-    if sideways and (importer, imported) not in ALLOWED_SIDEWAYS:
-        return "service packages must not import each other"
+    sideways = source == target in (SERVICE, DASHBOARD)
+    if sideways and top_package(importer) != top_package(imported):
+        if source == DASHBOARD:
+            return "page packages must not import each other"
+        if (importer, imported) not in ALLOWED_SIDEWAYS:
+            return "service packages must not import each other"
     return None
 
 

@@ -40,6 +40,8 @@ from app.staff.models import StaffUser
 from app.windows.models import DeliveryWindow
 from tests.factories import Factory
 
+pytest_plugins = ["tests.browser"]
+
 
 def _is_postgres(url: str) -> bool:
     return url.startswith("postgresql")
@@ -139,6 +141,27 @@ def client_for(app) -> Iterator[Callable[[Resident | StaffUser], TestClient]]:  
     def build(user: Resident | StaffUser) -> TestClient:
         client = TestClient(app, raise_server_exceptions=True)
         client.headers["Authorization"] = f"Bearer {token_for(user)}"
+        clients.append(client)
+        return client
+
+    yield build
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def page_client_for(app) -> Iterator[Callable[[Resident | StaffUser | None], TestClient]]:  # type: ignore[no-untyped-def]
+    """A browser-like client for the pages: signed in by the session cookie (or anonymous),
+    sending our own Origin the way a browser does on a form post."""
+    from app.web.session import SESSION_COOKIE
+
+    clients: list[TestClient] = []
+
+    def build(user: Resident | StaffUser | None) -> TestClient:
+        client = TestClient(app, raise_server_exceptions=True, follow_redirects=False)
+        client.headers["Origin"] = "http://testserver"
+        if user is not None:
+            client.cookies.set(SESSION_COOKIE, token_for(user))
         clients.append(client)
         return client
 

@@ -41,6 +41,8 @@ CLEAN_TREE = {
     "lockers/__init__.py": "",
     "lockers/deposit.py": "from logistics.models import os\n",
     "ops_dashboard/__init__.py": "from lockers import deposit\n",
+    "shop/__init__.py": "from logistics import models\nfrom app.web import session\n",
+    "driver_app/__init__.py": "from lockers import deposit\n",
 }
 
 
@@ -117,3 +119,18 @@ def test_composition_imports_its_parts_plainly_not_by_string(path: str) -> None:
 def test_every_celery_task_module_imports_and_registers_its_tasks(name: str) -> None:
     importlib.import_module(name)
     assert any(task.__module__ == name for task in celery_app.tasks.values())
+
+
+def test_page_packages_never_import_each_other(tmp_path: Path) -> None:
+    assert _bad_imports(tmp_path, shop__pages="import ops_dashboard\n") == [
+        ("shop.pages", "ops_dashboard")
+    ]
+    assert _bad_imports(tmp_path / "b", driver_app__pages="from shop import pages\n") == [
+        ("driver_app.pages", "shop")
+    ]
+
+
+def test_service_packages_never_import_page_packages(tmp_path: Path) -> None:
+    assert _bad_imports(tmp_path, lockers__deposit="import driver_app\n") == [
+        ("lockers.deposit", "driver_app")
+    ]

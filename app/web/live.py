@@ -1,0 +1,102 @@
+"""One server-sent event stream per browser tab, fed by the durable events.
+
+A stream reads its sources (functions over the database that return what happened after a
+cursor: the outbox, locker events...) every `poll_seconds`, coalesces each poll into one
+event per kind (`event: order.placed`, `data: {"count": 14}`), and sends the city's clock
+with every poll, so a page's countdowns move with the simulated clock too. Pages listen with
+htmx (`hx-trigger="sse:order.placed throttle:2s"`) and fetch their own fragments again: the
+stream names what changed, the page asks for what it shows.
+"""
+
+import asyncio
+import json
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import StreamingResponse
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from app.core.db import get_sessionmaker, utcnow
+from app.events.models import OutboxEvent
+from app.web.templating import local_time
+
+HEARTBEAT_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class Happened:
+    """New events of a source after its cursor, and the cursor to ask from next time."""
+
+    cursor: int
+    kinds: Sequence[str]
+
+
+LiveSource = Callable[[Session, int | None], Happened]
+
+
+def outbox_source(db_session: Session, cursor: int | None) -> Happened:
+    """Domain events from the outbox: orders, group buys, routes, parcels, refunds..."""
+    if cursor is None:
+        latest = db_session.scalar(select(func.max(OutboxEvent.id)))
+        return Happened(cursor=latest or 0, kinds=())
+    rows = db_session.execute(
+        select(OutboxEvent.id, OutboxEvent.kind)
+        .where(OutboxEvent.id > cursor)
+        .order_by(OutboxEvent.id)
+        .limit(5000)
+    ).all()
+    if not rows:
+        return Happened(cursor=cursor, kinds=())
+    return Happened(cursor=rows[-1][0], kinds=[kind for _, kind in rows])
+
+
+def _frame(event: str, data: dict[str, Any]) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def _poll(sources: Sequence[LiveSource], cursors: list[int | None]) -> list[str]:
+    counts: Counter[str] = Counter()
+    with get_sessionmaker()() as db_session:
+        for index, source in enumerate(sources):
+            happened = source(db_session, cursors[index])
+            cursors[index] = happened.cursor
+            counts.update(happened.kinds)
+    now = utcnow()
+    frames = [_frame(kind, {"count": count}) for kind, count in sorted(counts.items())]
+    if counts:
+        frames.append(_frame("changed", {"kinds": sorted(counts)}))
+    frames.append(_frame("clock", {"utc": now.isoformat(), "local": local_time(now)}))
+    return frames
+
+
+async def _events(
+    request: Request, sources: Sequence[LiveSource], poll_seconds: float
+) -> AsyncIterator[str]:
+    cursors: list[int | None] = [None] * len(sources)
+    yield f"retry: {int(poll_seconds * 2000)}\n\n"
+    quiet = 0.0
+    while not await request.is_disconnected():
+        frames = await run_in_threadpool(_poll, sources, cursors)
+        for frame in frames:
+            yield frame
+        await asyncio.sleep(poll_seconds)
+        quiet += poll_seconds
+        if quiet >= HEARTBEAT_SECONDS:
+            quiet = 0.0
+            yield ": keep-alive\n\n"
+
+
+def live_stream(
+    request: Request, sources: Sequence[LiveSource], *, poll_seconds: float = 1.0
+) -> StreamingResponse:
+    """The event stream of one tab over `sources`."""
+    return StreamingResponse(
+        _events(request, sources, poll_seconds),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

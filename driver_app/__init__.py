@@ -1,0 +1,1 @@
+"""The drivers' app: an installable, offline-first web app for the day's route."""
