@@ -21,6 +21,7 @@ from app.windows.routes import router as windows_router
 from lockers.routes import router as lockers_router
 from logistics.routes import router as logistics_router
 from notifications.routes import router as notifications_router
+from ops_dashboard.routes import router as ops_router
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     logistics_router,
     lockers_router,
     notifications_router,
+    ops_router,
 )
 
 OPENAPI_TAGS = [

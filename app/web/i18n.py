@@ -1,8 +1,9 @@
 """English and Simplified Chinese for every page: catalogs keyed by the English text.
 
-Each page package keeps `locales/zh.json` beside its templates, mapping the English text of a
-message to its Chinese; English needs no catalog. A message missing from a catalog shows in
-English (and `tests/web/test_i18n.py` fails, so a page never ships half translated).
+Each page package keeps `locales/zh.json` (and, per view, `locales/zh.<view>.json`) beside its
+templates, mapping the English text of a message to its Chinese; English needs no catalog.
+A message missing from a catalog shows in English (and `tests/web/test_i18n.py` fails, so a
+page never ships half translated).
 """
 
 import json
@@ -29,8 +30,9 @@ def load_catalog(locale_dirs: tuple[Path, ...], language: Language) -> dict[str,
     if language == Language.EN:
         return merged
     for folder in locale_dirs:
-        path = folder / f"{language.value}.json"
-        if path.exists():
+        for path in sorted(folder.glob(f"{language.value}.json")) + sorted(
+            folder.glob(f"{language.value}.*.json")
+        ):
             merged.update(json.loads(path.read_text(encoding="utf-8")))
     return merged
 

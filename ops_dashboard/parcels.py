@@ -1,0 +1,5 @@
+"""Parcels and orders: lists by state, a resident's orders, one parcel's whole chain."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
