@@ -18,10 +18,12 @@ from app.payments.routes import router as payments_router
 from app.residents.routes import router as residents_router
 from app.web.routes import mount_web
 from app.windows.routes import router as windows_router
+from driver_app.routes import router as driver_app_router
 from lockers.routes import router as lockers_router
 from logistics.routes import router as logistics_router
 from notifications.routes import router as notifications_router
 from ops_dashboard.routes import router as ops_router
+from shop.routes import router as shop_router
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     lockers_router,
     notifications_router,
     ops_router,
+    driver_app_router,
+    shop_router,
 )
 
 OPENAPI_TAGS = [
