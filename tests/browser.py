@@ -1,7 +1,8 @@
 """Browser-test support: Debian's headless Chromium through Playwright, and a served demo city.
 
 - `chromium` (session): the browser; skipped with a reason when /usr/bin/chromium is absent,
-  unless PICKUP_REQUIRE_BROWSER=1 (set by `.ci/run`, which installs it), then it fails.
+  unless PICKUP_REQUIRE_BROWSER=1 (set by `.ci/run`, which installs it), then it fails; and
+  skipped on the real-services stage, since the demo it drives is always embedded.
 - `DemoServer`: `pickup demo` as a child process on free ports in its own folder, playing a
   day at a chosen speed (or not), for tests that watch the system live.
 - `shoot(page, name)`: a screenshot; into `docs/screenshots/` when PICKUP_SCREENSHOTS=1 (how
@@ -43,6 +44,9 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Any]:
     """Headless Chromium from Debian, driven by Playwright."""
+    if os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        # The demo these tests drive always runs on the embedded defaults: once is enough.
+        pytest.skip("browser tests run in the embedded stage (their demo is embedded)")
     if not Path(CHROMIUM).exists():
         if os.environ.get("PICKUP_REQUIRE_BROWSER") == "1":
             pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium fonts-noto-cjk")
