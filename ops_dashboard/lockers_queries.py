@@ -1,0 +1,281 @@
+"""Reading queries of the lockers views: every bank's state, a bank's grid, events and audit."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.core.db import utcnow
+from app.neighborhoods.models import Compartment, CompartmentStatus, LockerBank, Neighborhood
+from app.staff.models import StaffUser
+from lockers import coldchain
+from lockers.models import (
+    AuditLog,
+    ColdChainExcursion,
+    CommandStatus,
+    LockerBankState,
+    LockerCommand,
+    LockerEvent,
+)
+from logistics.models import Parcel, ParcelStatus
+
+HISTORY = timedelta(hours=6)
+FILTERS = ("all", "offline", "parcels", "cold")
+INSIDE = (ParcelStatus.READY_FOR_PICKUP, ParcelStatus.EXPIRED)
+SPARK_W, SPARK_H = 90.0, 24.0
+
+
+@dataclass
+class Zone:
+    """A temperature zone: the reading now, its limit, the last hours as a sparkline."""
+
+    name: str
+    temp_c: float | None
+    limit_c: float | None
+    readings: list[tuple[datetime, float]] = field(default_factory=list)
+    excursion: bool = False
+
+    @property
+    def too_warm(self) -> bool:
+        """Above its limit now, or in an open excursion."""
+        over = self.temp_c is not None and self.limit_c is not None and self.temp_c > self.limit_c
+        return over or self.excursion
+
+    def sparkline(self, now: datetime) -> tuple[str, float | None]:
+        """SVG points of the readings over the last hours, and the limit's y (or None)."""
+        points = sorted(self.readings)
+        if self.temp_c is not None:
+            points.append((now, self.temp_c))
+        if not points:
+            return "", None
+        values = [v for _, v in points] + ([self.limit_c] if self.limit_c is not None else [])
+        low, high = min(values) - 0.5, max(values) + 0.5
+        start = now - HISTORY
+
+        def y(value: float) -> float:
+            return round(SPARK_H - (value - low) / (high - low) * SPARK_H, 1)
+
+        def x(at: datetime) -> float:
+            return round(max(0.0, (at - start) / HISTORY) * SPARK_W, 1)
+
+        if len(points) == 1:
+            points.insert(0, (start, points[0][1]))
+        line = " ".join(f"{x(at)},{y(value)}" for at, value in points)
+        return line, (y(self.limit_c) if self.limit_c is not None else None)
+
+
+@dataclass
+class BankRow:
+    """One bank in the list."""
+
+    id: int
+    code: str
+    name: str
+    neighborhood: str
+    online: bool
+    last_seen_at: datetime | None
+    counts: dict[str, int]
+    parcels_inside: int
+    zones: list[Zone]
+
+    @property
+    def cold_alarm(self) -> bool:
+        """A watched zone is too warm."""
+        return any(z.too_warm for z in self.zones)
+
+    @property
+    def total(self) -> int:
+        """Compartments in the bank."""
+        return sum(self.counts.values())
+
+
+def bank_rows(db_session: Session, city_id: int, show: str = "all") -> list[BankRow]:
+    """Every bank of the city with state, occupancy and temperatures (filtered)."""
+    now = utcnow()
+    banks = db_session.execute(
+        select(LockerBank, Neighborhood.name, LockerBankState)
+        .join(Neighborhood, Neighborhood.id == LockerBank.neighborhood_id)
+        .outerjoin(LockerBankState, LockerBankState.bank_id == LockerBank.id)
+        .where(Neighborhood.city_id == city_id)
+        .order_by(LockerBank.code)
+    ).all()
+    ids = [bank.id for bank, _, _ in banks]
+    counts: dict[int, dict[str, int]] = defaultdict(dict)
+    zones_of: dict[int, set[str]] = defaultdict(set)
+    for bank_id, zone, status, n in db_session.execute(
+        select(Compartment.bank_id, Compartment.zone, Compartment.status, func.count())
+        .where(Compartment.bank_id.in_(ids))
+        .group_by(Compartment.bank_id, Compartment.zone, Compartment.status)
+    ):
+        key = CompartmentStatus(status).value
+        counts[bank_id][key] = counts[bank_id].get(key, 0) + n
+        zones_of[bank_id].add(str(getattr(zone, "value", zone)))
+    inside = dict(
+        db_session.execute(
+            select(Parcel.bank_id, func.count())
+            .where(Parcel.bank_id.in_(ids), Parcel.status.in_(INSIDE))
+            .group_by(Parcel.bank_id)
+        ).all()
+    )
+    history = readings(db_session, ids, now)
+    warm = set(
+        db_session.execute(
+            select(ColdChainExcursion.bank_id, ColdChainExcursion.zone).where(
+                ColdChainExcursion.bank_id.in_(ids), ColdChainExcursion.ended_at.is_(None)
+            )
+        ).all()
+    )
+    rows: list[BankRow] = []
+    for bank, hood, state in banks:
+        reported: dict[str, Any] = ((state.state if state else None) or {}).get("zones", {})
+        names = sorted(zones_of[bank.id] | set(reported))
+        zones = [
+            Zone(
+                name=name,
+                temp_c=reported.get(name),
+                limit_c=coldchain.limit_for(name),
+                readings=history.get((bank.id, name), []),
+                excursion=any(b == bank.id and str(z) == name for b, z in warm),
+            )
+            for name in names
+        ]
+        rows.append(
+            BankRow(
+                id=bank.id,
+                code=bank.code,
+                name=bank.name,
+                neighborhood=hood,
+                online=bool(state and state.online),
+                last_seen_at=state.last_seen_at if state else None,
+                counts=counts[bank.id],
+                parcels_inside=int(inside.get(bank.id, 0)),
+                zones=zones,
+            )
+        )
+    if show == "offline":
+        return [r for r in rows if not r.online]
+    if show == "parcels":
+        return [r for r in rows if r.parcels_inside]
+    if show == "cold":
+        return [r for r in rows if r.cold_alarm]
+    return rows
+
+
+def readings(
+    db_session: Session, bank_ids: list[int], now: datetime
+) -> dict[tuple[int, str], list[tuple[datetime, float]]]:
+    """Temperatures the banks reported as events over the last hours, per (bank, zone)."""
+    found: dict[tuple[int, str], list[tuple[datetime, float]]] = defaultdict(list)
+    rows = db_session.execute(
+        select(LockerEvent.bank_id, LockerEvent.locker_ts, LockerEvent.payload).where(
+            LockerEvent.type == "temperature",
+            LockerEvent.bank_id.in_(bank_ids),
+            LockerEvent.received_at >= now - HISTORY,
+        )
+    )
+    for bank_id, at, payload in rows:
+        data = (payload or {}).get("data", {})
+        zone, temp = data.get("zone"), data.get("temp_c")
+        if isinstance(zone, str) and isinstance(temp, int | float):
+            found[(bank_id, zone)].append((at, float(temp)))
+    return found
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A compartment in the grid: its state (one colour each) and its parcel."""
+
+    id: int
+    label: str
+    size: str
+    zone: str
+    state: str
+    door_open: bool
+    parcel_id: int | None
+
+
+def grid(
+    compartments: list[tuple[Compartment, Parcel | None]], reported: dict[str, Any]
+) -> list[Cell]:
+    """The grid's cells from the bank's compartments and what the locker last reported."""
+    cells = []
+    for compartment, parcel in compartments:
+        state = CompartmentStatus(compartment.status).value
+        if parcel is not None and parcel.status == ParcelStatus.EXPIRED:
+            state = "expired"
+        door = (reported.get(compartment.label) or {}).get("door")
+        cells.append(
+            Cell(
+                id=compartment.id,
+                label=compartment.label,
+                size=str(getattr(compartment.size, "value", compartment.size)),
+                zone=str(getattr(compartment.zone, "value", compartment.zone)),
+                state=state,
+                door_open=door == "open",
+                parcel_id=parcel.id if parcel is not None else None,
+            )
+        )
+    return cells
+
+
+def recent_events(db_session: Session, bank_id: int, limit: int = 25) -> list[LockerEvent]:
+    """The bank's newest events."""
+    return list(
+        db_session.scalars(
+            select(LockerEvent)
+            .where(LockerEvent.bank_id == bank_id)
+            .order_by(LockerEvent.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def audit_names(db_session: Session, entries: list[AuditLog]) -> dict[int, str]:
+    """Who the audit entries' actors are."""
+    ids = {e.actor_id for e in entries if e.actor_id is not None}
+    if not ids:
+        return {}
+    return {
+        i: full or user
+        for i, full, user in db_session.execute(
+            select(StaffUser.id, StaffUser.full_name, StaffUser.username).where(
+                StaffUser.id.in_(ids)
+            )
+        )
+    }
+
+
+@dataclass(frozen=True)
+class OpenProgress:
+    """Where a remote open stands: waiting, acknowledged, confirmed by the door, or failed."""
+
+    command: LockerCommand
+    stage: str
+    door_event_at: datetime | None = None
+
+
+def open_progress(db_session: Session, bank_id: int, command_id: str) -> OpenProgress | None:
+    """The remote open command of this bank and how far it got."""
+    command = db_session.get(LockerCommand, command_id)
+    if command is None or command.bank_id != bank_id:
+        return None
+    for event in db_session.scalars(
+        select(LockerEvent).where(
+            LockerEvent.bank_id == bank_id,
+            LockerEvent.type == "door_opened",
+            LockerEvent.received_at >= command.created_at - timedelta(seconds=5),
+        )
+    ):
+        if (event.payload or {}).get("command_id") == command.id:
+            return OpenProgress(command, "confirmed", event.received_at)
+    status = CommandStatus(command.status)
+    if status in (CommandStatus.FAILED, CommandStatus.EXPIRED):
+        return OpenProgress(command, "failed")
+    if status == CommandStatus.ACKED:
+        return OpenProgress(command, "acked")
+    return OpenProgress(command, "waiting")
