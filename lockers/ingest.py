@@ -24,6 +24,7 @@ from lockers import (
     pickup,
     protocol,
     resync,
+    temperature_log,
 )
 from lockers import service as locker_service
 from lockers.config import get_locker_settings
@@ -158,6 +159,9 @@ def handle_state(
         if report.door == protocol.DoorState.JAMMED:
             _jammed(db_session=db_session, bank=bank, label=label)
     coldchain.observe_zones(
+        db_session=db_session, bank_id=bank.id, zones=message.zones, at=received_at
+    )
+    temperature_log.record(
         db_session=db_session, bank_id=bank.id, zones=message.zones, at=received_at
     )
     return "online" if not was_online else "state"

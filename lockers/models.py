@@ -194,3 +194,16 @@ class ConsumerCursor(Base):
 
     name: Mapped[str] = mapped_column(String(60), primary_key=True)
     last_event_id: Mapped[int] = mapped_column(default=0)
+
+
+class TemperatureSample(Base):
+    """A bank's zone temperatures at one moment, kept for the last hours' charts
+    (`lockers/temperature_log.py`: one sample per bank every few minutes)."""
+
+    __tablename__ = "locker_temperature_samples"
+    __table_args__ = (Index("ix_locker_temperature_samples_bank_at", "bank_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("locker_banks.id"))
+    at: Mapped[datetime]
+    zones: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -5,6 +5,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.core.db import SessionDep
 from app.web.live import Happened, LiveSource, live_stream, outbox_source
 from app.web.session import PageOperator
 from lockers.models import LockerEvent
@@ -32,6 +33,9 @@ SOURCES: tuple[LiveSource, ...] = (outbox_source, locker_event_source)
 
 
 @router.get("/live")
-def live(request: Request, _operator: PageOperator) -> StreamingResponse:
+def live(request: Request, db: SessionDep, _operator: PageOperator) -> StreamingResponse:
     """Server-sent events: what changed, once a second, and the city's clock."""
+    # The request's session would stay open (on SQLite: holding the write lock of BEGIN
+    # IMMEDIATE) for as long as the tab streams; each poll opens its own session instead.
+    db.close()
     return live_stream(request, SOURCES)

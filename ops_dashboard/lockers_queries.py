@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from app.core.db import utcnow
 from app.neighborhoods.models import Compartment, CompartmentStatus, LockerBank, Neighborhood
 from app.staff.models import StaffUser
-from lockers import coldchain
+from lockers import coldchain, temperature_log
 from lockers.models import (
     AuditLog,
     ColdChainExcursion,
@@ -122,7 +122,7 @@ def bank_rows(db_session: Session, city_id: int, show: str = "all") -> list[Bank
             .group_by(Parcel.bank_id)
         ).all()
     )
-    history = readings(db_session, ids, now)
+    history = temperature_log.history(db_session=db_session, bank_ids=ids, since=now - HISTORY)
     warm = set(
         db_session.execute(
             select(ColdChainExcursion.bank_id, ColdChainExcursion.zone).where(
@@ -164,26 +164,6 @@ def bank_rows(db_session: Session, city_id: int, show: str = "all") -> list[Bank
     if show == "cold":
         return [r for r in rows if r.cold_alarm]
     return rows
-
-
-def readings(
-    db_session: Session, bank_ids: list[int], now: datetime
-) -> dict[tuple[int, str], list[tuple[datetime, float]]]:
-    """Temperatures the banks reported as events over the last hours, per (bank, zone)."""
-    found: dict[tuple[int, str], list[tuple[datetime, float]]] = defaultdict(list)
-    rows = db_session.execute(
-        select(LockerEvent.bank_id, LockerEvent.locker_ts, LockerEvent.payload).where(
-            LockerEvent.type == "temperature",
-            LockerEvent.bank_id.in_(bank_ids),
-            LockerEvent.received_at >= now - HISTORY,
-        )
-    )
-    for bank_id, at, payload in rows:
-        data = (payload or {}).get("data", {})
-        zone, temp = data.get("zone"), data.get("temp_c")
-        if isinstance(zone, str) and isinstance(temp, int | float):
-            found[(bank_id, zone)].append((at, float(temp)))
-    return found
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
+from lockers import temperature_log
 from lockers.models import AuditLog, LockerBankState, LockerCommand, LockerEvent
 from logistics.models import ParcelStatus
 from tests.factories import Factory
@@ -34,8 +35,17 @@ def w(db: Session) -> World:
 
 def test_the_list_shows_state_occupancy_and_temperatures(w: World, page_client_for) -> None:  # type: ignore[no-untyped-def]
     w.parcel("A1", status=ParcelStatus.READY_FOR_PICKUP)
+    for hours, temp in ((5, 2.0), (3, 6.5), (1, 3.0)):
+        temperature_log.record(
+            db_session=w.db,
+            bank_id=w.bank.id,
+            zones={"chilled": temp},
+            at=utcnow() - timedelta(hours=hours),
+        )
     client = page_client_for(w.operator)
     html = client.get("/ops/lockers").text
+    chilled_line = html.split('title="chilled"')[1].split('<polyline points="')[1].split('"')[0]
+    assert len(chilled_line.split()) == 4  # three samples and the reading now
     assert w.bank.code in html and "online" in html and "3.2°C" in html
     assert '<svg class="sparkline"' in html
     assert w.bank.code in client.get("/ops/lockers?show=parcels").text
