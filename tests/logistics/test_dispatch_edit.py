@@ -19,7 +19,8 @@ T, S = TemperatureClass, CompartmentSize
 LOCKERS = {T.CHILLED: {S.S: 3}, T.AMBIENT: {S.M: 2}}
 
 
-def _cutoff(world: World, db: Session) -> dict[int, Route]:
+def cut_off(world: World, db: Session) -> dict[int, Route]:
+    """Run the window's cut-off in the test's session; its routes by van."""
     factory = sessionmaker(
         bind=db.get_bind(), expire_on_commit=False, join_transaction_mode="create_savepoint"
     )
@@ -58,7 +59,7 @@ def test_a_stop_moves_to_another_van_and_both_routes_are_resequenced(
     db: Session, world: World
 ) -> None:
     van_a, van_b = _city(world)
-    routes = _cutoff(world, db)
+    routes = cut_off(world, db)
     assert set(routes) == {van_a, van_b}
     source, target = sorted(routes.values(), key=lambda r: -len(r.stops))
     van_b = target.vehicle_id
@@ -89,7 +90,7 @@ def test_the_last_stop_leaving_cancels_its_route_and_a_spare_van_gets_a_new_one(
     db: Session, world: World
 ) -> None:
     van_a, van_b, spare = _city(world, vans=3)
-    routes = _cutoff(world, db)
+    routes = cut_off(world, db)
     used = [v for v in (van_a, van_b, spare) if v in routes]
     free = next(v for v in (van_a, van_b, spare) if v not in routes)
     source = routes[used[0]]
@@ -107,7 +108,7 @@ def test_the_last_stop_leaving_cancels_its_route_and_a_spare_van_gets_a_new_one(
 
 def test_a_stop_already_reached_cannot_move(db: Session, world: World) -> None:
     van_a, van_b = _city(world)
-    routes = _cutoff(world, db)
+    routes = cut_off(world, db)
     stop = routes[van_a].stops[0]
     lifecycle.transition(stop, StopStatus.ARRIVED)
     db.flush()
@@ -118,7 +119,7 @@ def test_a_stop_already_reached_cannot_move(db: Session, world: World) -> None:
 
 def test_parcels_already_on_the_road_cannot_move(db: Session, world: World) -> None:
     van_a, van_b = _city(world)
-    routes = _cutoff(world, db)
+    routes = cut_off(world, db)
     driver_service.start(db_session=db, route=routes[van_a])
     db.flush()
     with pytest.raises(dispatch_edit.ParcelsLoaded):
@@ -127,7 +128,7 @@ def test_parcels_already_on_the_road_cannot_move(db: Session, world: World) -> N
 
 def test_a_van_on_the_road_is_busy(db: Session, world: World) -> None:
     van_a, van_b = _city(world)
-    routes = _cutoff(world, db)
+    routes = cut_off(world, db)
     driver_service.start(db_session=db, route=routes[van_b])
     db.flush()
     with pytest.raises(VehicleBusy) as refused:
@@ -137,7 +138,7 @@ def test_a_van_on_the_road_is_busy(db: Session, world: World) -> None:
 
 def test_a_van_without_room_refuses_the_stop(db: Session, world: World) -> None:
     van_a, van_b = _city(world, units=3)
-    routes = _cutoff(world, db)
+    routes = cut_off(world, db)
     with pytest.raises(dispatch_edit.OverCapacity) as refused:
         # Each van carries 9 L of its 10 L: one more stop of 4.5 L does not fit.
         for stop in list(routes[van_a].stops):
@@ -148,7 +149,7 @@ def test_a_van_without_room_refuses_the_stop(db: Session, world: World) -> None:
 def test_a_van_without_the_zone_refuses_the_stop(db: Session, world: World) -> None:
     van_a, _ = _city(world)
     ambient_only = world.van(chilled_volume_ml=0, chilled_weight_g=0, frozen_volume_ml=0)
-    routes = _cutoff(world, db)
+    routes = cut_off(world, db)
     with pytest.raises(dispatch_edit.CannotCarryClass) as refused:
         _move(db, world, routes[van_a].stops[0].id, ambient_only.id)
     assert refused.value.code == "temperature_class"
@@ -156,7 +157,7 @@ def test_a_van_without_the_zone_refuses_the_stop(db: Session, world: World) -> N
 
 def test_the_same_van_or_a_stranger_stop_is_refused(db: Session, world: World) -> None:
     van_a, _ = _city(world)
-    routes = _cutoff(world, db)
+    routes = cut_off(world, db)
     stop = routes[van_a].stops[0]
     with pytest.raises(InvalidInput):
         _move(db, world, stop.id, van_a)
@@ -166,7 +167,7 @@ def test_the_same_van_or_a_stranger_stop_is_refused(db: Session, world: World) -
 
 def test_redispatch_publishes_and_tells_the_driver(db: Session, world: World) -> None:
     van_a, _ = _city(world)
-    routes = _cutoff(world, db)
+    routes = cut_off(world, db)
     route = routes[van_a]
     dispatch_edit.redispatch(db_session=db, route_id=route.id, city_id=world.city.id)
     db.flush()

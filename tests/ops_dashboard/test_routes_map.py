@@ -4,14 +4,14 @@ import time
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from app.core.enums import CompartmentSize, TemperatureClass
 from app.events.models import OutboxEvent
-from logistics import pipeline
 from logistics.models import Route, RouteStatus, RouteStop
 from tests.factories import Factory
-from tests.logistics.conftest import World, fast_settings
+from tests.logistics.conftest import World
+from tests.logistics.test_dispatch_edit import cut_off
 
 T, S = TemperatureClass, CompartmentSize
 LOCKERS = {T.CHILLED: {S.S: 3}}
@@ -26,14 +26,7 @@ def city(make: Factory, db: Session) -> World:
     for n in range(4):
         hood, _ = world.hood(km_north=1.0 + n, lockers=LOCKERS)
         world.order(hood, [(world.chilled, 2)], confirmed=False)
-    factory = sessionmaker(
-        bind=db.get_bind(), expire_on_commit=False, join_transaction_mode="create_savepoint"
-    )
-    report = pipeline.run_cutoff(
-        session_factory=factory, window_id=world.window.id, settings=fast_settings()
-    )
-    assert report.status == "succeeded", report.error
-    db.expire_all()
+    cut_off(world, db)
     return world
 
 

@@ -1,0 +1,86 @@
+"""The routes map and the lockers in real Chromium on a played demo day: after the morning
+cut-off the operator sees the vans' routes, re-plans the window, and opens a compartment
+remotely with a reason, then sees it confirmed by the locker's door event without a reload."""
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser import LAPTOP, DemoServer, shoot
+
+ROUTES_WAIT_S = 150.0
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
+    server = DemoServer(tmp_path_factory.mktemp("demo-routes-lockers"), speed=300, orders=150)
+    yield server
+    server.stop()
+
+
+def _sign_in(page: Any, served: DemoServer, target: str) -> None:
+    page.goto(f"{served.url}/staff/login?next={target}")
+    page.fill("input[name=username]", "operator")
+    page.fill("input[name=password]", "demo-operator")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{served.url}{target}*")
+
+
+def _wait_for_routes(page: Any, served: DemoServer) -> None:
+    deadline = time.monotonic() + ROUTES_WAIT_S
+    while time.monotonic() < deadline:
+        if page.locator(".route-item").count() > 0:
+            return
+        time.sleep(3)
+        page.goto(f"{served.url}/ops/routes")
+    raise AssertionError(f"no routes after the cut-off:\n{served.log_tail()}")
+
+
+def _wait_for_a_van_on_the_road(page: Any, served: DemoServer, seconds: float = 45.0) -> None:
+    """Give the played day a little time to send vans out (the map is then more telling)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and page.locator(".route-item .s-transit").count() == 0:
+        time.sleep(3)
+        page.goto(f"{served.url}/ops/routes")
+
+
+def test_routes_map_replan_and_remote_open(  # type: ignore[no-untyped-def]
+    chromium, served: DemoServer, tmp_path: Path
+) -> None:
+    context = chromium.new_context(**LAPTOP)
+    page = context.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())
+    _sign_in(page, served, "/ops/routes")
+    _wait_for_routes(page, served)
+    _wait_for_a_van_on_the_road(page, served)
+    assert page.locator("svg.city-map .m-route").count() > 0
+    assert page.locator("svg.city-map .m-hoods circle").count() >= 50
+    shoot(page, "ops-routes", tmp_path)
+
+    page.locator("#replan").click()
+    page.wait_for_selector("text=Window re-planned", timeout=60_000)
+    assert page.locator(".route-item").count() > 0
+
+    page.goto(f"{served.url}/ops/lockers")
+    page.wait_for_selector("#lockers-table tbody tr[data-bank-id]")
+    shoot(page, "ops-lockers", tmp_path)
+    online = page.locator("#lockers-table tr:has(.s-done) a").first
+    online.click()
+    page.wait_for_selector(".comp-grid")
+    free = page.locator("select[name=compartment_id]").first.locator("option", has_text="free")
+    page.locator("select[name=compartment_id]").first.select_option(
+        free.first.get_attribute("value")
+    )
+    page.fill("form[action$='/open'] input[name=reason]", "resident locked out, checked by phone")
+    page.locator("#remote-open").click()
+    page.wait_for_url("**command=*")
+    page.evaluate("window.__notReloaded = true")
+    page.wait_for_selector("#open-status[data-stage=confirmed]", timeout=60_000)
+    assert page.evaluate("window.__notReloaded === true")
+    assert "confirmed by the door event" in page.locator("#open-status").inner_text()
+    assert "resident locked out" in page.locator("#bank-live").inner_text()
+    shoot(page, "ops-bank", tmp_path)
+    context.close()
