@@ -1,11 +1,13 @@
 """The routes map page: the city drawn as SVG, routes with progress, and the operators' actions."""
 
 import time
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.core.db import utcnow
 from app.core.enums import CompartmentSize, TemperatureClass
 from app.events.models import OutboxEvent
 from logistics.models import Route, RouteStatus, RouteStop
@@ -162,3 +164,19 @@ def test_only_operators_reach_the_routes_pages(  # type: ignore[no-untyped-def]
     assert page_client_for(None).request(method, path).status_code == 303
     assert page_client_for(make.resident()).request(method, path).status_code == 403
     assert page_client_for(make.driver()).request(method, path).status_code == 403
+
+
+def test_a_late_and_silent_van_is_flagged_and_greyed(  # type: ignore[no-untyped-def]
+    city: World, db: Session, page_client_for
+) -> None:
+    route = _routes(db, city)[0]
+    route.status = RouteStatus.IN_PROGRESS
+    route.started_at = utcnow() - timedelta(minutes=45)
+    first = min(route.stops, key=lambda s: s.sequence)
+    first.planned_arrival = first.eta = utcnow() - timedelta(minutes=25)
+    db.flush()
+    html = page_client_for(city.operator()).get(f"/ops/routes?window_id={city.window.id}").text
+    item = html.split(f'class="route-item" data-route-id="{route.id}"')[1].split("</li>")[0]
+    assert "late by 25 min" in item or "late by 24 min" in item
+    assert "no driver action for 45 min" in item and "s-stale" in item
+    assert 'class="m-van stale"' in html
