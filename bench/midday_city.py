@@ -66,6 +66,7 @@ def build(
     meta = path.with_suffix(".json")
     if path.exists() and meta.exists():
         found = Midday(**json.loads(meta.read_text()))
+        dbtools.upgrade(found.url)  # a cached city gets the migrations added since it was built
         _use_clock(datetime.fromisoformat(found.noon_utc))
         return found
     CACHE.mkdir(exist_ok=True)
