@@ -239,3 +239,24 @@ class PipelineStep(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
     run: Mapped[PipelineRun] = relationship(back_populates="steps")
+
+
+class DriverActionReceipt(Base):
+    """One driver action from the phone, applied once by its id (`logistics/driver_actions.py`):
+    a replay of the same id answers what the first time answered."""
+
+    __tablename__ = "driver_action_receipts"
+
+    action_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    driver_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    route_id: Mapped[int] = mapped_column(ForeignKey("routes.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    stop_id: Mapped[int | None]
+    parcel_id: Mapped[int | None]
+    device_time: Mapped[datetime | None]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    outcome: Mapped[str] = mapped_column(String(20))
+    status_code: Mapped[int]
+    error_code: Mapped[str | None] = mapped_column(String(60))
+    message: Mapped[str | None] = mapped_column(String(300))
+    command_id: Mapped[str | None] = mapped_column(String(40))

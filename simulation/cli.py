@@ -12,6 +12,7 @@ from rich.live import Live
 from app import serving
 from app.core.settings import get_settings
 from app.seed import cli as seed_cli
+from app.seed.demo import DEMO_DRIVER
 from simulation.day import DayOptions, DayState, run_day
 from simulation.phones import LOGIN_CODE_TEXT as LOGIN_CODE
 from simulation.stack import StackConfig
@@ -102,6 +103,11 @@ def demo(
     orders: int = typer.Option(600, min=0, help="Orders the simulated residents place"),
     seed: int = typer.Option(7, help="Seed of every simulated choice"),
     play: bool = typer.Option(True, help="Play the day (--no-play: seed and serve only)"),
+    leave_driver: bool = typer.Option(
+        True,
+        "--leave-driver/--crew-drives-all",
+        help="Leave the demo `driver` login's routes to you, on /driver (the crew drives the rest)",
+    ),
 ) -> None:
     """The demo city living a day you can watch: residents order, groups form or fail, vans
     go out, lockers fill, phones buzz, food is collected; the API stays up to explore."""
@@ -137,6 +143,7 @@ def demo(
         on_report=lambda result: console.print(report_table(result)),
         on_city=on_city,
         watch_phone=on_sms,
+        crew_skips=(DEMO_DRIVER,) if leave_driver else (),
         stack=StackConfig(
             host=address.host,
             port=address.http_port,

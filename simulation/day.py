@@ -58,6 +58,7 @@ class DayOptions:
     on_report: Callable[["DayResult"], None] | None = None  # told the report before that
     on_city: Callable[[dict[str, Any]], None] | None = None  # told once the city is built
     watch_phone: Callable[[str, str], None] | None = None  # (phone, body) of watched phones
+    crew_skips: tuple[str, ...] = ()  # driver logins the crew leaves to a person
 
 
 @dataclass
@@ -204,7 +205,8 @@ def _play(
                 db_session=db, windows=windows, start=start, rng=rng, spare_phone=city.get("watch")
             )
     crowd = Crowd(stack.base_url, phones, lockers, intents, random.Random(options.seed + 1))
-    crew = Crew(stack.base_url, city["drivers"], lockers, random.Random(options.seed + 2))
+    crew_logins = [login for login in city["drivers"] if login[0] not in options.crew_skips]
+    crew = Crew(stack.base_url, crew_logins, lockers, random.Random(options.seed + 2))
     crew.start()
     clashes: list[str] = []
     play_started = time.monotonic()
