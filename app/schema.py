@@ -10,8 +10,15 @@ from app.core.db import Base
 from lockers import models as locker_models
 from logistics import models as logistics_models
 from notifications import models as notification_models
+from ops_dashboard import models as ops_dashboard_models
 
-MODEL_MODULES = (app_models, logistics_models, locker_models, notification_models)
+MODEL_MODULES = (
+    app_models,
+    logistics_models,
+    locker_models,
+    notification_models,
+    ops_dashboard_models,
+)
 
 
 def load_all_models() -> MetaData:

@@ -47,6 +47,8 @@ class TickReport:
     parcels_settled: int = 0
     reminders_queued: int = 0
     excursions_checked: int = 0
+    alarms_raised: int = 0
+    alarms_cleared: int = 0
     errors: dict[str, str] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
@@ -56,6 +58,8 @@ class TickReport:
             or self.parcels_expired
             or self.parcels_settled
             or self.reminders_queued
+            or self.alarms_raised
+            or self.alarms_cleared
             or self.errors
         )
 
@@ -78,6 +82,7 @@ def tick(
         ("settlement", lambda: _settle_undelivered(sessions, now, report)),
         ("reminders", lambda: _remind(sessions, now, report)),
         ("cold_chain", lambda: _check_cold_chain(sessions, now, report)),
+        ("alarms", lambda: _evaluate_alarms(sessions, now, report)),
     ]
     for name, part in parts:
         try:
@@ -175,6 +180,15 @@ def _check_cold_chain(sessions: sessionmaker[Session], now: datetime, report: Ti
     with sessions() as db_session:
         report.excursions_checked = coldchain.check_all(db_session=db_session, now=now)
         db_session.commit()
+
+
+def _evaluate_alarms(sessions: sessionmaker[Session], now: datetime, report: TickReport) -> None:
+    from ops_dashboard import alarm_rules
+
+    with sessions() as db_session:
+        evaluated = alarm_rules.evaluate(db_session=db_session, now=now)
+        db_session.commit()
+    report.alarms_raised, report.alarms_cleared = evaluated.raised, evaluated.cleared
 
 
 # --- where a cut-off runs ------------------------------------------------------------------

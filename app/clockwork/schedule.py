@@ -1,7 +1,8 @@
 """The one schedule of the day's periodic work, for both stacks.
 
 - `tick` carries everything that means "a time of the day": windows generated ahead, each
-  window's cut-off at its time, expiry at the pickup deadline, reminders, cold-chain checks. It
+  window's cut-off at its time, expiry at the pickup deadline, reminders, cold-chain checks, the
+  operators' alarms (`ops_dashboard.alarm_rules`). It
   is due-driven (it asks the database what is due at `now`), so it may run any number of times.
   In-process its interval is measured on the (possibly simulated) clock.
 - The fast passes move events along (outbox to SMS, reservations to lockers, retries); they run
