@@ -1,5 +1,10 @@
-"""Every resident page, at `/` and below."""
+"""Every resident page, at `/` and below: sign-in and sign-up, the window picker, a window's
+shop, the basket, sharing, my orders and my account."""
 
 from fastapi import APIRouter
 
+from shop import my_orders, share, shopping, signin
+
 router = APIRouter(include_in_schema=False)
+for view in (signin, shopping, share, my_orders):
+    router.include_router(view.router)

@@ -1,0 +1,52 @@
+"""What a share link shows before anyone signs in: the group card, and nothing private."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.cities.models import City
+from app.core.db import utcnow
+from app.core.errors import NotFound
+from app.groupbuys import service as groupbuy_service
+from app.groupbuys.models import GroupBuy
+from app.groupbuys.schemas import CatalogGroupBuy, CatalogWindow
+from app.neighborhoods.models import Neighborhood
+from app.windows.models import DeliveryWindow
+
+
+@dataclass(frozen=True)
+class SharePreview:
+    """A shared group buy: its neighborhood's name, its window and its card."""
+
+    neighborhood_id: int
+    neighborhood_name: str
+    window: CatalogWindow
+
+    @property
+    def group_buy(self) -> CatalogGroupBuy:
+        """The one group buy the link is for."""
+        return self.window.group_buys[0]
+
+
+def preview(*, db_session: Session, token: str, now: datetime | None = None) -> SharePreview:
+    """The public preview of the group buy behind `token`; NotFound for an unknown token."""
+    now = now or utcnow()
+    row = db_session.execute(
+        select(GroupBuy.id, Neighborhood.id, Neighborhood.name, City.timezone, City.currency)
+        .join(Neighborhood, Neighborhood.id == GroupBuy.neighborhood_id)
+        .join(City, City.id == Neighborhood.city_id)
+        .where(GroupBuy.share_token == token)
+    ).one_or_none()
+    if row is None:
+        raise NotFound("no such shared group buy", field="token")
+    gb_id, hood_id, hood_name, timezone, currency = row
+    gbs = groupbuy_service._group_buys_with_products(db_session, group_buy_ids=[gb_id])
+    window = db_session.get(DeliveryWindow, gbs[0].window_id)
+    assert window is not None
+    card = groupbuy_service._catalog_window(
+        window, gbs, zone=ZoneInfo(timezone), currency=currency, now=now
+    )
+    return SharePreview(neighborhood_id=hood_id, neighborhood_name=hood_name, window=card)
