@@ -1,0 +1,428 @@
+"""One parcel's (or order's) whole chain as a timeline: order, group buys, packing, compartment,
+route, locker commands and acks, locker events, SMS and their receipts, money, the ending.
+
+Read set-based: a query per kind of record, never one per row. Nothing here reads a pickup
+code, and phones stay whole only until the page masks them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.catalog.models import Product
+from app.groupbuys.models import GroupBuy, PriceTier
+from app.neighborhoods.models import Compartment, LockerBank, Neighborhood
+from app.orders.models import Order, OrderLine
+from app.payments.models import LedgerEntry
+from app.residents.models import Resident
+from app.web.templating import local_time, mask_phone, money
+from app.windows.models import DeliveryWindow
+from lockers.models import LockerCommand, LockerEvent, ParcelColdChainFlag
+from logistics.models import Parcel, Route, RouteStop, Vehicle
+from notifications.models import Message
+from ops_dashboard.parcels_queries import status_kind
+
+DOOR_EVENTS = ("door_opened", "door_closed", "door_jammed", "parcel_collected")
+COMMAND_KIND = {"acked": "done", "failed": "failed", "expired": "failed", "sent": "transit"}
+SMS_KIND = {"delivered": "done", "sent": "transit", "failed": "failed", "undelivered": "failed"}
+EVENT_KIND = {"parcel_collected": "done", "door_jammed": "failed"}
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+@dataclass
+class Step:
+    """One moment of the chain: when, which stage, what happened, the facts worth showing."""
+
+    at: datetime | None
+    stage: str
+    title: str
+    kind: str = "unassigned"
+    facts: list[tuple[str, Any]] = field(default_factory=list)
+    link: str | None = None
+
+    def __post_init__(self) -> None:
+        self.at = _aware(self.at)
+        self.facts = [(label, _shown(value)) for label, value in self.facts]
+
+
+def _shown(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return local_time(_aware(value), "%m-%d %H:%M")
+    return "—" if value is None else value
+
+
+@dataclass
+class Line:
+    """An order line with its group buy's outcome."""
+
+    product: str
+    temperature_class: str
+    quantity: int
+    paid_unit_minor: int
+    final_unit_minor: int | None
+    status: str
+    group_status: str
+    group_ordered: int
+    group_min: int
+    tier_min: int | None
+
+
+@dataclass
+class Chain:
+    """Everything the chain page shows."""
+
+    order: Order
+    window: DeliveryWindow
+    phone: str
+    neighborhood: str
+    lines: list[Line]
+    parcels: list[Parcel]
+    parcel: Parcel | None
+    steps: list[Step]
+    charged_minor: int
+    refunded_minor: int
+
+
+def _lines(db_session: Session, order: Order) -> list[Line]:
+    rows = db_session.execute(
+        select(OrderLine, Product, GroupBuy)
+        .join(Product, Product.id == OrderLine.product_id)
+        .join(GroupBuy, GroupBuy.id == OrderLine.group_buy_id)
+        .where(OrderLine.order_id == order.id)
+        .order_by(OrderLine.id)
+    ).all()
+    tiers: dict[int, list[tuple[int, int]]] = {}
+    for gb_id, min_q, price in db_session.execute(
+        select(PriceTier.group_buy_id, PriceTier.min_quantity, PriceTier.unit_price_minor).where(
+            PriceTier.group_buy_id.in_([gb.id for _, _, gb in rows])
+        )
+    ):
+        tiers.setdefault(gb_id, []).append((min_q, price))
+    lines = []
+    for line, product, gb in rows:
+        reached = [m for m, _ in tiers.get(gb.id, []) if m <= gb.ordered_quantity]
+        lines.append(
+            Line(
+                product=product.name,
+                temperature_class=str(product.temperature_class),
+                quantity=line.quantity,
+                paid_unit_minor=line.paid_unit_price_minor,
+                final_unit_minor=line.final_unit_price_minor,
+                status=str(line.status),
+                group_status=str(gb.status),
+                group_ordered=gb.ordered_quantity,
+                group_min=gb.min_quantity,
+                tier_min=max(reached) if reached else None,
+            )
+        )
+    return lines
+
+
+def _order_steps(order: Order, lines: list[Line], window: DeliveryWindow) -> list[Step]:
+    steps = [
+        Step(
+            order.created_at,
+            "order",
+            "Order placed",
+            "unassigned",
+            [("Lines", len(lines)), ("Paid", money(order.paid_minor, order.currency))],
+        )
+    ]
+    groups = {line.group_status for line in lines}
+    if groups - {"open"}:
+        formed = sum(line.group_status == "formed" for line in lines)
+        steps.append(
+            Step(
+                window.closed_at or window.cutoff_at,
+                "group",
+                "Group buys finalized at the cut-off",
+                "done" if formed == len(lines) else ("failed" if not formed else "late"),
+                [("Formed", formed), ("Failed", len(lines) - formed)],
+            )
+        )
+    return steps
+
+
+def _parcel_steps(db_session: Session, parcel: Parcel, parts: int) -> list[Step]:
+    steps = [
+        Step(
+            parcel.created_at,
+            "packing",
+            "Packed",
+            "assigned",
+            [
+                ("Temperature", parcel.temperature_class),
+                ("Part", f"{parcel.sequence}/{parts}"),
+                ("Size", parcel.compartment_size),
+                ("Volume (L)", round(parcel.volume_ml / 1000, 1)),
+            ],
+        )
+    ]
+    if parcel.compartment_id is not None:
+        compartment = db_session.get(Compartment, parcel.compartment_id)
+        bank = db_session.get(LockerBank, parcel.bank_id) if parcel.bank_id else None
+        steps.append(
+            Step(
+                parcel.reserved_at,
+                "compartment",
+                "Compartment reserved",
+                "assigned",
+                [
+                    ("Bank", f"{bank.code} · {bank.name}" if bank else "—"),
+                    ("Compartment", compartment.label if compartment else "—"),
+                    ("Size", compartment.size if compartment else "—"),
+                    ("Zone", compartment.zone if compartment else "—"),
+                ],
+                link=f"/ops/lockers/{bank.id}" if bank else None,
+            )
+        )
+    elif parcel.unplaced_reason:
+        steps.append(
+            Step(
+                parcel.created_at,
+                "compartment",
+                "No compartment",
+                "failed",
+                [("Reason", parcel.unplaced_reason)],
+            )
+        )
+    steps.extend(_route_steps(db_session, parcel))
+    steps.extend(_locker_steps(db_session, parcel))
+    steps.extend(_cold_steps(db_session, parcel))
+    return steps
+
+
+def _route_steps(db_session: Session, parcel: Parcel) -> list[Step]:
+    if parcel.route_stop_id is None:
+        return []
+    row = db_session.execute(
+        select(RouteStop, Route, Vehicle)
+        .join(Route, Route.id == RouteStop.route_id)
+        .join(Vehicle, Vehicle.id == Route.vehicle_id)
+        .where(RouteStop.id == parcel.route_stop_id)
+    ).first()
+    if row is None:
+        return []
+    stop, route, van = row
+    facts = [("Van", van.code), ("Stop", stop.sequence), ("Planned", stop.planned_arrival)]
+    steps = [Step(route.created_at, "route", "On a route", "assigned", facts, "/ops/routes")]
+    if stop.arrived_at is not None:
+        served = str(stop.status)
+        steps.append(
+            Step(
+                stop.arrived_at,
+                "route",
+                "Van arrived at the locker",
+                "done" if served == "served" else ("failed" if served == "failed" else "transit"),
+                [("Stop", str(stop.status))],
+            )
+        )
+    return steps
+
+
+def _locker_steps(db_session: Session, parcel: Parcel) -> list[Step]:
+    commands = list(
+        db_session.scalars(
+            select(LockerCommand)
+            .where(LockerCommand.parcel_id == parcel.id)
+            .order_by(LockerCommand.created_at)
+        )
+    )
+    steps = []
+    for command in commands:
+        facts: list[tuple[str, Any]] = [
+            ("Command", command.kind),
+            ("Status", str(command.status)),
+            ("Attempts", command.attempts),
+        ]
+        if command.purpose:
+            facts.append(("Purpose", command.purpose))
+        if command.finished_at:
+            facts.append(("Answered", command.finished_at))
+        if command.error:
+            facts.append(("Error", command.error))
+        steps.append(
+            Step(
+                command.created_at,
+                "locker",
+                "Locker command",
+                COMMAND_KIND.get(str(command.status), "unassigned"),
+                facts,
+            )
+        )
+    if parcel.bank_id is None:
+        return steps
+    label = (
+        db_session.scalar(select(Compartment.label).where(Compartment.id == parcel.compartment_id))
+        if parcel.compartment_id
+        else None
+    )
+    command_ids = {c.id for c in commands}
+    events = db_session.scalars(
+        select(LockerEvent)
+        .where(
+            LockerEvent.bank_id == parcel.bank_id,
+            LockerEvent.type.in_(DOOR_EVENTS),
+            LockerEvent.received_at >= parcel.created_at,
+            LockerEvent.received_at <= parcel.pickup_deadline + timedelta(days=1),
+        )
+        .order_by(LockerEvent.id)
+        .limit(500)
+    )
+    for event in events:
+        payload = event.payload or {}
+        mine = payload.get("parcel_id") == parcel.id or payload.get("command_id") in command_ids
+        if not mine and not (label and payload.get("compartment") == label):
+            continue
+        steps.append(
+            Step(
+                event.locker_ts,
+                "locker",
+                "Locker event",
+                EVENT_KIND.get(event.type, "transit"),
+                [
+                    ("Event", event.type),
+                    ("Compartment", payload.get("compartment") or "—"),
+                    ("Outcome", event.outcome),
+                ],
+            )
+        )
+    return steps
+
+
+def _cold_steps(db_session: Session, parcel: Parcel) -> list[Step]:
+    steps = []
+    if parcel.van_minutes_over_limit:
+        steps.append(
+            Step(
+                parcel.updated_at,
+                "cold",
+                "Cold chain: over the limit in the van",
+                "failed",
+                [("Minutes over", parcel.van_minutes_over_limit)],
+            )
+        )
+    for flag in db_session.scalars(
+        select(ParcelColdChainFlag).where(ParcelColdChainFlag.parcel_id == parcel.id)
+    ):
+        steps.append(
+            Step(
+                flag.flagged_at,
+                "cold",
+                "Cold chain: locker zone too warm",
+                "failed",
+                [("Minutes out", flag.minutes_out)],
+            )
+        )
+    return steps
+
+
+def _sms_steps(db_session: Session, order: Order, parcel: Parcel | None) -> list[Step]:
+    messages = db_session.scalars(
+        select(Message).where(Message.resident_id == order.resident_id).order_by(Message.id)
+    )
+    steps = []
+    for message in messages:
+        params = message.params or {}
+        if params.get("order_id") != order.id:
+            continue
+        if parcel is not None and params.get("parcel_id") not in (None, parcel.id):
+            continue
+        facts: list[tuple[str, Any]] = [
+            ("Template", message.template),
+            ("Status", str(message.status)),
+            ("To", mask_phone(message.to_phone)),
+        ]
+        if message.provider_status:
+            facts.append(("Provider", message.provider_status))
+        if message.final_at:
+            facts.append(("Receipt", message.final_at))
+        if message.error_code or message.error_message:
+            facts.append(("Error", f"{message.error_code or ''} {message.error_message or ''}"))
+        if message.suppression_reason:
+            facts.append(("Suppressed", message.suppression_reason))
+        steps.append(
+            Step(
+                message.created_at,
+                "sms",
+                "SMS",
+                SMS_KIND.get(str(message.status), "unassigned"),
+                facts,
+                link=f"/ops/messages?message_id={message.id}",
+            )
+        )
+    return steps
+
+
+def _money_steps(entries: list[LedgerEntry]) -> list[Step]:
+    return [
+        Step(
+            entry.created_at,
+            "money",
+            "Charged" if str(entry.kind) == "charge" else "Refunded",
+            "assigned" if str(entry.kind) == "charge" else "late",
+            [("Amount", money(entry.amount_minor, entry.currency)), ("Reason", entry.reason)],
+        )
+        for entry in entries
+    ]
+
+
+def _ending(order: Order, parcel: Parcel | None) -> list[Step]:
+    status = str(parcel.status if parcel is not None else order.status)
+    endings = {
+        "collected": "Collected",
+        "expired": "Expired: not collected by the deadline",
+        "retrieved": "Taken back out of the locker after expiry",
+        "undelivered": "Undelivered",
+        "cancelled": "Cancelled",
+        "group_failed": "Group buy failed",
+    }
+    if status not in endings:
+        return []
+    facts: list[tuple[str, Any]] = []
+    if parcel is not None and parcel.failure_reason:
+        facts.append(("Reason", parcel.failure_reason))
+    at = parcel.updated_at if parcel is not None else order.updated_at
+    return [Step(at, "end", endings[status], status_kind(status), facts)]
+
+
+def load_chain(db_session: Session, order: Order, parcel: Parcel | None) -> Chain:
+    """The chain of an order (all its parcels) or of one of its parcels."""
+    window = db_session.get(DeliveryWindow, order.window_id)
+    assert window is not None
+    phone, hood = db_session.execute(
+        select(Resident.phone, Neighborhood.name)
+        .join(Neighborhood, Neighborhood.id == Resident.neighborhood_id)
+        .where(Resident.id == order.resident_id)
+    ).one()
+    lines = _lines(db_session, order)
+    parcels = list(
+        db_session.scalars(select(Parcel).where(Parcel.order_id == order.id).order_by(Parcel.id))
+    )
+    entries = list(
+        db_session.scalars(
+            select(LedgerEntry).where(LedgerEntry.order_id == order.id).order_by(LedgerEntry.id)
+        )
+    )
+    steps = _order_steps(order, lines, window)
+    for each in [parcel] if parcel is not None else parcels:
+        parts = sum(p.temperature_class == each.temperature_class for p in parcels)
+        steps.extend(_parcel_steps(db_session, each, parts))
+    steps.extend(_sms_steps(db_session, order, parcel))
+    steps.extend(_money_steps(entries))
+    steps.extend(_ending(order, parcel))
+    epoch = datetime.min.replace(tzinfo=UTC)
+    steps.sort(key=lambda s: s.at or epoch)
+    charged = sum(e.amount_minor for e in entries if str(e.kind) == "charge")
+    refunded = sum(e.amount_minor for e in entries if str(e.kind) == "refund")
+    return Chain(order, window, phone, hood, lines, parcels, parcel, steps, charged, refunded)
