@@ -14,10 +14,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.catalog.models import Product
-from app.groupbuys.models import GroupBuy, PriceTier
 from app.neighborhoods.models import Compartment, LockerBank, Neighborhood
-from app.orders.models import Order, OrderLine
+from app.orders.models import Order
 from app.payments.models import LedgerEntry
 from app.residents.models import Resident
 from app.web.templating import local_time, mask_phone, money
@@ -25,7 +23,7 @@ from app.windows.models import DeliveryWindow
 from lockers.models import LockerCommand, LockerEvent, ParcelColdChainFlag
 from logistics.models import Parcel, Route, RouteStop, Vehicle
 from notifications.models import Message
-from ops_dashboard.parcels_queries import status_kind
+from ops_dashboard.parcels_queries import Line, order_lines, status_kind
 
 DOOR_EVENTS = ("door_opened", "door_closed", "door_jammed", "parcel_collected")
 COMMAND_KIND = {"acked": "done", "failed": "failed", "expired": "failed", "sent": "transit"}
@@ -62,22 +60,6 @@ def _shown(value: Any) -> Any:
 
 
 @dataclass
-class Line:
-    """An order line with its group buy's outcome."""
-
-    product: str
-    temperature_class: str
-    quantity: int
-    paid_unit_minor: int
-    final_unit_minor: int | None
-    status: str
-    group_status: str
-    group_ordered: int
-    group_min: int
-    tier_min: int | None
-
-
-@dataclass
 class Chain:
     """Everything the chain page shows."""
 
@@ -91,41 +73,6 @@ class Chain:
     steps: list[Step]
     charged_minor: int
     refunded_minor: int
-
-
-def _lines(db_session: Session, order: Order) -> list[Line]:
-    rows = db_session.execute(
-        select(OrderLine, Product, GroupBuy)
-        .join(Product, Product.id == OrderLine.product_id)
-        .join(GroupBuy, GroupBuy.id == OrderLine.group_buy_id)
-        .where(OrderLine.order_id == order.id)
-        .order_by(OrderLine.id)
-    ).all()
-    tiers: dict[int, list[tuple[int, int]]] = {}
-    for gb_id, min_q, price in db_session.execute(
-        select(PriceTier.group_buy_id, PriceTier.min_quantity, PriceTier.unit_price_minor).where(
-            PriceTier.group_buy_id.in_([gb.id for _, _, gb in rows])
-        )
-    ):
-        tiers.setdefault(gb_id, []).append((min_q, price))
-    lines = []
-    for line, product, gb in rows:
-        reached = [m for m, _ in tiers.get(gb.id, []) if m <= gb.ordered_quantity]
-        lines.append(
-            Line(
-                product=product.name,
-                temperature_class=str(product.temperature_class),
-                quantity=line.quantity,
-                paid_unit_minor=line.paid_unit_price_minor,
-                final_unit_minor=line.final_unit_price_minor,
-                status=str(line.status),
-                group_status=str(gb.status),
-                group_ordered=gb.ordered_quantity,
-                group_min=gb.min_quantity,
-                tier_min=max(reached) if reached else None,
-            )
-        )
-    return lines
 
 
 def _order_steps(order: Order, lines: list[Line], window: DeliveryWindow) -> list[Step]:
@@ -405,7 +352,7 @@ def load_chain(db_session: Session, order: Order, parcel: Parcel | None) -> Chai
         .join(Neighborhood, Neighborhood.id == Resident.neighborhood_id)
         .where(Resident.id == order.resident_id)
     ).one()
-    lines = _lines(db_session, order)
+    lines = order_lines(db_session, order)
     parcels = list(
         db_session.scalars(select(Parcel).where(Parcel.order_id == order.id).order_by(Parcel.id))
     )

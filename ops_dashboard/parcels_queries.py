@@ -16,7 +16,9 @@ from typing import Any
 from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from app.catalog.models import Product
 from app.core.errors import InvalidInput
+from app.groupbuys.models import GroupBuy, PriceTier
 from app.neighborhoods.models import Compartment, LockerBank, Neighborhood
 from app.orders.models import Order, OrderLine, OrderStatus
 from app.residents.models import Resident
@@ -278,3 +280,55 @@ def tab_counts(db_session: Session, window_id: int, now: datetime) -> dict[str, 
             db_session.scalar(select(func.count()).select_from(Parcel).where(*where)) or 0
         )
     return dict(counts)
+
+
+@dataclass
+class Line:
+    """An order line with its group buy's outcome."""
+
+    product: str
+    temperature_class: str
+    quantity: int
+    paid_unit_minor: int
+    final_unit_minor: int | None
+    status: str
+    group_status: str
+    group_ordered: int
+    group_min: int
+    tier_min: int | None
+
+
+def order_lines(db_session: Session, order: Order) -> list[Line]:
+    """An order's lines with their group buys' outcome and the price tier reached."""
+    rows = db_session.execute(
+        select(OrderLine, Product, GroupBuy)
+        .join(Product, Product.id == OrderLine.product_id)
+        .join(GroupBuy, GroupBuy.id == OrderLine.group_buy_id)
+        .where(OrderLine.order_id == order.id)
+        .order_by(OrderLine.id)
+    ).all()
+    tiers: dict[int, list[tuple[int, int]]] = {}
+    for gb_id, min_q, price in db_session.execute(
+        select(PriceTier.group_buy_id, PriceTier.min_quantity, PriceTier.unit_price_minor).where(
+            PriceTier.group_buy_id.in_([gb.id for _, _, gb in rows])
+        )
+    ):
+        tiers.setdefault(gb_id, []).append((min_q, price))
+    lines = []
+    for line, product, gb in rows:
+        reached = [m for m, _ in tiers.get(gb.id, []) if m <= gb.ordered_quantity]
+        lines.append(
+            Line(
+                product=product.name,
+                temperature_class=str(product.temperature_class),
+                quantity=line.quantity,
+                paid_unit_minor=line.paid_unit_price_minor,
+                final_unit_minor=line.final_unit_price_minor,
+                status=str(line.status),
+                group_status=str(gb.status),
+                group_ordered=gb.ordered_quantity,
+                group_min=gb.min_quantity,
+                tier_min=max(reached) if reached else None,
+            )
+        )
+    return lines
