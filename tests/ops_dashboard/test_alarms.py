@@ -210,3 +210,31 @@ def test_the_pages_badge_list_and_acknowledge(w: World, page_client_for) -> None
     assert client.get("/ops/alarms/999999").status_code == 404
     assert 'data-count="1"' in client.get("/ops/alarms/badge").text
     assert client.get("/ops/alarms?show=unack").text.count("data-alarm-id") == 0
+
+
+def test_every_alarm_type_reads_in_chinese(w: World, page_client_for) -> None:  # type: ignore[no-untyped-def]
+    now = utcnow()
+    details = {
+        "cold_chain": {"bank": "B", "zone": "chilled", "temp": "9.0", "limit": "5.0", "parcels": 2},
+        "bank_offline": {"bank": "B", "minutes": 3, "inside": 1, "coming": 0},
+        "door_jammed": {"bank": "B", "door": "A1", "how": "jammed", "minutes": 0},
+        "van_late": {"van": "V1", "minutes": 20},
+        "route_alarm": {"van": "V1", "parcels": 3},
+        "sms_failing": {"failed": 6, "total": 10, "percent": 60},
+    }
+    for alarm_type, values in details.items():
+        cause = Cause(
+            source=f"zh:{alarm_type}",
+            type=alarm_type,
+            severity=Severity.MINOR,
+            message=alarm_type,
+            city_id=w.hood.city_id,
+            details=values,
+        )
+        alarm_states.raise_alarm(db_session=w.db, cause=cause, now=now)
+    client = page_client_for(w.operator)
+    client.cookies.set("pickup_lang", "zh")
+    html = client.get("/ops/alarms").text
+    for text in ("冷链", "晚点 20 分钟", "60%", "3 个包裹", "柜内 1 个包裹", "卡住"):
+        assert text in html
+    assert client.get("/ops").status_code == 200
