@@ -5,13 +5,14 @@
   "use strict";
   const QUEUE_KEY = "pickup-driver-queue";
   const CACHE = "pickup-driver-v1";
-  const UNDO_MS = 4000;
+  // A few seconds to undo a tap before it is sent (shorter when set on the device, as tests do).
+  const UNDO_MS = Number(localStorage.getItem("pickup-driver-undo-ms")) || 4000;
   const text = JSON.parse(document.getElementById("driver-text").textContent);
   const routeId = Number(document.body.dataset.route || 0);
   const say = (template, values) =>
     template.replace(/\{(\w+)\}/g, (_, key) => (key in values ? values[key] : ""));
   const clock = (iso) =>
-    new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
 
   const loadQueue = () => JSON.parse(localStorage.getItem(QUEUE_KEY) || "[]");
   const saveQueue = (queue) => localStorage.setItem(QUEUE_KEY, JSON.stringify(queue));
@@ -27,12 +28,20 @@
 
   // --- what the page shows ------------------------------------------------------------------
 
-  function notice(message) {
+  function notice(message, code, detail) {
     const box = document.getElementById("driver-notice");
     box.textContent = message;
+    if (code) {
+      const small = document.createElement("div");
+      small.className = "muted refusal-detail";
+      small.textContent = `${code}: ${detail || ""}`;
+      box.appendChild(small);
+    }
     box.hidden = !message;
     if (message) box.scrollIntoView({ block: "nearest" });
   }
+
+  const refusal = (code, detail) => notice(text[code] || text.refused, code || "?", detail);
 
   function buttonFor(action) {
     const parts = [`[data-act="${action.kind}"]`];
@@ -50,7 +59,9 @@
       const badge = document.createElement("span");
       badge.className = "badge s-late pending-badge";
       badge.textContent = say(text.pending, { time: clock(action.device_time) });
-      button.insertAdjacentElement("afterend", badge);
+      const card = button.closest(".parcel-card");
+      if (card) card.querySelector(".parcel-what").appendChild(badge);
+      else button.insertAdjacentElement("afterend", badge);
     }
     const sync = document.getElementById("sync-badge");
     sync.hidden = queue.length === 0;
@@ -121,20 +132,21 @@
     notice("");
     const bar = document.getElementById("undo-bar");
     const label = document.getElementById("undo-text");
-    let left = UNDO_MS / 1000;
+    let left = Math.ceil(UNDO_MS / 1000);
     const tick = () => {
       label.textContent = say(text.sending, { action: text[action.kind] || action.kind, seconds: left });
     };
     tick();
     bar.hidden = false;
     clearInterval(undoTimer);
+    const sendAt = Date.now() + UNDO_MS;
     undoTimer = setInterval(() => {
-      left -= 1;
+      left = Math.ceil((sendAt - Date.now()) / 1000);
       if (left <= 0) {
         clearInterval(undoTimer);
         commitHeld();
       } else tick();
-    }, 1000);
+    }, Math.min(250, UNDO_MS));
   }
 
   document.getElementById("undo-button").addEventListener("click", () => {
@@ -169,10 +181,10 @@
         if (response.status >= 500 || response.redirected || response.status === 401) break;
         const body = await response.json().catch(() => ({}));
         if (body.outcome === "refused") {
-          notice(`${text.refused} (${body.error}): ${body.message}`);
+          refusal(body.error, body.message);
         } else if (!response.ok) {
           const detail = (body.detail && body.detail[0]) || {};
-          notice(`${text.refused} (${detail.type || response.status}): ${detail.msg || ""}`);
+          refusal(detail.type || String(response.status), detail.msg);
         }
         applyState(body.state);
         saveQueue(loadQueue().filter((queued) => queued.id !== action.id));
@@ -209,7 +221,7 @@
 
   async function cacheShift() {
     if (!("caches" in window)) return;
-    const urls = new Set([location.pathname, "/driver", "/driver/app.js", "/driver/offline", "/static/pickup.css"]);
+    const urls = new Set([location.pathname, "/driver/", "/driver/app.js", "/driver/offline", "/static/pickup.css"]);
     document.querySelectorAll("a[data-precache]").forEach((a) => urls.add(a.getAttribute("href")));
     const cache = await caches.open(CACHE);
     await Promise.all(
