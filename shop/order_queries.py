@@ -198,4 +198,8 @@ def _parcel_view(db: Session, parcel: Parcel) -> ParcelView:
 
 def qr_svg(text: str, scale: int = 5) -> str:
     """An inline SVG QR code of `text`, drawn on the server."""
-    return str(segno.make(text, error="m").svg_inline(scale=scale, dark="#111", light="#fff"))
+    return str(
+        segno.make(text, error="m").svg_inline(
+            scale=scale, dark="#111", light="#fff", omitsize=True
+        )
+    )

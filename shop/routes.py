@@ -3,8 +3,8 @@ shop, the basket, sharing, my orders and my account."""
 
 from fastapi import APIRouter
 
-from shop import my_orders, share, shopping, signin
+from shop import live, my_orders, share, shopping, signin
 
 router = APIRouter(include_in_schema=False)
-for view in (signin, shopping, share, my_orders):
+for view in (signin, shopping, share, my_orders, live):
     router.include_router(view.router)

@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from app.core.clock import SimulatedClock, set_clock
+from app.core.settings import get_settings
 from simulation.api import close_pools
 from simulation.probes import (
     compartment_clashes,
@@ -131,6 +132,9 @@ def run_day(options: DayOptions, observe: Observer | None = None) -> DayResult:
         state.timezone = city["timezone"]
         if city.get("watch"):
             phones.watch(city["watch"])
+        for phone in get_settings().sms_console_phones.split(","):
+            if phone.strip() not in ("", "*"):
+                phones.watch(phone.strip())  # e.g. a browser test's residents
         if options.on_city is not None:
             options.on_city(city)
         stack.start_services(env)

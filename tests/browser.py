@@ -82,6 +82,7 @@ class DemoServer:
         play: bool = True,
         seed: int = 7,
         extra_env: dict[str, str] | None = None,
+        extra_args: tuple[str, ...] = (),
     ) -> None:
         self.workdir = workdir
         self.port = free_port()
@@ -110,6 +111,7 @@ class DemoServer:
             "--seed",
             str(seed),
             "--play" if play else "--no-play",
+            *extra_args,
         ]
         workdir.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("w")

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from app.orders.models import Order, OrderStatus
 from app.residents.models import Resident
 from app.staff.models import StaffRole
-from shop import my_orders, share, shopping, signin
+from shop import live, my_orders, share, shopping, signin
 from tests.conftest import World
 from tests.factories import Factory
 
@@ -19,7 +19,7 @@ PUBLIC = re.compile(r"^(/login(/.*)?|/signup(/.*)?|/s/.*)$")
 
 def _private_routes() -> list[tuple[str, str]]:
     found = []
-    for view in (signin, shopping, share, my_orders):
+    for view in (signin, shopping, share, my_orders, live):
         for route in view.router.routes:
             for method in sorted(getattr(route, "methods", set()) - {"HEAD"}):
                 if not PUBLIC.match(route.path):
