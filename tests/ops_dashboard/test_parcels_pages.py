@@ -139,7 +139,7 @@ def test_the_chain_shows_every_stage_and_no_code_or_phone(  # type: ignore[no-un
     for stage in ("order", "group", "packing", "compartment", "route", "locker", "sms", "money"):
         assert f'data-stage="{stage}"' in html, stage
     assert 'data-stage="end"' in html and "Collected" in html
-    assert "open_compartment" in html and "parcel_collected" in html and "parcel_ready" in html
+    assert "open compartment" in html and "parcel collected" in html and "parcel ready" in html
     assert "¥2.00" in html  # the refund
     assert resident.phone not in html
     assert codes.pickup_code(parcel_id=parcel.id, nonce=0) not in html
