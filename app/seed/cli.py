@@ -124,8 +124,10 @@ def print_demo(
     lines = []
     if base_url:
         lines += [
-            f"API       [bold]{base_url}[/bold]",
-            f"Docs      [bold]{base_url}/docs[/bold]",
+            f"Operators [bold]{base_url}/ops[/bold]",
+            f"Residents [bold]{base_url}/[/bold]  (on a phone, or a narrow window)",
+            f"Drivers   [bold]{base_url}/driver[/bold]",
+            f"API docs  [bold]{base_url}/docs[/bold]",
             "",
         ]
     lines.append("[bold]Demo logins (development only, never in production)[/bold]")
