@@ -69,8 +69,8 @@ def time_pages(
         for page in pages:
             client.cookies.clear()
             headers = {}
-            if page.who == "api":
-                headers["Authorization"] = f"Bearer {cookies['api']}"
+            if page.who.endswith("api"):
+                headers["Authorization"] = f"Bearer {cookies[page.who]}"
             elif page.who in cookies:
                 client.cookies.set(SESSION_COOKIE, cookies[page.who])
             samples: list[float] = []
