@@ -179,6 +179,7 @@ def sessions_and_ids(city: Midday) -> tuple[dict[str, str], dict[str, int]]:
         }
         cookies = {who: create_access_token(p) for who, p in tokens.items()}
         cookies["api"] = cookies["operator"]
+        cookies["driver-api"] = cookies["driver"]
         ids = {
             "route": route.id,
             "stop": stop.id,

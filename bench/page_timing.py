@@ -8,11 +8,15 @@ in the same run as the floor and the comparison.
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -127,3 +131,24 @@ def markdown(results: Sequence[Timing], describe: Callable[[Page], str]) -> str:
             f"{target} | {item.kilobytes:.0f} KB |"
         )
     return "\n".join(lines) + "\n"
+
+
+def run_cli(
+    description: str, title: str, pages_for: Callable[[Any, dict[str, int]], list[Page]]
+) -> None:
+    """The benchmarks' command line: time `pages_for(city, ids)` on the mid-day city, print
+    the table, write Markdown with `--write`, exit 1 when a page misses its target."""
+    import midday_city
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--write", type=Path, default=None, help="markdown file to write")
+    args = parser.parse_args()
+    city = midday_city.build()
+    use_database(city.url)
+    cookies, ids = midday_city.sessions_and_ids(city)
+    results = time_pages(pages_for(city, ids), cookies, repeat=args.repeat)
+    console.print(table(results, title))
+    if args.write:
+        args.write.write_text(markdown(results, lambda page: page.path))
+    sys.exit(0 if all(r.ok for r in results) else 1)

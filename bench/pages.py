@@ -10,7 +10,6 @@ route. `/healthz` and the JSON API's `GET /driver/routes/today` are timed beside
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -44,21 +43,5 @@ def phone_pages(city: midday_city.Midday, ids: dict[str, int]) -> list[Page]:
     ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=20)
-    parser.add_argument("--write", type=Path, default=None, help="markdown file to write")
-    args = parser.parse_args()
-    city = midday_city.build()
-    page_timing.use_database(city.url)
-    cookies, ids = midday_city.sessions_and_ids(city)
-    cookies["driver-api"] = cookies["driver"]
-    results = page_timing.time_pages(phone_pages(city, ids), cookies, repeat=args.repeat)
-    page_timing.console.print(page_timing.table(results, "Phone pages, 600 neighborhoods"))
-    if args.write:
-        args.write.write_text(page_timing.markdown(results, lambda page: page.path))
-    sys.exit(0 if all(r.ok for r in results) else 1)
-
-
 if __name__ == "__main__":
-    main()
+    page_timing.run_cli(__doc__.splitlines()[0], "Phone pages, 600 neighborhoods", phone_pages)

@@ -2,31 +2,17 @@
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from app.core.db import SessionDep
-from app.web.live import Happened, LiveSource, live_stream, outbox_source
+from app.web.live import LiveSource, live_stream, outbox_source, table_source
 from app.web.session import PageOperator
 from lockers.models import LockerEvent
 
 router = APIRouter()
 
 
-def locker_event_source(db_session: Session, cursor: int | None) -> Happened:
-    """Door, keypad and temperature events as the lockers reported them (`locker.door_opened`)."""
-    if cursor is None:
-        latest = db_session.scalar(select(func.max(LockerEvent.id)))
-        return Happened(cursor=latest or 0, kinds=())
-    rows = db_session.execute(
-        select(LockerEvent.id, LockerEvent.type)
-        .where(LockerEvent.id > cursor)
-        .order_by(LockerEvent.id)
-        .limit(5000)
-    ).all()
-    if not rows:
-        return Happened(cursor=cursor, kinds=())
-    return Happened(cursor=rows[-1][0], kinds=[f"locker.{kind}" for _, kind in rows])
+# Door, keypad and temperature events as the lockers reported them (`locker.door_opened`).
+locker_event_source = table_source(LockerEvent.id, LockerEvent.type, prefix="locker.")
 
 
 SOURCES: tuple[LiveSource, ...] = (outbox_source, locker_event_source)

@@ -70,6 +70,15 @@ def shoot(page: Any, name: str, tmp_path: Path, *, full_page: bool = False) -> P
     return path
 
 
+def sign_in_operator(page: Any, base_url: str, target: str) -> None:
+    """Sign the demo operator in through the staff sign-in form and land on `target`."""
+    page.goto(f"{base_url}/staff/login?next={target}")
+    page.fill("input[name=username]", "operator")
+    page.fill("input[name=password]", "demo-operator")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base_url}{target}*")
+
+
 class DemoServer:
     """`pickup demo` on its own ports and folder; `url`, `stop()`, the log for failures."""
 

@@ -39,20 +39,31 @@ class Happened:
 LiveSource = Callable[[Session, int | None], Happened]
 
 
-def outbox_source(db_session: Session, cursor: int | None) -> Happened:
-    """Domain events from the outbox: orders, group buys, routes, parcels, refunds..."""
-    if cursor is None:
-        latest = db_session.scalar(select(func.max(OutboxEvent.id)))
-        return Happened(cursor=latest or 0, kinds=())
-    rows = db_session.execute(
-        select(OutboxEvent.id, OutboxEvent.kind)
-        .where(OutboxEvent.id > cursor)
-        .order_by(OutboxEvent.id)
-        .limit(5000)
-    ).all()
-    if not rows:
-        return Happened(cursor=cursor, kinds=())
-    return Happened(cursor=rows[-1][0], kinds=[kind for _, kind in rows])
+def table_source(
+    id_column: Any, kind_column: Any, *, prefix: str = "", batch: int = 5000
+) -> LiveSource:
+    """A source over an append-only table: the kinds of rows whose id is after the cursor
+    (`prefix` + kind); the first poll only finds where the table ends."""
+
+    def source(db_session: Session, cursor: int | None) -> Happened:
+        if cursor is None:
+            latest = db_session.scalar(select(func.max(id_column)))
+            return Happened(cursor=latest or 0, kinds=())
+        rows = db_session.execute(
+            select(id_column, kind_column)
+            .where(id_column > cursor)
+            .order_by(id_column)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return Happened(cursor=cursor, kinds=())
+        return Happened(cursor=rows[-1][0], kinds=[f"{prefix}{kind}" for _, kind in rows])
+
+    return source
+
+
+# Domain events from the outbox: orders, group buys, routes, parcels, refunds, alarms...
+outbox_source = table_source(OutboxEvent.id, OutboxEvent.kind)
 
 
 def _frame(event: str, data: dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import LAPTOP, DemoServer, shoot
+from tests.browser import LAPTOP, DemoServer, shoot, sign_in_operator
 
 ORDERS_JS = """() => [...document.querySelectorAll('.board-window [data-orders]')]
     .reduce((sum, el) => sum + Number(el.dataset.orders), 0)"""
@@ -32,11 +32,7 @@ def test_the_board_moves_and_an_offline_bank_raises_an_alarm(  # type: ignore[no
 ) -> None:
     context = chromium.new_context(**LAPTOP)
     page = context.new_page()
-    page.goto(f"{served.url}/staff/login?next=/ops")
-    page.fill("input[name=username]", "operator")
-    page.fill("input[name=password]", "demo-operator")
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{served.url}/ops")
+    sign_in_operator(page, served.url, "/ops")
     page.wait_for_selector("#board-panels .board-window")
     page.evaluate("window.__notReloaded = true")
     first = page.evaluate(ORDERS_JS)

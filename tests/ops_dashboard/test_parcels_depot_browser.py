@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import LAPTOP, DemoServer, shoot
+from tests.browser import LAPTOP, DemoServer, shoot, sign_in_operator
 
 CUTOFF_WAIT_S = 150.0
 MESSAGES_WAIT_S = 60.0
@@ -23,14 +23,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
     server = DemoServer(tmp_path_factory.mktemp("demo-parcels-depot"), speed=300, orders=150)
     yield server
     server.stop()
-
-
-def _sign_in(page: Any, served: DemoServer, target: str) -> None:
-    page.goto(f"{served.url}/staff/login?next={target}")
-    page.fill("input[name=username]", "operator")
-    page.fill("input[name=password]", "demo-operator")
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{served.url}{target}*")
 
 
 def _wait_for(page: Any, url: str, selector: str, seconds: float, served: DemoServer) -> None:
@@ -47,7 +39,7 @@ def test_depot_pick_list_download_parcel_chain_and_messages(  # type: ignore[no-
 ) -> None:
     context = chromium.new_context(accept_downloads=True, **LAPTOP)
     page = context.new_page()
-    _sign_in(page, served, "/ops/depot")
+    sign_in_operator(page, served.url, "/ops/depot")
     _wait_for(page, f"{served.url}/ops/depot", "#pick-list-csv", CUTOFF_WAIT_S, served)
     assert page.locator("#pick-list tbody tr").count() > 1
     page_total = int(page.locator("#pick-total").inner_text())

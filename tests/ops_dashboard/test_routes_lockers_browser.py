@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import LAPTOP, DemoServer, shoot
+from tests.browser import LAPTOP, DemoServer, shoot, sign_in_operator
 
 ROUTES_WAIT_S = 150.0
 
@@ -19,14 +19,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
     server = DemoServer(tmp_path_factory.mktemp("demo-routes-lockers"), speed=300, orders=150)
     yield server
     server.stop()
-
-
-def _sign_in(page: Any, served: DemoServer, target: str) -> None:
-    page.goto(f"{served.url}/staff/login?next={target}")
-    page.fill("input[name=username]", "operator")
-    page.fill("input[name=password]", "demo-operator")
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{served.url}{target}*")
 
 
 def _wait_for_routes(page: Any, served: DemoServer) -> None:
@@ -53,7 +45,7 @@ def test_routes_map_replan_and_remote_open(  # type: ignore[no-untyped-def]
     context = chromium.new_context(**LAPTOP)
     page = context.new_page()
     page.on("dialog", lambda dialog: dialog.accept())
-    _sign_in(page, served, "/ops/routes")
+    sign_in_operator(page, served.url, "/ops/routes")
     _wait_for_routes(page, served)
     _wait_for_a_van_on_the_road(page, served)
     assert page.locator("svg.city-map .m-route").count() > 0
