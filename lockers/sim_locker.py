@@ -36,6 +36,8 @@ class SimCompartment:
     jammed: bool = False
     # The occupancy sensor sees a parcel the controller no longer knows (storage lost).
     unknown_parcel: bool = False
+    # The parcel a deposit opening announced: what the door closing on a parcel holds.
+    expected_parcel: int | None = None
 
     @property
     def occupied(self) -> bool:
@@ -271,6 +273,8 @@ class LockerLogic:
         compartment.door_open = True
         purpose = str(args.get("purpose", "operator"))
         parcel_id = args.get("parcel_id")
+        if purpose == "deposit" and isinstance(parcel_id, int):
+            compartment.expected_parcel = parcel_id
         ack = self._ack(command_id)  # first the answer the server waits for, then the report
         self._event(
             protocol.EventType.DOOR_OPENED,
@@ -306,9 +310,13 @@ class LockerLogic:
     ) -> None:
         compartment = self.compartments[label]
         compartment.door_open = False
+        if parcel_id is None and parcel_present:
+            parcel_id = compartment.expected_parcel  # a door closed by hand after a deposit
+        compartment.expected_parcel = None
         if parcel_present:
             compartment.parcel_id = parcel_id if parcel_id is not None else compartment.parcel_id
             compartment.unknown_parcel = compartment.parcel_id is None
+            parcel_id = compartment.parcel_id
         else:
             parcel_id = parcel_id if parcel_id is not None else compartment.parcel_id
             compartment.parcel_id = None
