@@ -1,9 +1,13 @@
 """Domain exceptions and the one handler that maps them to HTTP answers naming field and reason."""
 
+import logging
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
+
+DATABASE_RETRY_AFTER_SECONDS = 1
 
 
 class DomainError(Exception):
@@ -69,3 +73,38 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=headers)
 
     app.add_exception_handler(DomainError, handle)
+    install_database_outage_handler(app)
+
+
+def install_database_outage_handler(app: FastAPI) -> None:
+    """A database that cannot be reached (restarted, failing over, connection dropped, pool
+    exhausted) answers 503 with Retry-After instead of 500: the transaction was rolled back, so
+    the client may retry (with the same Idempotency-Key where it has one). Other database
+    errors stay 500. Logged without the statement or its parameters (personal data)."""
+
+    async def handle(_request: Request, exc: Exception) -> JSONResponse:
+        unreachable = isinstance(
+            exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError
+        ) or (isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated)
+        if not unreachable:
+            raise exc
+        orig = getattr(exc, "orig", None)
+        logging.getLogger("app.database").warning(
+            "database unavailable, answered 503: %s%s",
+            type(exc).__name__,
+            f" ({type(orig).__module__}.{type(orig).__name__})" if orig is not None else "",
+        )
+        body = {
+            "detail": [
+                {
+                    "loc": [],
+                    "msg": "the database is unavailable for a moment; retry shortly",
+                    "type": "service_unavailable",
+                }
+            ]
+        }
+        headers = {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
+        return JSONResponse(body, status_code=503, headers=headers)
+
+    for error in (sa_exc.DBAPIError, sa_exc.TimeoutError):
+        app.add_exception_handler(error, handle)
