@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends
 from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from app.core.clock import get_clock
@@ -53,7 +54,11 @@ def utcnow() -> datetime:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine with the per-dialect settings the project relies on."""
+    """An engine with the per-dialect settings the project relies on.
+
+    `hide_parameters`: a failing statement's error (and so a 500's traceback in the log) shows
+    the SQL but not the values bound to it, which may be phone numbers, names or codes."""
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         engine = create_engine(url, **kwargs)
@@ -92,9 +97,20 @@ def get_sessionmaker() -> sessionmaker[Session]:
 
 
 def get_db() -> Iterator[Session]:
-    """FastAPI dependency: one session per request, rolled back if the route did not commit."""
-    with get_sessionmaker()() as session:
+    """FastAPI dependency: one session per request, rolled back if the route did not commit.
+
+    A connection the database dropped meanwhile (a restart after the route's commit) cannot
+    roll back, and need not: the server already ended its transaction, and the answer has
+    gone out. The pool discards it; closing does not fail the request for it."""
+    session = get_sessionmaker()()
+    try:
         yield session
+    finally:
+        try:
+            session.close()
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
 
 
 SessionDep = Annotated[Session, Depends(get_db)]
