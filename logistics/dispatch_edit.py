@@ -39,7 +39,7 @@ from logistics.models import (
     StopStatus,
     Vehicle,
 )
-from logistics.planning import travel_source
+from logistics.plan_problem import travel_source
 from logistics.settings import LogisticsSettings, get_logistics_settings
 
 DISPATCHED_EVENT = "route.dispatched"

@@ -17,9 +17,10 @@ from app.neighborhoods.models import Neighborhood
 from app.residents.models import Resident
 from app.staff.models import StaffRole, StaffUser
 from app.windows.models import DeliveryWindow
-from logistics import busy, pipeline, planning, reservation
+from logistics import busy, pipeline, reservation
 from logistics import driver as driver_service
 from logistics.models import Route, Vehicle
+from logistics.replan import replan_window, validate_replan
 from logistics.schemas import (
     LockerCapacityRead,
     ParcelFailRequest,
@@ -169,11 +170,9 @@ def replan(
     db: SessionDep, operator: CurrentOperator, window_id: int, replan_in: ReplanRequest
 ) -> ReplanRead:
     _window_in_city(db, window_id, operator.city_id)
-    planning.validate_replan(
-        replan_in.vehicle_id_out, replan_in.bank_id_out, replan_in.fleet_changed
-    )
+    validate_replan(replan_in.vehicle_id_out, replan_in.bank_id_out, replan_in.fleet_changed)
     settings = get_logistics_settings()
-    report = planning.replan_window(
+    report = replan_window(
         db_session=db,
         window_id=window_id,
         vehicle_id_out=replan_in.vehicle_id_out,

@@ -11,7 +11,7 @@ from logistics.driver import RouteView, navigation_link
 from logistics.handover import FailureReason
 from logistics.models import Vehicle
 from logistics.pipeline import PipelineReport
-from logistics.planning import PlanReport
+from logistics.plan_store import PlanReport
 from logistics.reservation import CapacityInfo
 
 _VEHICLE_EXAMPLE: dict[str, Any] = {

@@ -11,7 +11,8 @@ from app.core.errors import DomainError, InvalidInput, NotFound
 from app.staff.models import StaffUser
 from app.web.session import PageOperator
 from app.windows.models import DeliveryWindow
-from logistics import dispatch_edit, pipeline, planning
+from logistics import dispatch_edit, pipeline
+from logistics.replan import replan_window, validate_replan
 from logistics.settings import get_logistics_settings
 from ops_dashboard import map_svg
 from ops_dashboard import routes_map_queries as queries
@@ -121,9 +122,9 @@ def replan(
         assert window is not None
         van_out = _id(vehicle_id_out, "vehicle_id_out", required=False)
         bank_out = _id(bank_id_out, "bank_id_out", required=False)
-        planning.validate_replan(van_out, bank_out, fleet_changed=True)
+        validate_replan(van_out, bank_out, fleet_changed=True)
         settings = get_logistics_settings()
-        planning.replan_window(
+        replan_window(
             db_session=db,
             window_id=window.id,
             vehicle_id_out=van_out,

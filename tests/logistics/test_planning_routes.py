@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from app.core.enums import CompartmentSize, TemperatureClass
 from app.events.models import OutboxEvent
-from logistics import packing, planning, reservation
+from logistics import packing, plan_problem, planning, reservation
 from logistics.models import Parcel, Route, RouteStatus, RouteStop, UnassignedStop
 
 T, S = TemperatureClass, CompartmentSize
@@ -115,7 +115,7 @@ def test_cold_chain_limit_is_the_van_setting_not_a_product_time_out(
     world.order(hood, [(strict, 1)])
     _prepare(db, world)
     assert settings.cold_chain_minutes == 180  # the default
-    assert planning.cold_chain_limit_s(settings) == 180 * 60
+    assert plan_problem.cold_chain_limit_s(settings) == 180 * 60
     assert _plan(db, world, settings).unassigned == []  # 78 min < 180 min
 
 
@@ -211,9 +211,9 @@ def test_travel_source_follows_the_settings() -> None:
     from logistics.settings import LogisticsSettings
     from logistics.solver.travel import GreatCircleTravel, OsrmTravel
 
-    default = planning.travel_source(LogisticsSettings(speed_kmh=30, detour_factor=1.4))
+    default = plan_problem.travel_source(LogisticsSettings(speed_kmh=30, detour_factor=1.4))
     assert default == GreatCircleTravel(speed_kmh=30, detour_factor=1.4)
-    osrm = planning.travel_source(
+    osrm = plan_problem.travel_source(
         LogisticsSettings(travel_source="osrm", osrm_url="http://osrm.local:5000")
     )
     assert osrm == OsrmTravel("http://osrm.local:5000")

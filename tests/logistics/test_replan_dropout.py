@@ -8,7 +8,7 @@ from app.core.enums import CompartmentSize, TemperatureClass
 from app.events.models import OutboxEvent
 from app.neighborhoods.models import Compartment, CompartmentStatus
 from logistics import driver as driver_service
-from logistics import pipeline, planning
+from logistics import pipeline, replan
 from logistics.models import Parcel, ParcelStatus, Route, RouteStatus, RouteStop
 from tests.logistics.conftest import World, fast_settings, serve_stop
 
@@ -52,7 +52,7 @@ def _two_van_city(world: World) -> list[int]:
 
 
 def _replan(db: Session, world: World, **kw):  # type: ignore[no-untyped-def]
-    report = planning.replan_window(
+    report = replan.replan_window(
         db_session=db, window_id=world.window.id, settings=fast_settings(), **kw
     )
     db.flush()
