@@ -24,6 +24,7 @@ from lockers import (
     pickup,
     protocol,
     resync,
+    settings_sync,
     temperature_log,
 )
 from lockers import service as locker_service
@@ -141,6 +142,13 @@ def handle_state(
         )
     reconnected = message.connection is not None and message.connection != state.connection
     state.connection = message.connection
+    settings_sync.sync_settings(
+        db_session=db_session,
+        bank_id=bank.id,
+        message=message,
+        new_connection=reconnected or not was_online or reset,
+        now=received_at,
+    )
     if reconnected or not was_online:
         # A new connection: what the bank has not acked was probably lost with the previous
         # one (commands go out at QoS 0), so re-send it now rather than after back-off.
@@ -215,6 +223,8 @@ def offline_silent_banks(*, db_session: Session, now: datetime | None = None) ->
             )
         )
     )
+    # A bank that reported a slower heartbeat gets three of its heartbeats ([S-5.1]).
+    states = [s for s in states if (s.last_seen_at or now) < now - settings_sync.offline_after(s)]
     for state in states:
         bank = locker_service.get_bank(db_session=db_session, bank_id=state.bank_id)
         mark_offline(

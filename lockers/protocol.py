@@ -1,4 +1,5 @@
-"""The locker protocol, version 1: topics and JSON payloads (docs/locker-protocol.md is the prose).
+"""The locker protocol, version 1.1 (wire `"v": 1`): topics and JSON payloads
+(docs/locker-protocol.md is the prose, with the clause ids quoted here).
 
 Both sides use these models: the bridge to parse what lockers send and to build commands, the
 simulator to play a locker. Every payload carries `v` (schema version); a receiver refuses a
@@ -7,12 +8,20 @@ major version it does not know and ignores fields it does not know.
 
 import hashlib
 import hmac
+import json
 import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+)
 
 SCHEMA_VERSION = 1
 QOS = 1
@@ -52,8 +61,15 @@ def parse_topic(prefix: str, name: str) -> tuple[str, Channel] | None:
 
 
 def utc_iso(moment: datetime) -> str:
-    """An RFC 3339 UTC timestamp with millisecond precision and a `Z`."""
+    """An RFC 3339 UTC timestamp with millisecond precision and a `Z` (the one formatter of
+    every timestamp on the wire, [S-4.1]); a naive value is taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# A timestamp field: parsed from any RFC 3339 text, written back with milliseconds and `Z`.
+Timestamp = Annotated[datetime, PlainSerializer(utc_iso, return_type=str, when_used="json")]
 
 
 class _Message(BaseModel):
@@ -92,14 +108,16 @@ class KeypadReport(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     failed_attempts: int = 0
-    locked_until: datetime | None = None
+    locked_until: Timestamp | None = None
+    max_attempts: int | None = None
+    lockout_s: int | None = None
 
 
 class StateMessage(_Message):
     """`{prefix}/{bank}/state`, retained. `online: false` is also the last will."""
 
     online: bool
-    ts: datetime | None = None
+    ts: Timestamp | None = None
     seq: int | None = None
     firmware: str | None = None
     heartbeat_s: int | None = None
@@ -144,7 +162,7 @@ class EventMessage(_Message):
 
     event_id: str = Field(min_length=8, max_length=64)
     seq: int = Field(ge=1)
-    ts: datetime
+    ts: Timestamp
     type: EventType
     compartment: str | None = None
     parcel_id: int | None = None
@@ -164,6 +182,22 @@ class AckError(StrEnum):
     EXPIRED = "expired"
     INVALID = "invalid"
     UNSUPPORTED = "unsupported"
+    OCCUPIED = "occupied"  # 1.1: a deposit into a compartment that holds a parcel
+
+
+class RejectReason(StrEnum):
+    """`code_rejected.data.reason` (1.1)."""
+
+    WRONG_CODE = "wrong_code"  # counted toward the lockout
+    PARCEL_NOT_HERE = "parcel_not_here"  # a right code, its parcel not in its compartment
+
+
+# `configure` settings and their ranges ([L-7.9]).
+CONFIGURE_RANGES: dict[str, tuple[int, int]] = {
+    "keypad_max_attempts": (1, 20),
+    "keypad_lockout_s": (1, 86_400),
+    "heartbeat_s": (5, 300),
+}
 
 
 class AckMessage(_Message):
@@ -175,7 +209,7 @@ class AckMessage(_Message):
     detail: str | None = None
     result: dict[str, Any] | None = None
     seq: int | None = None
-    ts: datetime | None = None
+    ts: Timestamp | None = None
 
 
 # --- server -> locker ------------------------------------------------------------------------
@@ -207,7 +241,7 @@ class CodeEntry(BaseModel):
     salt: str = Field(description="hex, 16 bytes")
     hash: str = Field(description="hex PBKDF2-HMAC-SHA256(code, salt, iterations, 32 bytes)")
     iterations: int = Field(ge=1)
-    expires_at: datetime
+    expires_at: Timestamp
 
 
 class ContentEntry(BaseModel):
@@ -225,8 +259,8 @@ class CommandMessage(_Message):
 
     command_id: str = Field(min_length=8, max_length=64)
     type: CommandType
-    issued_at: datetime
-    expires_at: datetime
+    issued_at: Timestamp
+    expires_at: Timestamp
     args: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -249,9 +283,48 @@ def command_payload(
     return message.model_dump_json().encode()
 
 
+def configure_errors(args: dict[str, Any]) -> list[str]:
+    """What is wrong with a `configure` command's settings (empty: valid)."""
+    errors = []
+    for name, (low, high) in CONFIGURE_RANGES.items():
+        value = args.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            errors.append(f"{name} must be an integer {low}-{high}")
+    return errors
+
+
+def screen_command(payload: bytes | bytearray) -> tuple[str | None, tuple[str, str] | None]:
+    """How a locker screens a command before executing it: its readable id (None: drop it,
+    nothing to ack) and, if it must be refused unexecuted, the ack's (error, detail): an
+    unknown `v` or type is `unsupported` ([L-4.5]), anything else malformed `invalid`
+    ([L-4.6])."""
+    try:
+        raw = json.loads(payload)
+    except ValueError:
+        return None, None
+    command_id = raw.get("command_id") if isinstance(raw, dict) else None
+    if not isinstance(command_id, str) or not 8 <= len(command_id) <= 64:
+        return None, None
+    if raw.get("v") != SCHEMA_VERSION:
+        return command_id, (AckError.UNSUPPORTED.value, "v")
+    if raw.get("type") not in {kind.value for kind in CommandType}:
+        return command_id, (AckError.UNSUPPORTED.value, "type")
+    try:
+        CommandMessage.model_validate(raw)
+    except ValidationError as exc:
+        where = ".".join(str(part) for part in exc.errors()[0]["loc"])
+        return command_id, (AckError.INVALID.value, where)
+    return command_id, None
+
+
 def offline_will(reason: str = "connection_lost") -> bytes:
-    """The retained last-will payload a locker registers at CONNECT."""
-    return StateMessage(online=False, reason=reason).model_dump_json(exclude_none=True).encode()
+    """The retained offline state: the last will a locker registers at CONNECT
+    (`connection_lost`) and the state of a clean shutdown (`shutdown`), exactly
+    `{"v":1,"online":false,"reason":...}` ([L-2.2], [L-5.5])."""
+    payload = {"v": SCHEMA_VERSION, "online": False, "reason": reason}
+    return json.dumps(payload, separators=(",", ":")).encode()
 
 
 # --- codes at the locker ---------------------------------------------------------------------

@@ -10,12 +10,12 @@ import json
 import uuid
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.core.db import utcnow
 from lockers import protocol
+from lockers.sim_keypad import KeypadLogic
 
 if TYPE_CHECKING:
     from lockers.sim_fleet import Fleet
@@ -62,7 +62,7 @@ def default_compartments() -> list[tuple[str, str]]:
     )
 
 
-class LockerLogic:
+class LockerLogic(KeypadLogic):
     """A locker controller's behaviour and memory (see the module docstring)."""
 
     fleet: "Fleet"
@@ -168,18 +168,7 @@ class LockerLogic:
         if path is not None and path.exists():
             self._load_storage(json.loads(path.read_text()))
 
-    # --- what the MQTT side provides ---------------------------------------------------------
-
-    def _event(
-        self,
-        kind: protocol.EventType,
-        *,
-        compartment: str | None = None,
-        parcel_id: int | None = None,
-        command_id: str | None = None,
-        **data: Any,
-    ) -> protocol.EventMessage:
-        raise NotImplementedError
+    # --- what the MQTT side provides (and `_event`, declared in KeypadLogic) -----------------
 
     def _send_event(self, message: protocol.EventMessage) -> None:
         raise NotImplementedError
@@ -202,12 +191,18 @@ class LockerLogic:
         if command.type == kind.OPEN_COMPARTMENT:
             return self._open(command.command_id, args)
         if command.type == kind.LOAD_CODES:
-            for raw in args.get("codes", []):
-                entry = protocol.CodeEntry.model_validate(raw)
+            try:  # all or nothing: one malformed entry refuses the command ([L-4.6])
+                entries = [protocol.CodeEntry.model_validate(raw) for raw in args["codes"]]
+            except (KeyError, TypeError, ValueError):
+                return self._ack(command.command_id, protocol.AckError.INVALID.value, "codes")
+            for entry in entries:
                 self.codes[entry.parcel_id] = entry
             return self._ack(command.command_id)
         if command.type == kind.REVOKE_CODE:
-            self.codes.pop(int(args.get("parcel_id", 0)), None)
+            parcel_id = args.get("parcel_id")
+            if isinstance(parcel_id, bool) or not isinstance(parcel_id, int):
+                return self._ack(command.command_id, protocol.AckError.INVALID.value, "parcel_id")
+            self.codes.pop(parcel_id, None)
             return self._ack(command.command_id)
         if command.type == kind.SET_CONTENTS:
             return self._set_contents(command.command_id, args)
@@ -216,19 +211,25 @@ class LockerLogic:
             if compartment is None:
                 return self._ack(command.command_id, protocol.AckError.UNKNOWN_COMPARTMENT.value)
             compartment.out_of_service = bool(args.get("out_of_service"))
+            if not compartment.out_of_service:
+                compartment.jammed = False  # repaired ([L-7.8])
             return self._ack(command.command_id)
         if command.type == kind.REPLAY_EVENTS:
             return self._replay(command.command_id, args)
         if command.type == kind.CONFIGURE:
-            self.max_attempts = int(args.get("keypad_max_attempts", self.max_attempts))
-            self.lockout_s = float(args.get("keypad_lockout_s", self.lockout_s))
-            self.heartbeat_s = float(args.get("heartbeat_s", self.heartbeat_s))
+            errors = protocol.configure_errors(args)
+            if errors:  # nothing changes ([L-7.9])
+                return self._ack(command.command_id, protocol.AckError.INVALID.value, errors[0])
+            self.max_attempts = int(args.get("keypad_max_attempts") or self.max_attempts)
+            self.lockout_s = float(args.get("keypad_lockout_s") or self.lockout_s)
+            self.heartbeat_s = float(args.get("heartbeat_s") or self.heartbeat_s)
             return self._ack(command.command_id)
         return self._ack(command.command_id, protocol.AckError.UNSUPPORTED.value)
 
     def _replay(self, command_id: str, args: dict[str, Any]) -> bytes:
-        first = int(args.get("from_seq", 1))
-        last = int(args.get("to_seq", self.event_seq))
+        first, last = args.get("from_seq") or 1, args.get("to_seq") or self.event_seq
+        if not isinstance(first, int) or not isinstance(last, int):
+            return self._ack(command_id, protocol.AckError.INVALID.value, "from_seq/to_seq")
         replayed = 0
         for seq in range(first, min(last, self.event_seq) + 1):
             event = self.event_log.get(seq)
@@ -267,12 +268,16 @@ class LockerLogic:
             return self._ack(command_id, protocol.AckError.UNKNOWN_COMPARTMENT.value)
         if compartment.out_of_service:
             return self._ack(command_id, protocol.AckError.OUT_OF_SERVICE.value)
+        purpose = str(args.get("purpose") or "operator")
+        if purpose == protocol.OpenPurpose.DEPOSIT.value and compartment.occupied:
+            return self._ack(command_id, protocol.AckError.OCCUPIED.value)  # [L-7.6]
         if compartment.jammed:
+            compartment.out_of_service = True  # until repaired ([L-7.8])
+            ack = self._ack(command_id, protocol.AckError.DOOR_JAMMED.value)
             self._event(protocol.EventType.DOOR_JAMMED, compartment=label, command_id=command_id)
-            return self._ack(command_id, protocol.AckError.DOOR_JAMMED.value)
+            return ack
         compartment.door_open = True
-        purpose = str(args.get("purpose", "operator"))
-        parcel_id = args.get("parcel_id")
+        parcel_id = args.get("parcel_id") or compartment.parcel_id
         if purpose == "deposit" and isinstance(parcel_id, int):
             compartment.expected_parcel = parcel_id
         ack = self._ack(command_id)  # first the answer the server waits for, then the report
@@ -328,73 +333,3 @@ class LockerLogic:
             parcel_id=parcel_id,
             parcel_present=parcel_present,
         )
-
-    # --- keypad ------------------------------------------------------------------------------
-
-    def _enter_code(self, code: str) -> str:
-        now = utcnow()
-        if self.locked_until is not None:
-            if now < self.locked_until:
-                self.stats["keypad_refused_locked"] += 1
-                return "locked"
-            self.locked_until = None
-            self.failed_attempts = 0
-            self._event(protocol.EventType.KEYPAD_UNLOCKED)
-        for entry in list(self.codes.values()):
-            if entry.expires_at < now:
-                continue
-            if protocol.locker_code_matches(code, entry):
-                return self._hand_out(entry, method="keypad")
-        return self._wrong_code(now)
-
-    def _scan_qr(self, text: str) -> str:
-        parsed = protocol.parse_qr(text)
-        now = utcnow()
-        if self.locked_until is not None and now < self.locked_until:
-            return "locked"
-        if parsed is None or parsed[0] != self.code:
-            return self._wrong_code(now)
-        entry = self.codes.get(parsed[1])
-        if (
-            entry is None
-            or entry.expires_at < now
-            or not protocol.locker_code_matches(parsed[2], entry)
-        ):
-            return self._wrong_code(now)
-        return self._hand_out(entry, method="qr")
-
-    def _hand_out(self, entry: protocol.CodeEntry, *, method: str) -> str:
-        compartment = self.compartments.get(entry.compartment)
-        if compartment is None or compartment.parcel_id != entry.parcel_id:
-            return self._wrong_code(utcnow())
-        self.failed_attempts = 0
-        label = compartment.label
-        self._event(
-            protocol.EventType.DOOR_OPENED,
-            compartment=label,
-            parcel_id=entry.parcel_id,
-            cause="pickup",
-        )
-        self._event(
-            protocol.EventType.PARCEL_COLLECTED,
-            compartment=label,
-            parcel_id=entry.parcel_id,
-            method=method,
-        )
-        compartment.parcel_id = None
-        self.codes.pop(entry.parcel_id, None)
-        self._close(label, parcel_present=False, parcel_id=entry.parcel_id)
-        return f"opened:{label}"
-
-    def _wrong_code(self, now: datetime) -> str:
-        self.failed_attempts += 1
-        self._event(protocol.EventType.CODE_REJECTED, failed_attempts=self.failed_attempts)
-        if self.failed_attempts >= self.max_attempts:
-            self.locked_until = now + timedelta(seconds=self.lockout_s)
-            self._event(
-                protocol.EventType.KEYPAD_LOCKED,
-                until=self.locked_until,
-                failed_attempts=self.failed_attempts,
-            )
-            return "locked"
-        return "rejected"

@@ -22,7 +22,6 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
-from pydantic import ValidationError
 
 from app.core.db import utcnow
 from lockers import protocol
@@ -243,6 +242,7 @@ class VirtualBank(BankControls):
         return self.seq
 
     def _publish_state(self) -> None:
+        self._end_lockout_if_over(utcnow())  # a state never shows a past lockout ([L-9.7])
         message = protocol.StateMessage(
             online=True,
             ts=utcnow(),
@@ -253,7 +253,7 @@ class VirtualBank(BankControls):
             compartments={
                 c.label: protocol.CompartmentReport(
                     door=protocol.DoorState.JAMMED
-                    if c.jammed
+                    if c.jammed and c.out_of_service  # known once an opening failed
                     else protocol.DoorState.OPEN
                     if c.door_open
                     else protocol.DoorState.CLOSED,
@@ -263,7 +263,10 @@ class VirtualBank(BankControls):
                 for c in self.compartments.values()
             },
             keypad=protocol.KeypadReport(
-                failed_attempts=self.failed_attempts, locked_until=self.locked_until
+                failed_attempts=self.failed_attempts,
+                locked_until=self.locked_until,
+                max_attempts=int(self.max_attempts),
+                lockout_s=int(self.lockout_s),
             ),
             codes_loaded=len(self.codes),
             event_seq=self.event_seq,
@@ -347,16 +350,15 @@ class VirtualBank(BankControls):
     def _on_message(self, client: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
         if client is not self.client:
             return
-        try:
-            command = protocol.CommandMessage.model_validate_json(message.payload)
-        except ValidationError:
-            self.stats["invalid_commands"] += 1
+        command_id, refusal = protocol.screen_command(message.payload)
+        if command_id is None:
+            self.stats["invalid_commands"] += 1  # nothing to ack ([L-4.6])
             return
-        self.received[command.command_id] += 1
+        self.received[command_id] += 1
         self.stats["commands_received"] += 1
-        done = self.executed.get(command.command_id)
+        done = self.executed.get(command_id)
         if done is not None:
-            # Already executed: answer again with the same result, do nothing else.
+            # Already answered: the same ack again, nothing else ([L-7.1]).
             self.client.publish(self._topic(protocol.Channel.ACKS), done, qos=protocol.QOS)
             self.stats["duplicate_commands"] += 1
             return
@@ -366,11 +368,21 @@ class VirtualBank(BankControls):
             self.ignore_commands -= 1
             self.stats["ignored_commands"] += 1
             return
+        if refusal is not None:
+            self.stats["invalid_commands"] += 1
+            self._remember(command_id, self._ack(command_id, *refusal))
+            return
+        command = protocol.CommandMessage.model_validate_json(message.payload)
         if utcnow() > command.expires_at:
             ack = self._ack(command.command_id, protocol.AckError.EXPIRED.value)
         else:
             ack = self._execute(command)
-        self.executed[command.command_id] = ack
+            if command.type == protocol.CommandType.CONFIGURE:
+                self._publish_state()  # settings are part of the state ([L-7.9])
+        self._remember(command.command_id, ack)
+
+    def _remember(self, command_id: str, ack: bytes) -> None:
+        self.executed[command_id] = ack
         if len(self.executed) > EXECUTED_MEMORY:
             self.executed.popitem(last=False)
 

@@ -12,7 +12,17 @@ from app.core.db import utcnow
 from app.events.models import OutboxEvent
 from app.neighborhoods.models import CompartmentStatus
 from app.orders.models import Order, OrderStatus
-from lockers import codes, coldchain, domain_events, expiry, extension, ingest, outbox, protocol
+from lockers import (
+    codes,
+    coldchain,
+    domain_events,
+    expiry,
+    extension,
+    ingest,
+    outbox,
+    protocol,
+    settings_sync,
+)
 from lockers import service as locker_service
 from lockers.models import (
     CodeStatus,
@@ -73,7 +83,9 @@ def test_the_locker_gets_a_slow_salted_hash_never_the_code(w: World, db: Session
     assert entry.iterations == 1000 and len(bytes.fromhex(entry.salt)) == 16
     assert protocol.locker_code_matches(clear, entry)
     assert not protocol.locker_code_matches(f"{(int(clear) + 1) % 10**6:06d}", entry)
-    assert entry.expires_at == parcel.pickup_deadline and entry.compartment == "A1"
+    deadline = parcel.pickup_deadline  # sent with milliseconds ([S-4.1])
+    assert entry.expires_at == deadline.replace(microsecond=deadline.microsecond // 1000 * 1000)
+    assert entry.compartment == "A1"
     assert row.code_hash == codes.pickup_code_hash(parcel_id=parcel.id, nonce=row.nonce)
 
 
@@ -110,7 +122,9 @@ def _ack(w: World, db: Session, command_id: str, status: str = "ok", **extra: ob
 def test_claims_back_off_and_keep_the_same_id(w: World, db: Session) -> None:
     command = _command(w, db)
     now = utcnow()
-    _state(w, db, protocol.StateMessage(online=True, seq=1, ts=now), now)
+    # A locker that runs the server's keypad settings gets no `configure` ([S-7.4]).
+    keypad = protocol.KeypadReport(**_keypad_settings())
+    _state(w, db, protocol.StateMessage(online=True, seq=1, ts=now, keypad=keypad), now)
     first = outbox.claim_due(db_session=db, now=now)
     assert [o.command_id for o in first] == [command.id] and first[0].topic_bank == w.bank.code
     assert outbox.claim_due(db_session=db, now=now + timedelta(seconds=0.1)) == []
@@ -119,7 +133,8 @@ def test_claims_back_off_and_keep_the_same_id(w: World, db: Session) -> None:
     db.refresh(command)
     assert command.status == CommandStatus.SENT and command.attempts == 2
     sent = protocol.CommandMessage.model_validate_json(second[0].payload)
-    assert sent.command_id == command.id and sent.expires_at == command.expires_at
+    expires = command.expires_at.replace(microsecond=command.expires_at.microsecond // 1000 * 1000)
+    assert sent.command_id == command.id and sent.expires_at == expires
     # Re-sends wait while the bridge is behind, and while the bank is offline.
     later = now + timedelta(seconds=30)
     assert outbox.claim_due(db_session=db, now=later, resends=False) == []
@@ -174,6 +189,11 @@ def test_commands_expire_and_late_acks_are_recorded(w: World, db: Session) -> No
 
 
 # --- state, heartbeat, events ----------------------------------------------------------------
+
+
+def _keypad_settings() -> dict[str, int]:
+    wanted = settings_sync.wanted_settings()
+    return {"max_attempts": wanted["keypad_max_attempts"], "lockout_s": wanted["keypad_lockout_s"]}
 
 
 def _state(w: World, db: Session, message: protocol.StateMessage, at: object = None) -> str:
