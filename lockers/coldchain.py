@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
 from app.core.enums import TemperatureClass
+from app.events import cold_chain
 from lockers import domain_events
 from lockers import service as locker_service
 from lockers.config import get_locker_settings
@@ -201,17 +202,14 @@ def _flag_parcels(
                 parcel_id=parcel.id, excursion_id=excursion.id, minutes_out=minutes
             )
             db_session.add(flag)
-            domain_events.emit(
+            cold_chain.flag_parcel(
                 db_session=db_session,
-                kind=domain_events.PARCEL_COLD_CHAIN_FLAG,
-                dedupe_key=f"{domain_events.PARCEL_COLD_CHAIN_FLAG}:{parcel.id}:{excursion.id}",
-                payload=domain_events.parcel_payload(
-                    parcel,
-                    zone=excursion.zone.value,
-                    minutes_out=minutes,
-                    excursion_id=excursion.id,
-                    max_temp_c=excursion.max_temp_c,
-                ),
+                parcel=parcel,
+                occasion=str(excursion.id),
+                zone=excursion.zone.value,
+                minutes_out=minutes,
+                excursion_id=excursion.id,
+                max_temp_c=excursion.max_temp_c,
             )
         elif minutes > flag.minutes_out:
             flag.minutes_out = minutes

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.events import cold_chain
 from app.events import service as event_service
 from app.events.models import OutboxEvent
 from lockers import protocol
@@ -19,7 +20,7 @@ PARCEL_COLLECTED = "parcel.collected"
 PARCEL_EXPIRED = "parcel.expired"
 PARCEL_RETRIEVED = "parcel.retrieved"
 PARCEL_EXTENDED = "parcel.pickup_deadline_extended"
-PARCEL_COLD_CHAIN_FLAG = "parcel.cold_chain_flag"
+PARCEL_COLD_CHAIN_FLAG = cold_chain.PARCEL_COLD_CHAIN_FLAG  # emitted by app/events/cold_chain.py
 PARCEL_REPLAN_NEEDED = "parcel.replan_needed"
 LOCKER_OFFLINE = "locker.offline"
 LOCKER_ONLINE = "locker.online"

@@ -1,8 +1,8 @@
 """Reservation intake: when logistics publishes a plan ("parcel.reserved" outbox events), issue
 each parcel's pickup code and push its hash to the locker ahead of the van.
 
-Reads the shared outbox with a cursor of its own (never marks others' events processed);
-issuing is idempotent, so re-reading an event is harmless.
+Reads the shared outbox as the consumer "lockers.reservations" (`app/events/consumer.py`: each
+event once, none skipped when ids commit out of order); issuing is idempotent as well.
 """
 
 import logging
@@ -10,45 +10,38 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.events import consumer as events_consumer
 from app.events.models import OutboxEvent
 from lockers import protocol
 from lockers import service as locker_service
-from lockers.models import CodeStatus, CommandStatus, ConsumerCursor, LockerCommand
+from lockers.models import CodeStatus, CommandStatus, LockerCommand
 from logistics.models import Parcel
 
 log = logging.getLogger(__name__)
 
-CURSOR = "parcel.reserved"
 KIND = "parcel.reserved"
+CONSUMER = events_consumer.Consumer(name="lockers.reservations", kinds=frozenset({KIND}))
 
 
 def consume_reservations(*, db_session: Session, batch: int = 500) -> int:
     """Flow: process new "parcel.reserved" events (commits per batch); how many."""
-    cursor = db_session.get(ConsumerCursor, CURSOR)
-    if cursor is None:
-        cursor = ConsumerCursor(name=CURSOR, last_event_id=0)
-        db_session.add(cursor)
-        db_session.flush()
     done = 0
     while True:
-        events = list(
-            db_session.scalars(
-                select(OutboxEvent)
-                .where(OutboxEvent.kind == KIND, OutboxEvent.id > cursor.last_event_id)
-                .order_by(OutboxEvent.id)
-                .limit(batch)
-            )
+        handled = events_consumer.consume(
+            db_session=db_session, consumer=CONSUMER, handle=_reserved, limit=batch
         )
-        if not events:
-            db_session.commit()
-            return done
-        for event in events:
-            parcel_id = event.payload.get("parcel_id")
-            if isinstance(parcel_id, int):
-                prepare_parcel(db_session=db_session, parcel_id=parcel_id)
-            cursor.last_event_id = event.id
-            done += 1
         db_session.commit()
+        if not handled:
+            return done
+        done += handled
+
+
+def _reserved(db_session: Session, event: OutboxEvent) -> str:
+    parcel_id = event.payload.get("parcel_id")
+    if not isinstance(parcel_id, int):
+        return "skipped: no parcel_id"
+    sent = prepare_parcel(db_session=db_session, parcel_id=parcel_id)
+    return "code pushed" if sent else "nothing to push"
 
 
 def prepare_parcel(*, db_session: Session, parcel_id: int) -> bool:

@@ -187,15 +187,6 @@ class ParcelColdChainFlag(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class ConsumerCursor(Base):
-    """How far a locker-side consumer has read the shared outbox (by event id)."""
-
-    __tablename__ = "locker_consumer_cursors"
-
-    name: Mapped[str] = mapped_column(String(60), primary_key=True)
-    last_event_id: Mapped[int] = mapped_column(default=0)
-
-
 class TemperatureSample(Base):
     """A bank's zone temperatures at one moment, kept for the last hours' charts
     (`lockers/temperature_log.py`: one sample per bank every few minutes)."""

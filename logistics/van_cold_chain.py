@@ -3,24 +3,25 @@ longer after the van left the depot (loaded) than the cold-chain limit are flagg
 
 The planner keeps cold stops within the limit, but a van running late can pass it. Each such
 parcel keeps its minutes over the limit (`van_minutes_over_limit`) and a
-"parcel.cold_chain_flag" event is emitted once per parcel, in the lockers' payload shape, so
-the resident gets the usual cold-chain SMS.
+"parcel.cold_chain_flag" event is emitted once per parcel through the one emitter of that kind
+(`app/events/cold_chain.py`, shared with the lockers), so the resident gets the usual
+cold-chain SMS.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.enums import TemperatureClass
-from app.events import service as event_service
+from app.events import cold_chain
 from logistics import lifecycle
 from logistics.models import Parcel, Route, RouteStop
 
-COLD_CHAIN_FLAG_EVENT = "parcel.cold_chain_flag"
+COLD_CHAIN_FLAG_EVENT = cold_chain.PARCEL_COLD_CHAIN_FLAG
 COLD = (TemperatureClass.CHILLED, TemperatureClass.FROZEN)
 
 
@@ -59,31 +60,16 @@ def flag_at_stop(
     van_minutes = math.ceil((stop.arrived_at - route.started_at).total_seconds() / 60)
     for parcel in parcels:
         parcel.van_minutes_over_limit = over
-        event_service.emit(
+        cold_chain.flag_parcel(
             db_session=db_session,
-            kind=COLD_CHAIN_FLAG_EVENT,
-            dedupe_key=f"{COLD_CHAIN_FLAG_EVENT}:{parcel.id}:van",
-            payload={
-                "parcel_id": parcel.id,
-                "order_id": parcel.order_id,
-                "resident_id": parcel.resident_id,
-                "bank_id": parcel.bank_id,
-                "compartment_id": parcel.compartment_id,
-                "pickup_deadline": _utc_iso(parcel.pickup_deadline),
-                "zone": TemperatureClass(parcel.temperature_class).value,
-                "minutes_out": over,
-                "excursion_id": None,
-                "max_temp_c": None,
-                "source": "van",
-                "route_id": route.id,
-                "van_minutes": van_minutes,
-                "limit_minutes": limit_minutes,
-            },
+            parcel=parcel,
+            occasion="van",
+            zone=TemperatureClass(parcel.temperature_class).value,
+            minutes_out=over,
+            source="van",
+            route_id=route.id,
+            van_minutes=van_minutes,
+            limit_minutes=limit_minutes,
         )
     db_session.flush()
     return [p.id for p in parcels]
-
-
-def _utc_iso(moment: datetime) -> str:
-    """As the lockers' events write times: RFC 3339 UTC, milliseconds, `Z`."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,29 +1,27 @@
 """Outbox events from other packages -> messages in our SMS outbox, each event handled once.
 
-Reading: events above our watermark that have no receipt yet, in id order. Ids are handed out
-at insert but become visible at commit, so a lower id can appear after a higher one: the
-watermark only moves past events older than `event_grace_seconds` (the longest transaction we
-allow), and receipts cover everything above it. Handling an event twice would be harmless
-anyway: message idempotency keys are unique.
+Reading is the outbox's one consumer (`app/events/consumer.py`, safe when ids commit out of
+order) under the name "notifications", with `event_grace_seconds` as its grace. Handling an
+event twice would be harmless anyway: message idempotency keys are unique.
 """
 
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
+from app.events import consumer as events_consumer
 from app.events.models import OutboxEvent
 from app.residents.models import Resident
 from logistics.models import Parcel
 from notifications import service
 from notifications.config import get_config
-from notifications.models import EventCursor, EventReceipt, Message, MessageStatus
+from notifications.models import Message, MessageStatus
 
 log = logging.getLogger(__name__)
 CONSUMER = "notifications"
@@ -177,21 +175,6 @@ HANDLERS: dict[str, Callable[[Session, OutboxEvent], list[Draft]]] = {
 }
 
 
-def _cursor(db_session: Session) -> EventCursor:
-    query = select(EventCursor).where(EventCursor.consumer == CONSUMER).with_for_update()
-    cursor = db_session.scalar(query)
-    if cursor is not None:
-        return cursor
-    try:
-        with db_session.begin_nested():
-            db_session.add(EventCursor(consumer=CONSUMER, last_event_id=0))
-    except IntegrityError:
-        pass
-    cursor = db_session.scalar(query.execution_options(populate_existing=True))
-    assert cursor is not None
-    return cursor
-
-
 def _handle(db_session: Session, event: OutboxEvent, result: DispatchResult) -> str:
     try:
         drafts = HANDLERS[event.kind](db_session, event)
@@ -226,61 +209,25 @@ def consume(
     *, db_session: Session, limit: int = 500, now: datetime | None = None
 ) -> DispatchResult:
     """Turn up to `limit` unhandled events into messages; commit, then enqueue `to_send`."""
-    now = now or utcnow()
-    cursor = _cursor(db_session)
-    handled = exists().where(EventReceipt.event_id == OutboxEvent.id)
-    events = db_session.scalars(
-        select(OutboxEvent)
-        .where(
-            OutboxEvent.id > cursor.last_event_id,
-            OutboxEvent.kind.in_(HANDLERS),
-            ~handled,
-        )
-        .order_by(OutboxEvent.id)
-        .limit(limit)
-    ).all()
-    result = DispatchResult(events=len(events))
-    for event in events:
-        outcome = _handle(db_session, event, result)
-        db_session.add(EventReceipt(event_id=event.id, kind=event.kind, outcome=outcome))
-    db_session.flush()
-    _advance(db_session, cursor, now)
+    result = DispatchResult()
+    result.events = events_consumer.consume(
+        db_session=db_session,
+        consumer=_consumer(),
+        handle=lambda session, event: _handle(session, event, result),
+        limit=limit,
+        now=now,
+    )
     return result
-
-
-def _advance(db_session: Session, cursor: EventCursor, now: datetime) -> None:
-    horizon = now - timedelta(seconds=get_config().event_grace_seconds)
-    first_open = db_session.scalar(
-        select(func.min(OutboxEvent.id)).where(
-            OutboxEvent.id > cursor.last_event_id,
-            OutboxEvent.kind.in_(HANDLERS),
-            ~exists().where(EventReceipt.event_id == OutboxEvent.id),
-        )
-    )
-    query = select(func.max(OutboxEvent.id)).where(
-        OutboxEvent.id > cursor.last_event_id, OutboxEvent.created_at <= horizon
-    )
-    if first_open is not None:
-        query = query.where(OutboxEvent.id < first_open)
-    mark = db_session.scalar(query)
-    if mark is None:
-        return
-    cursor.last_event_id, cursor.updated_at = int(mark), now
-    db_session.execute(delete(EventReceipt).where(EventReceipt.event_id <= mark))
 
 
 def pending_count(*, db_session: Session) -> int:
     """Events of the kinds we handle that are not handled yet."""
-    cursor = db_session.scalar(select(EventCursor).where(EventCursor.consumer == CONSUMER))
-    return int(
-        db_session.scalar(
-            select(func.count(OutboxEvent.id)).where(
-                OutboxEvent.id > (cursor.last_event_id if cursor else 0),
-                OutboxEvent.kind.in_(HANDLERS),
-                ~exists().where(EventReceipt.event_id == OutboxEvent.id),
-            )
-        )
-        or 0
+    return events_consumer.pending_count(db_session=db_session, consumer=_consumer())
+
+
+def _consumer() -> events_consumer.Consumer:
+    return events_consumer.Consumer(
+        name=CONSUMER, kinds=frozenset(HANDLERS), grace_seconds=get_config().event_grace_seconds
     )
 
 

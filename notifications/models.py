@@ -146,25 +146,3 @@ class Nudge(Base):
     target: Mapped[str] = mapped_column(String(10))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("notification_messages.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class EventCursor(Base):
-    """How far this package has read the shared event outbox: every event up to
-    `last_event_id` is handled (a watermark that trails by a grace period, see dispatch)."""
-
-    __tablename__ = "notification_event_cursor"
-
-    consumer: Mapped[str] = mapped_column(String(40), primary_key=True)
-    last_event_id: Mapped[int] = mapped_column(default=0)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class EventReceipt(Base):
-    """An event above the watermark already handled (pruned once the watermark passes it)."""
-
-    __tablename__ = "notification_event_receipts"
-
-    event_id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(60))
-    outcome: Mapped[str] = mapped_column(String(120), default="")
-    processed_at: Mapped[datetime] = mapped_column(default=utcnow)

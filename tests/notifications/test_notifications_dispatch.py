@@ -7,9 +7,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
+from app.events.models import ConsumerCursor as EventCursor
+from app.events.models import ConsumerReceipt as EventReceipt
 from app.events.models import OutboxEvent
 from notifications import dispatch
-from notifications.models import EventCursor, EventReceipt, Message
+from notifications.models import Message
 from tests.notifications.conftest import World
 
 

@@ -1,0 +1,202 @@
+"""Every outbox event kind is emitted from exactly one function (read from the source).
+
+A kind with two emitters drifts: two payload shapes, two dedupe keys, one consumer surprised.
+The scan finds every call of `app.events.service.emit` / `emit_many`, and of any function that
+passes its own `kind` parameter on to them (`lockers.domain_events.emit`, the alarms' `_emit`),
+resolves the kind (a literal, or a module constant, here or imported) and groups the calling
+functions by kind.
+"""
+
+import ast
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.test_import_layers import checker
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+BASE_EMITTERS = {("app.events.service", "emit"), ("app.events.service", "emit_many")}
+# Kinds computed at run time, per emitting function, with the kinds they can produce.
+DYNAMIC = {
+    "app.groupbuys.closing:finalize_neighborhood": {"order.confirmed", "order.group_failed"},
+}
+
+
+@dataclass
+class Module:
+    name: str
+    tree: ast.Module
+    constants: dict[str, str]
+    imports: dict[str, tuple[str, str | None]]  # local name -> (module, attribute or None)
+
+
+def _modules() -> dict[str, Module]:
+    found: dict[str, Module] = {}
+    for package in checker.SCANNED_PACKAGES:  # what the import-layer check reads
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            constants: dict[str, str] = {}
+            imports: dict[str, tuple[str, str | None]] = {}
+            for node in tree.body:
+                if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                    constants.update(_literal_names(node.targets[0], node.value))
+            for item in ast.walk(tree):
+                if isinstance(item, ast.ImportFrom) and item.module:
+                    for alias in item.names:
+                        imports[alias.asname or alias.name] = (item.module, alias.name)
+                elif isinstance(item, ast.Import):
+                    for alias in item.names:
+                        imports[alias.asname or alias.name] = (alias.name, None)
+            found[name] = Module(name, tree, constants, imports)
+    # Constants defined from other constants (`X = other_module.Y`), one level deep.
+    for module in found.values():
+        for node in module.tree.body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target = node.targets[0]
+                if isinstance(target, ast.Name) and target.id not in module.constants:
+                    value = _constant(found, module, node.value)
+                    if value is not None:
+                        module.constants[target.id] = value
+    return found
+
+
+def _literal_names(target: ast.expr, value: ast.expr) -> dict[str, str]:
+    """`NAME = "text"` and `A, B = "a", "b"` at module level."""
+    if isinstance(target, ast.Name) and isinstance(value, ast.Constant):
+        return {target.id: value.value} if isinstance(value.value, str) else {}
+    if isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple):
+        names: dict[str, str] = {}
+        for one, other in zip(target.elts, value.elts, strict=False):
+            names.update(_literal_names(one, other))
+        return names
+    return {}
+
+
+def _target(module: Module, func: ast.expr) -> tuple[str, str] | None:
+    """The (module, function) a call's callee names, when it is a module function."""
+    if isinstance(func, ast.Name):
+        if func.id in module.imports:
+            source, attribute = module.imports[func.id]
+            return (source, attribute) if attribute else None
+        return (module.name, func.id)
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+        imported = module.imports.get(func.value.id)
+        if imported is None:
+            return None
+        source, attribute = imported
+        return (f"{source}.{attribute}" if attribute else source, func.attr)
+    return None
+
+
+def _constant(modules: dict[str, Module], module: Module, node: ast.expr) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Name):
+        if node.id in module.constants:
+            return module.constants[node.id]
+        if node.id in module.imports:
+            source, attribute = module.imports[node.id]
+            owner = modules.get(source)
+            if owner is not None and attribute is not None:
+                return owner.constants.get(attribute)
+        return None
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        imported = module.imports.get(node.value.id)
+        if imported is not None:
+            source, attribute = imported
+            owner = modules.get(f"{source}.{attribute}" if attribute else source)
+            if owner is not None:
+                return owner.constants.get(node.attr)
+    return None
+
+
+def _functions(tree: ast.Module) -> list[tuple[str, ast.FunctionDef]]:
+    out: list[tuple[str, ast.FunctionDef]] = []
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                out.append((f"{prefix}{child.name}", child))  # type: ignore[arg-type]
+                visit(child, f"{prefix}{child.name}.")
+            elif isinstance(child, ast.ClassDef):
+                visit(child, f"{prefix}{child.name}.")
+
+    visit(tree, "")
+    return out
+
+
+def _kind_argument(call: ast.Call, params: list[str]) -> ast.expr | None:
+    for keyword in call.keywords:
+        if keyword.arg == "kind":
+            return keyword.value
+    if "kind" in params and params.index("kind") < len(call.args):
+        return call.args[params.index("kind")]
+    return None
+
+
+def emitters_by_kind() -> dict[str, set[str]]:
+    """Every kind and the functions ("module:function") that emit it."""
+    modules = _modules()
+    emitters: dict[tuple[str, str], list[str]] = {
+        key: ["db_session", "kind"] for key in BASE_EMITTERS
+    }
+    kinds: dict[str, set[str]] = defaultdict(set)
+    unresolved: list[str] = []
+    changed = True
+    while changed:
+        changed = False
+        kinds.clear()
+        unresolved.clear()
+        for module in modules.values():
+            for qualname, function in _functions(module.tree):
+                params = [a.arg for a in function.args.args + function.args.kwonlyargs]
+                where = f"{module.name}:{qualname}"
+                for call in ast.walk(function):
+                    if not isinstance(call, ast.Call):
+                        continue
+                    target = _target(module, call.func)
+                    if target not in emitters:
+                        continue
+                    argument = _kind_argument(call, emitters[target])
+                    if argument is None:
+                        continue
+                    if (
+                        isinstance(argument, ast.Name)
+                        and argument.id == "kind"
+                        and "kind" in params
+                    ):
+                        key = (module.name, qualname)
+                        if key not in emitters:
+                            emitters[key] = params
+                            changed = True
+                        continue
+                    kind = _constant(modules, module, argument)
+                    if kind is not None:
+                        kinds[kind].add(where)
+                    elif where in DYNAMIC:
+                        for dynamic in DYNAMIC[where]:
+                            kinds[dynamic].add(where)
+                    else:
+                        unresolved.append(f"{where} (line {call.lineno})")
+    assert not unresolved, f"kinds the scan cannot read; name them in DYNAMIC: {unresolved}"
+    return dict(kinds)
+
+
+def test_every_kind_has_exactly_one_emitting_function() -> None:
+    kinds = emitters_by_kind()
+    twice = {kind: sorted(where) for kind, where in kinds.items() if len(where) > 1}
+    assert twice == {}
+
+
+def test_the_scan_sees_the_known_emitters() -> None:
+    kinds = emitters_by_kind()
+    assert kinds["parcel.reserved"] == {"logistics.reservation:emit_reserved_events"}
+    assert kinds["parcel.cold_chain_flag"] == {"app.events.cold_chain:flag_parcel"}
+    assert kinds["alarm.raised"] == {"ops_dashboard.alarm_states:raise_alarm"}
+    assert {"order.placed", "order.confirmed", "order.group_failed"} <= set(kinds)
+    assert len(kinds) >= 25
