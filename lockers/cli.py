@@ -291,3 +291,8 @@ def credentials(
     entries = [(bridge_user, bridge_password)] + [(c, locker_password(c)) for c in codes]
     count = write_password_file(out, entries)
     console.print(f"wrote {count} logins to {out} (hashed by mosquitto_passwd)")
+
+
+from lockers.conformance.cli import conformance  # noqa: E402 - the conformance suite's own module
+
+app.command("conformance")(conformance)
