@@ -18,6 +18,7 @@ def test_cutoff_killed_between_steps_and_resumed_matches_an_uninterrupted_run() 
         orders_per_hood=4,
         server_url=os.environ.get("DATABASE_URL"),
     )
+    print(result.row())
 
     assert result.kills == 3, result.row()
     assert result.differences == {}

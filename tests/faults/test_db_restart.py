@@ -15,6 +15,7 @@ pytestmark = [
 @pytest.mark.parametrize("mode", ["fast", "immediate"], ids=["restart", "crash"])
 def test_orders_survive_a_database_restart_mid_burst(mode: str) -> None:
     result = db_restart.run(orders=60, workers=6, restart_after=20, mode=mode)
+    print(result.row())
 
     assert result.unexpected == [], result.row()
     assert result.answers["503 + Retry-After"] > 0, "the restart did not hit the burst"
