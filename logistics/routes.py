@@ -17,8 +17,9 @@ from app.neighborhoods.models import Neighborhood
 from app.residents.models import Resident
 from app.staff.models import StaffRole, StaffUser
 from app.windows.models import DeliveryWindow
-from logistics import busy, pipeline, reservation
+from logistics import busy, pipeline
 from logistics import driver as driver_service
+from logistics.locker_capacity import capacity_for
 from logistics.models import Route, Vehicle
 from logistics.replan import replan_window, validate_replan
 from logistics.schemas import (
@@ -339,7 +340,7 @@ def locker_capacity(
             raise NotFound(f"neighborhood {neighborhood_id} not found", field="neighborhood_id")
     else:
         raise Forbidden("requires role resident or operator", field="authorization")
-    info = reservation.capacity_for(
+    info = capacity_for(
         db_session=db,
         neighborhood_id=neighborhood_id,
         window_id=window_id,

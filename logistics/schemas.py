@@ -12,7 +12,7 @@ from logistics.handover import FailureReason
 from logistics.models import Vehicle
 from logistics.pipeline import PipelineReport
 from logistics.plan_store import PlanReport
-from logistics.reservation import CapacityInfo
+from logistics.locker_capacity import CapacityInfo
 
 _VEHICLE_EXAMPLE: dict[str, Any] = {
     "depot_id": 1,

@@ -41,7 +41,6 @@ ALLOWED_LONG: frozenset[str] = frozenset(
         "lockers/service.py",
         "lockers/simulator.py",
         "logistics/pipeline.py",
-        "logistics/reservation.py",
         "logistics/schemas.py",
         "notifications/delivery.py",
         "notifications/fake_twilio.py",

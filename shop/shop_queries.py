@@ -10,7 +10,7 @@ from app.core.errors import InvalidInput
 from app.groupbuys import service as groupbuy_service
 from app.groupbuys.schemas import CatalogGroupBuy, CatalogRead, CatalogWindow
 from app.residents.models import Resident
-from logistics import reservation
+from logistics import locker_capacity
 from logistics.settings import get_logistics_settings
 
 MAX_QUANTITY = 99
@@ -59,7 +59,7 @@ class Basket:
 
 def full_zones(db: Session, neighborhood_id: int, window_id: int) -> list[str]:
     """Temperature classes whose lockers are full for the window."""
-    info = reservation.capacity_for(
+    info = locker_capacity.capacity_for(
         db_session=db,
         neighborhood_id=neighborhood_id,
         window_id=window_id,

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 from app.core.enums import CompartmentSize, TemperatureClass
 from app.events.models import OutboxEvent
 from app.neighborhoods.models import Compartment, CompartmentStatus
-from logistics import packing, reservation
+from logistics import compartment_claim, locker_capacity, packing, reservation
 from logistics.models import Parcel, ParcelStatus
 
 T, S = TemperatureClass, CompartmentSize
@@ -178,9 +178,9 @@ def test_compartment_taken_meanwhile_is_not_double_booked(world, db: Session) ->
     first, second = db.scalars(
         select(Compartment.id).where(Compartment.bank_id == bank.id).order_by(Compartment.id)
     )
-    assert reservation._claim(db, [first]) == {first}
-    assert reservation._claim(db, [first, second]) == {second}
-    assert reservation._claim(db, [first, second]) == set()
+    assert compartment_claim.claim(db, [first]) == {first}
+    assert compartment_claim.claim(db, [first, second]) == {second}
+    assert compartment_claim.claim(db, [first, second]) == set()
 
 
 def test_release_frees_the_compartment(world, db: Session) -> None:  # type: ignore[no-untyped-def]
@@ -200,7 +200,7 @@ def test_capacity_for_subtracts_expected_parcels(world, db: Session) -> None:  #
     hood, _ = world.hood(lockers={T.CHILLED: {S.S: 2, S.M: 1}, T.FROZEN: {S.S: 1}})
     world.order(hood, [(world.chilled, 1)], confirmed=False)
     world.order(hood, [(world.frozen, 1), (world.chilled, 1)], confirmed=False)
-    info = reservation.capacity_for(
+    info = locker_capacity.capacity_for(
         db_session=db, neighborhood_id=hood.id, window_id=world.window.id
     )
     chilled, frozen, ambient = info[T.CHILLED], info[T.FROZEN], info[T.AMBIENT]
@@ -225,12 +225,12 @@ def test_capacity_counts_reserved_compartments_as_taken(world, db: Session) -> N
     world.order(hood, [(world.chilled, 1)])
     _pack(db, world)
     _reserve(db, world)
-    info = reservation.capacity_for(
+    info = locker_capacity.capacity_for(
         db_session=db, neighborhood_id=hood.id, window_id=world.window.id
     )
     assert (info[T.CHILLED].free_compartments, info[T.CHILLED].expected_parcels) == (1, 0)
     world.order(hood, [(world.chilled, 1)], confirmed=False)
-    info = reservation.capacity_for(
+    info = locker_capacity.capacity_for(
         db_session=db, neighborhood_id=hood.id, window_id=world.window.id
     )
     assert info[T.CHILLED].full
