@@ -17,11 +17,11 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.core.db import get_sessionmaker, utcnow
+from app.events.consumer import Mark, follow
 from app.events.models import OutboxEvent
 from app.web.templating import local_time
 
@@ -30,34 +30,25 @@ HEARTBEAT_SECONDS = 15.0
 
 @dataclass(frozen=True)
 class Happened:
-    """New events of a source after its cursor, and the cursor to ask from next time."""
+    """New events of a source after its mark, and the mark to ask from next time."""
 
-    cursor: int
+    cursor: Mark
     kinds: Sequence[str]
 
 
-LiveSource = Callable[[Session, int | None], Happened]
+LiveSource = Callable[[Session, Mark | None], Happened]
 
 
 def table_source(
     id_column: Any, kind_column: Any, *, prefix: str = "", batch: int = 5000
 ) -> LiveSource:
-    """A source over an append-only table: the kinds of rows whose id is after the cursor
-    (`prefix` + kind); the first poll only finds where the table ends."""
+    """A source over an append-only table: the kinds of rows new since the mark (`prefix` +
+    kind), rows whose id commits after a higher one's included (`app.events.consumer.follow`);
+    the first poll only finds where the table ends."""
 
-    def source(db_session: Session, cursor: int | None) -> Happened:
-        if cursor is None:
-            latest = db_session.scalar(select(func.max(id_column)))
-            return Happened(cursor=latest or 0, kinds=())
-        rows = db_session.execute(
-            select(id_column, kind_column)
-            .where(id_column > cursor)
-            .order_by(id_column)
-            .limit(batch)
-        ).all()
-        if not rows:
-            return Happened(cursor=cursor, kinds=())
-        return Happened(cursor=rows[-1][0], kinds=[f"{prefix}{kind}" for _, kind in rows])
+    def source(db_session: Session, cursor: Mark | None) -> Happened:
+        rows, mark = follow(db_session, id_column, (kind_column,), cursor, batch=batch)
+        return Happened(cursor=mark, kinds=[f"{prefix}{kind}" for _, kind in rows])
 
     return source
 
@@ -70,7 +61,7 @@ def _frame(event: str, data: dict[str, Any]) -> str:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
-def _poll(sources: Sequence[LiveSource], cursors: list[int | None]) -> list[str]:
+def _poll(sources: Sequence[LiveSource], cursors: list[Mark | None]) -> list[str]:
     counts: Counter[str] = Counter()
     with get_sessionmaker()() as db_session:
         for index, source in enumerate(sources):
@@ -88,7 +79,7 @@ def _poll(sources: Sequence[LiveSource], cursors: list[int | None]) -> list[str]
 async def _events(
     request: Request, sources: Sequence[LiveSource], poll_seconds: float
 ) -> AsyncIterator[str]:
-    cursors: list[int | None] = [None] * len(sources)
+    cursors: list[Mark | None] = [None] * len(sources)
     yield f"retry: {int(poll_seconds * 2000)}\n\n"
     quiet = 0.0
     while not await request.is_disconnected():

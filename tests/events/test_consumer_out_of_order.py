@@ -18,6 +18,7 @@ from app.core.db import utcnow
 from app.events import consumer as events_consumer
 from app.events import service as event_service
 from app.events.models import ConsumerCursor, OutboxEvent
+from app.web.live import outbox_source
 
 KIND = "test.out_of_order"
 
@@ -143,3 +144,46 @@ def test_two_consumers_each_handle_every_event(
     with sessions() as db_session:
         rows = db_session.scalars(select(ConsumerCursor.consumer)).all()
         assert {consumer.name, other.name} <= set(rows)
+
+
+def test_a_live_stream_names_an_event_that_commits_late(
+    engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    with sessions() as db_session:
+        mark = outbox_source(db_session, None).cursor
+
+    def poll() -> list[int]:
+        nonlocal mark
+        with sessions() as db_session:
+            rows, mark = events_consumer.follow(
+                db_session, OutboxEvent.id, (OutboxEvent.kind,), mark
+            )
+        return [row[0] for row in rows if row[1] == KIND]
+
+    late, early, while_open = _commit_out_of_order(engine, sessions, poll)
+    assert while_open == [early]
+    assert late in dict(mark.missed)
+    assert poll() == [late]
+    assert poll() == []
+    assert late not in dict(mark.missed)
+
+
+def test_a_live_stream_stops_waiting_for_a_missing_id_after_its_grace(
+    db: Session,
+) -> None:
+    now = [1000.0]
+    mark = events_consumer.follow(db, OutboxEvent.id, (OutboxEvent.kind,), None)[1]
+    db.add(_event(mark.top + 3, "after-a-gap"))
+    db.flush()
+    rows, mark = events_consumer.follow(
+        db, OutboxEvent.id, (OutboxEvent.kind,), mark, clock=lambda: now[0]
+    )
+    assert [row[0] for row in rows] == [mark.top]
+    assert [i for i, _ in mark.missed] == [mark.top - 2, mark.top - 1]
+    now[0] += 61
+    rows, mark = events_consumer.follow(
+        db, OutboxEvent.id, (OutboxEvent.kind,), mark, clock=lambda: now[0]
+    )
+    assert rows == [] and mark.missed == ()
+    source = outbox_source(db, mark)
+    assert list(source.kinds) == [] and source.cursor.top == mark.top

@@ -8,6 +8,7 @@ functions by kind.
 """
 
 import ast
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,6 +140,7 @@ def _kind_argument(call: ast.Call, params: list[str]) -> ast.expr | None:
     return None
 
 
+@functools.cache
 def emitters_by_kind() -> dict[str, set[str]]:
     """Every kind and the functions ("module:function") that emit it."""
     modules = _modules()
