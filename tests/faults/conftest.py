@@ -10,3 +10,5 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "faults: a fault scenario (own servers restarted, processes killed)"
     )
+    # tests/notifications' marker, on the worker helpers imported from there
+    config.addinivalue_line("markers", "slow: runs a real Celery worker (seconds, not ms)")

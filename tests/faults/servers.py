@@ -130,6 +130,10 @@ class RedisProcess:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    @staticmethod
+    def binary() -> str:
+        return REDIS_SERVER
+
     def start(self, timeout: float = 10.0) -> RedisProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._proc = subprocess.Popen(
