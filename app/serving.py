@@ -128,7 +128,14 @@ def run(address: ServeAddress, *, reload: bool = False) -> None:
     """Serve the API (and, on the embedded defaults, everything else) until stopped."""
     import uvicorn
 
-    options: dict[str, object] = {"factory": True, "host": address.host, "port": address.http_port}
+    # Forwarded headers are believed only from TRUSTED_PROXIES (app.core.forwarded), never
+    # from whatever uvicorn trusts by default (127.0.0.1).
+    options: dict[str, object] = {
+        "factory": True,
+        "host": address.host,
+        "port": address.http_port,
+        "proxy_headers": False,
+    }
     if reload:
         options["reload"] = True
     uvicorn.run(APP_FACTORY, **options)  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
+from app.auth import sessions
 from app.core.enums import Language
 from app.core.errors import DomainError, NotAuthenticated
 from app.core.security import decode_access_token
@@ -47,8 +48,8 @@ def signed_in_resident(request: Request, db: Session) -> Resident | None:
         return None
     try:
         principal = decode_access_token(token)
+        if principal.role != "resident":
+            return None
+        return sessions.live_resident(db, principal)
     except NotAuthenticated:
         return None
-    if principal.role != "resident":
-        return None
-    return db.get(Resident, principal.subject_id)

@@ -141,6 +141,7 @@ def _login(
             db_session=db,
             phone=e164,
             code=code.strip(),
+            client=_client(request),
             neighborhood_id=neighborhood_id,
             name=name,
             language=request_language(request),

@@ -148,8 +148,7 @@ class Stack:
             host=self.config.host,
             port=int(self.config.port or 0),
             log_level="warning",
-            proxy_headers=True,
-            forwarded_allow_ips="127.0.0.1",
+            proxy_headers=False,  # TRUSTED_PROXIES decides (app.core.forwarded)
             access_log=False,
         )
         self._server = uvicorn.Server(config)

@@ -1,4 +1,8 @@
-"""Annotated FastAPI dependencies of authentication: the caller and role checks."""
+"""Annotated FastAPI dependencies of authentication: the caller and role checks.
+
+Every caller is checked against the database too: a signed-out token, a token issued before a
+password change or deactivation, or one of a disabled account is refused with 401.
+"""
 
 from collections.abc import Callable
 from typing import Annotated
@@ -7,6 +11,7 @@ from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
+from app.auth import sessions
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, NotAuthenticated
 from app.core.security import Principal, Role, decode_access_token
@@ -25,12 +30,18 @@ _staff_password = OAuth2PasswordBearer(
 
 def get_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    db: SessionDep,
     _documented: Annotated[str | None, Depends(_staff_password)] = None,
 ) -> Principal:
-    """The caller named by the bearer token."""
+    """The caller named by the bearer token, if the token still works."""
     if credentials is None:
         raise NotAuthenticated("missing bearer token", field="authorization")
-    return decode_access_token(credentials.credentials)
+    principal = decode_access_token(credentials.credentials)
+    if principal.role == "resident":
+        sessions.live_resident(db, principal)
+    else:
+        sessions.live_staff(db, principal, (principal.role,))
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
@@ -40,10 +51,7 @@ def get_current_resident(principal: CurrentPrincipal, db: SessionDep) -> Residen
     """The resident calling, or 403 for staff tokens."""
     if principal.role != "resident":
         raise Forbidden("this endpoint is for residents", field="authorization")
-    resident = db.get(Resident, principal.subject_id)
-    if resident is None:
-        raise NotAuthenticated("resident no longer exists", field="authorization")
-    return resident
+    return sessions.live_resident(db, principal)
 
 
 def require_staff(*roles: Role) -> Callable[[CurrentPrincipal, Session], StaffUser]:
@@ -52,10 +60,7 @@ def require_staff(*roles: Role) -> Callable[[CurrentPrincipal, Session], StaffUs
     def dependency(principal: CurrentPrincipal, db: SessionDep) -> StaffUser:
         if principal.role not in roles:
             raise Forbidden(f"requires role {' or '.join(roles)}", field="authorization")
-        user = db.get(StaffUser, principal.subject_id)
-        if user is None or not user.active or user.role != principal.role:
-            raise NotAuthenticated("account disabled or unknown", field="authorization")
-        return user
+        return sessions.live_staff(db, principal, roles)
 
     return dependency
 

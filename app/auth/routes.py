@@ -9,13 +9,14 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from app.auth import ratelimit
+from app.auth import ratelimit, sessions
 from app.auth import service as auth_service
+from app.auth.deps import CurrentPrincipal
 from app.auth.schemas import (
     LoginCodeRequest,
     LoginCodeSent,
@@ -43,7 +44,8 @@ _RATE_LIMITED: dict[int | str, dict[str, Any]] = {
 
 
 def _client(request: Request) -> str:
-    """The caller's address as the server saw it (behind a proxy, run uvicorn --proxy-headers)."""
+    """The caller's address (behind a proxy listed in TRUSTED_PROXIES, the address it forwarded
+    for; see app.core.forwarded)."""
     return ratelimit.client_key(request.client.host if request.client else None)
 
 
@@ -94,6 +96,7 @@ def resident_token(body: ResidentTokenRequest, request: Request, db: SessionDep)
             db_session=db,
             phone=phone,
             code=body.code,
+            client=_client(request),
             neighborhood_id=body.neighborhood_id,
             name=body.name,
             language=body.language,
@@ -172,7 +175,10 @@ def staff_token(
     )
     with _keep_on_refusal(db):
         login = auth_service.login_staff(
-            db_session=db, username=username, password=credentials.password
+            db_session=db,
+            username=username,
+            password=credentials.password,
+            client=_client(request),
         )
     db.commit()
     return StaffToken(
@@ -181,3 +187,17 @@ def staff_token(
         role=login.user.role,
         staff=StaffRead.model_validate(login.user),
     )
+
+
+@router.post(
+    "/auth/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["auth"],
+    summary="Sign out: the presented token stops working",
+    responses={401: {"description": "Missing, invalid or already revoked token"}},
+)
+def logout(principal: CurrentPrincipal, db: SessionDep) -> Response:
+    """Revoke the bearer token this request carries (other sessions stay signed in)."""
+    sessions.sign_out(db, principal)
+    db.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

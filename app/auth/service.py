@@ -1,8 +1,11 @@
 """Logins: one-time SMS codes for residents, passwords for staff, and the limits around both.
 
 Codes are stored only as keyed hashes, expire, work once, and a new code replaces older ones.
-Wrong codes count per phone; too many lock the phone out for a while. Code requests and login
-attempts are rate limited per phone (or username) and per client address, in the database.
+Wrong codes count against the issued code (a few tries burn it; the owner asks for a fresh one)
+and against the caller's address, which backs off exponentially; staff failures back off per
+address and per username. Nothing a stranger does locks the owner out: no phone or username is
+ever locked, and codes go only to the countries served. Code requests and login attempts are
+also rate limited per address (and code requests per phone), in the database.
 """
 
 import logging
@@ -14,11 +17,11 @@ from typing import Literal
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.auth import ratelimit
-from app.auth.models import LoginCode, PhoneLockout
+from app.auth import backoff, ratelimit, sessions, sms_countries
+from app.auth.models import LoginCode
 from app.core.db import utcnow
 from app.core.enums import Language
-from app.core.errors import DomainError, InvalidInput, NotAuthenticated, TooManyRequests
+from app.core.errors import DomainError, Forbidden, InvalidInput, NotAuthenticated
 from app.core.security import (
     Principal,
     codes_match,
@@ -88,12 +91,14 @@ def count_request(
     client: str,
     now: datetime | None = None,
 ) -> None:
-    """Count a request per client address and per phone/username; TooManyRequests when over.
+    """Count a request per client address (every action) and, for code requests, per phone
+    from this address and per phone from all addresses; TooManyRequests when over.
 
-    A refused request counts under neither key.
+    Logins are not counted per phone or username: a stranger could spend the owner's budget.
+    Wrong codes count against the issued code, failures back off per address (and per username
+    for staff) instead. A refused request counts under no key.
     """
     settings = get_settings()
-    subject_field = _SUBJECT_FIELD[action]
     with db_session.begin_nested():
         ratelimit.hit(
             db_session=db_session,
@@ -102,27 +107,23 @@ def count_request(
             reason=f"{_REASONS[action]} from this address",
             now=now,
         )
+        if action != "code":
+            return
         ratelimit.hit(
             db_session=db_session,
-            key=f"{action}:{subject_field}:{subject}",
+            key=f"code:phone-ip:{subject}|{client}",
             limit=settings.rate_limit_per_phone_per_hour,
-            reason=f"{_REASONS[action]} for this {subject_field}",
-            field=subject_field,
+            reason="too many code requests for this phone from this address",
+            field="phone",
             now=now,
         )
-
-
-def _retry_seconds(until: datetime, now: datetime) -> int:
-    return max(1, math.ceil((until - now).total_seconds()))
-
-
-def _refuse_if_locked(guard: PhoneLockout | None, now: datetime) -> None:
-    if guard is not None and guard.locked_until is not None and guard.locked_until > now:
-        retry = _retry_seconds(guard.locked_until, now)
-        raise TooManyRequests(
-            f"too many wrong codes; this number is locked for another {retry} s",
+        ratelimit.hit(
+            db_session=db_session,
+            key=f"code:phone:{subject}",
+            limit=settings.rate_limit_codes_per_phone_per_hour,
+            reason="too many code requests for this phone",
             field="phone",
-            retry_after_seconds=retry,
+            now=now,
         )
 
 
@@ -139,8 +140,7 @@ def request_login_code(
     """
     now = now or utcnow()
     e164 = residents_service.normalize_phone(phone)
-    guard = db_session.get(PhoneLockout, e164)
-    _refuse_if_locked(guard, now)
+    sms_countries.check_destination(db_session, e164)
     resident = residents_service.get_by_phone(db_session=db_session, phone=e164)
     sms_language = resident.language if resident is not None else (language or Language.EN)
     db_session.execute(delete(LoginCode).where(LoginCode.phone == e164))
@@ -177,42 +177,76 @@ def send_login_code(*, issued: IssuedCode, sender: SmsSender | None = None) -> N
         ) from exc
 
 
-def _lock_guard(db_session: Session, phone: str) -> PhoneLockout:
-    """The phone's lockout row, created if missing and locked for this transaction."""
-    insert = ratelimit.dialect_insert(db_session, PhoneLockout).values(
-        phone=phone, failed_attempts=0, locked_until=None
-    )
-    db_session.execute(insert.on_conflict_do_nothing(index_elements=[PhoneLockout.phone]))
-    query = (
-        select(PhoneLockout)
-        .where(PhoneLockout.phone == phone)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return db_session.scalars(query).one()
-
-
-def _count_wrong_code(
-    db_session: Session, guard: PhoneLockout, *, now: datetime, expired: bool
-) -> DomainError:
-    """Record a wrong code; the error to raise (a lockout once the attempts are used up)."""
-    settings = get_settings()
-    guard.failed_attempts += 1
-    if guard.failed_attempts >= settings.login_code_max_attempts:
-        guard.failed_attempts = 0
-        guard.locked_until = now + timedelta(seconds=settings.login_lockout_seconds)
-        db_session.execute(delete(LoginCode).where(LoginCode.phone == guard.phone))
-        db_session.flush()
-        retry = _retry_seconds(guard.locked_until, now)
-        return TooManyRequests(
-            f"too many wrong codes; this number is locked for {retry} s",
-            field="phone",
-            retry_after_seconds=retry,
-        )
+def _code_failure(
+    db_session: Session, *, client_key: str, now: datetime, reason: str, **extra: object
+) -> NotAuthenticated:
+    """Count a failed try against the address; the refusal to raise."""
+    backoff.record_failure(db_session, client_key, now)
     db_session.flush()
-    left = settings.login_code_max_attempts - guard.failed_attempts
-    reason = "this code has expired; request a new one" if expired else "wrong or expired code"
-    return NotAuthenticated(reason, field="code", attempts_left=left)
+    return NotAuthenticated(reason, field="code", **extra)
+
+
+def _spend_attempt(db_session: Session, login_code: LoginCode) -> int | None:
+    """Count a wrong try against the code (atomically); tries left, None if already burnt."""
+    limit = get_settings().login_code_max_attempts
+    counted = db_session.execute(
+        update(LoginCode)
+        .where(LoginCode.id == login_code.id, LoginCode.failed_attempts < limit)
+        .values(failed_attempts=LoginCode.failed_attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(counted, "rowcount", 0) != 1:
+        return None
+    spent = db_session.scalars(
+        select(LoginCode.failed_attempts)
+        .where(LoginCode.id == login_code.id)
+        .execution_options(populate_existing=True)
+    ).one()
+    return max(0, limit - spent)
+
+
+def _check_code(
+    db_session: Session, *, phone: str, code: str, client: str, now: datetime
+) -> LoginCode:
+    """The phone's live code if `code` is it; otherwise count the failure and refuse.
+
+    Only the newest code counts (a new code replaces older ones). No live code: nothing to count
+    against the phone, the try only counts against the address. A wrong code uses up one of the
+    code's tries; the last one burns it, and the owner simply asks for a fresh code.
+    """
+    client_key = f"resident:ip:{client}"
+    backoff.refuse_if_waiting(
+        db_session, client_key, now, reason="too many failed logins from this address"
+    )
+    login_code = db_session.scalar(
+        select(LoginCode)
+        .where(LoginCode.phone == phone)
+        .order_by(LoginCode.created_at.desc(), LoginCode.id.desc())
+        .limit(1)
+    )
+    limit = get_settings().login_code_max_attempts
+    if (
+        login_code is None
+        or login_code.consumed_at is not None
+        or login_code.failed_attempts >= limit
+    ):
+        raise _code_failure(
+            db_session, client_key=client_key, now=now, reason="wrong or expired code"
+        )
+    if not codes_match(login_code.code_hash, code, purpose=CODE_PURPOSE):
+        left = _spend_attempt(db_session, login_code)
+        reason = "wrong or expired code" if left else "wrong code; it is used up, request a new one"
+        raise _code_failure(
+            db_session, client_key=client_key, now=now, reason=reason, attempts_left=left or 0
+        )
+    if login_code.expires_at <= now:
+        raise _code_failure(
+            db_session,
+            client_key=client_key,
+            now=now,
+            reason="this code has expired; request a new one",
+        )
+    return login_code
 
 
 def login_resident(
@@ -220,6 +254,7 @@ def login_resident(
     db_session: Session,
     phone: str,
     code: str,
+    client: str,
     neighborhood_id: int | None = None,
     name: str | None = None,
     language: Language | None = None,
@@ -227,31 +262,15 @@ def login_resident(
 ) -> ResidentLogin:
     """Exchange a valid code for a resident token, registering a new number in a neighborhood.
 
-    Refusals record what they counted (wrong codes, lockouts): the caller commits them too.
+    `client` is the caller's address key (see ratelimit.client_key). Refusals record what they
+    counted (the code's tries, the address's failures): the caller commits them too.
     """
     now = now or utcnow()
     e164 = residents_service.normalize_phone(phone)
-    guard = _lock_guard(db_session, e164)
-    _refuse_if_locked(guard, now)
-    # Only the newest code counts: a new code replaces older ones, even one issued concurrently.
-    login_code = db_session.scalar(
-        select(LoginCode)
-        .where(LoginCode.phone == e164)
-        .order_by(LoginCode.created_at.desc(), LoginCode.id.desc())
-        .limit(1)
-    )
-    matches = (
-        login_code is not None
-        and login_code.consumed_at is None
-        and codes_match(login_code.code_hash, code, purpose=CODE_PURPOSE)
-    )
-    if login_code is None or not matches or login_code.expires_at <= now:
-        raise _count_wrong_code(db_session, guard, now=now, expired=matches)
-    guard.failed_attempts = 0
-    guard.locked_until = None
-    db_session.flush()
-
+    login_code = _check_code(db_session, phone=e164, code=code, client=client, now=now)
     resident = residents_service.get_by_phone(db_session=db_session, phone=e164)
+    if resident is not None and not resident.active:
+        raise Forbidden("this account is disabled; ask an operator", field="phone")
     if resident is None:
         if neighborhood_id is None:
             raise InvalidInput(
@@ -259,14 +278,20 @@ def login_resident(
                 field="neighborhood_id",
             )
         residents_service.check_neighborhood(db_session=db_session, neighborhood_id=neighborhood_id)
+    limit = get_settings().login_code_max_attempts
     consumed = db_session.execute(
         update(LoginCode)
-        .where(LoginCode.id == login_code.id, LoginCode.consumed_at.is_(None))
+        .where(
+            LoginCode.id == login_code.id,
+            LoginCode.consumed_at.is_(None),
+            LoginCode.failed_attempts < limit,
+        )
         .values(consumed_at=now)
         .execution_options(synchronize_session=False)
     )
     if getattr(consumed, "rowcount", 0) != 1:
         raise NotAuthenticated("this code has already been used", field="code")
+    backoff.clear(db_session, f"resident:ip:{client}")
     created = resident is None
     if resident is None:
         assert neighborhood_id is not None
@@ -277,32 +302,65 @@ def login_resident(
             name=name or "",
             language=language or Language.EN,
         )
-    token = create_access_token(Principal(subject_id=resident.id, role="resident"), now=now)
+    principal = Principal(
+        subject_id=resident.id, role="resident", token_version=resident.token_version
+    )
+    token = create_access_token(principal, now=now)
     return ResidentLogin(resident=resident, access_token=token, created=created)
 
 
 def login_staff(
-    *, db_session: Session, username: str, password: str, now: datetime | None = None
+    *,
+    db_session: Session,
+    username: str,
+    password: str,
+    client: str,
+    now: datetime | None = None,
 ) -> StaffLoginResult:
-    """Exchange a staff account's password for a token carrying its role."""
-    user = staff_service.authenticate(db_session=db_session, username=username, password=password)
-    token = create_access_token(Principal(subject_id=user.id, role=user.role.value), now=now)
+    """Exchange a staff account's password for a token carrying its role.
+
+    Failures back off per address and per username. While the username waits, only addresses
+    with recent failures are refused unchecked: the right password from an address that has
+    not been failing still signs the owner in. Refusals record their failures: commit them too.
+    """
+    now = now or utcnow()
+    name = staff_service.normalize_username(username)
+    address_key, user_key = f"staff:ip:{client}", f"staff:user:{name}"
+    backoff.refuse_if_waiting(
+        db_session, address_key, now, reason="too many failed logins from this address"
+    )
+    if backoff.recent_failures(db_session, address_key, now):
+        backoff.refuse_if_waiting(
+            db_session,
+            user_key,
+            now,
+            reason="too many failed logins for this username",
+            field="username",
+        )
+    try:
+        user = staff_service.authenticate(db_session=db_session, username=name, password=password)
+    except NotAuthenticated:
+        backoff.record_failure(db_session, address_key, now)
+        backoff.record_failure(db_session, user_key, now)
+        db_session.flush()
+        raise
+    backoff.clear(db_session, address_key, user_key)
+    principal = Principal(
+        subject_id=user.id, role=user.role.value, token_version=user.token_version
+    )
+    token = create_access_token(principal, now=now)
     return StaffLoginResult(user=user, access_token=token)
 
 
 def purge_expired(*, db_session: Session, now: datetime | None = None) -> int:
-    """Delete expired codes, idle lockout rows and old rate-limit buckets (periodic clean-up)."""
+    """Delete expired codes, forgotten failures, expired sign-outs and old rate-limit buckets."""
     now = now or utcnow()
     removed = ratelimit.purge(db_session=db_session, now=now)
-    for statement in (
+    removed += backoff.purge(db_session, now)
+    removed += sessions.purge(db_session, now=now)
+    result = db_session.execute(
         delete(LoginCode).where(
             or_(LoginCode.expires_at <= now, LoginCode.consumed_at.is_not(None))
-        ),
-        delete(PhoneLockout).where(
-            PhoneLockout.failed_attempts == 0,
-            or_(PhoneLockout.locked_until.is_(None), PhoneLockout.locked_until <= now),
-        ),
-    ):
-        result = db_session.execute(statement)
-        removed += int(getattr(result, "rowcount", 0) or 0)
-    return removed
+        )
+    )
+    return removed + int(getattr(result, "rowcount", 0) or 0)

@@ -26,6 +26,10 @@ class Principal:
 
     subject_id: int
     role: Role
+    # Which token (its `jti`, for signing it out) and the subject's token version it was
+    # issued under (a password change or deactivation bumps the version, revoking it).
+    token_id: str | None = None
+    token_version: int = 0
 
 
 def hash_password(password: str) -> str:
@@ -82,6 +86,8 @@ def create_access_token(principal: Principal, *, now: datetime | None = None) ->
         "role": principal.role,
         "iat": now,
         "exp": now + access_token_ttl(),
+        "jti": secrets.token_hex(16),
+        "ver": principal.token_version,
     }
     return jwt.encode(claims, settings.secret_key, algorithm=_ALGORITHM)
 
@@ -105,6 +111,12 @@ def decode_access_token(token: str) -> Principal:
         role = claims["role"]
         if role not in ("resident", "operator", "driver"):
             raise NotAuthenticated("token has an unknown role", field="authorization")
-        return Principal(subject_id=int(claims["sub"]), role=role)
+        version = claims.get("ver", 0)
+        token_id = claims.get("jti")
+        if not isinstance(version, int) or not (token_id is None or isinstance(token_id, str)):
+            raise NotAuthenticated("invalid or expired token", field="authorization")
+        return Principal(
+            subject_id=int(claims["sub"]), role=role, token_id=token_id, token_version=version
+        )
     except (jwt.PyJWTError, KeyError, ValueError, TypeError, OverflowError) as exc:
         raise NotAuthenticated("invalid or expired token", field="authorization") from exc

@@ -49,10 +49,40 @@ class Settings(BaseSettings):
     )
 
     login_code_ttl_seconds: int = 300
-    login_code_max_attempts: int = 5
-    login_lockout_seconds: int = 15 * 60
-    rate_limit_per_phone_per_hour: int = 5
+    login_code_max_attempts: int = Field(
+        default=5, ge=1, description="Wrong tries that burn an issued code"
+    )
+    rate_limit_per_phone_per_hour: int = Field(
+        default=5, description="Login codes one address may request for one phone per hour"
+    )
+    rate_limit_codes_per_phone_per_hour: int = Field(
+        default=15, description="Login codes a phone may be sent per hour, from all addresses"
+    )
     rate_limit_per_ip_per_hour: int = 60
+    login_backoff_free_failures: int = Field(
+        default=5, ge=1, description="Failed logins of an address or username before backoff"
+    )
+    login_backoff_base_seconds: int = Field(
+        default=2, ge=1, description="The first backoff; it doubles with every further failure"
+    )
+    login_backoff_max_seconds: int = Field(default=15 * 60, ge=1, description="Backoff ceiling")
+    login_backoff_forget_seconds: int = Field(
+        default=60 * 60, ge=1, description="Failures older than this are forgotten"
+    )
+    auth_sms_allowed_countries: str | None = Field(
+        default=None,
+        description=(
+            "Countries login codes may be texted to: ISO 3166 alpha-2 codes, comma-separated, "
+            "or * for any; default: the countries of the cities served"
+        ),
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description=(
+            "Addresses or CIDRs of reverse proxies whose X-Forwarded-For / Forwarded headers "
+            "are believed, comma-separated; default none (the peer is the client)"
+        ),
+    )
     max_request_bytes: int = 64 * 1024
 
     clockwork_tick_seconds: float = Field(

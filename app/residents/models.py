@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, utcnow
@@ -20,4 +21,7 @@ class Resident(Base):
         Enum(Language, native_enum=False, length=8), default=Language.EN
     )
     sms_consent: Mapped[bool] = mapped_column(default=True)
+    active: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
+    # Tokens carry the version they were issued under; bumping it revokes them all.
+    token_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

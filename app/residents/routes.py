@@ -116,6 +116,7 @@ def update_resident(
         sms_consent=changes.sms_consent,
         neighborhood_id=changes.neighborhood_id,
         city_id=operator.city_id,
+        active=changes.active,
     )
     db.commit()
     return ResidentRead.model_validate(resident)

@@ -17,6 +17,7 @@ RESIDENT_EXAMPLE: dict[str, Any] = {
     "language": "zh",
     "sms_consent": True,
     "neighborhood_id": 7,
+    "active": True,
     "created_at": "2026-11-23T08:00:00Z",
 }
 
@@ -49,6 +50,7 @@ class ResidentRead(BaseModel):
     language: Language
     sms_consent: bool
     neighborhood_id: int
+    active: bool = True
     created_at: datetime
 
 
@@ -129,5 +131,10 @@ class ResidentUpdate(BaseModel):
     neighborhood_id: int | None = Field(
         default=None, gt=0, le=ID_MAX, description="Move to this neighborhood"
     )
+    active: bool | None = Field(
+        default=None, description="false deactivates: no login, and every token is revoked"
+    )
 
-    _not_null = field_validator("name", "language", "sms_consent", "neighborhood_id")(_refuse_null)
+    _not_null = field_validator("name", "language", "sms_consent", "neighborhood_id", "active")(
+        _refuse_null
+    )

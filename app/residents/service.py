@@ -149,8 +149,12 @@ def update(
     sms_consent: bool | None = None,
     neighborhood_id: int | None = None,
     city_id: int | None = None,
+    active: bool | None = None,
 ) -> Resident:
-    """Change the given fields (None leaves a field as it is); a new neighborhood is checked."""
+    """Change the given fields (None leaves a field as it is); a new neighborhood is checked.
+
+    `active=False` deactivates the resident: no login, and every token issued so far is revoked.
+    """
     if neighborhood_id is not None and neighborhood_id != resident.neighborhood_id:
         check_neighborhood(db_session=db_session, neighborhood_id=neighborhood_id, city_id=city_id)
         resident.neighborhood_id = neighborhood_id
@@ -160,5 +164,9 @@ def update(
         resident.language = Language(language)
     if sms_consent is not None:
         resident.sms_consent = sms_consent
+    if active is not None:
+        if resident.active and not active:
+            resident.token_version += 1
+        resident.active = active
     db_session.flush()
     return resident

@@ -24,4 +24,6 @@ class StaffUser(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[StaffRole] = mapped_column(Enum(StaffRole, native_enum=False, length=16))
     active: Mapped[bool] = mapped_column(default=True)
+    # Tokens carry the version they were issued under; bumping it revokes them all.
+    token_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

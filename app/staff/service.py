@@ -117,13 +117,19 @@ def update(
     active: bool | None = None,
     password: str | None = None,
 ) -> StaffUser:
-    """Change the given fields (None leaves a field as it is); a disabled account cannot log in."""
+    """Change the given fields (None leaves a field as it is); a disabled account cannot log in,
+    and a password change or a disabling revokes the account's tokens."""
     if full_name is not None:
         user.full_name = full_name.strip()
+    revoke = False
     if active is not None:
+        revoke = user.active and not active
         user.active = active
     if password is not None:
         user.password_hash = hash_password(check_password(password))
+        revoke = True
+    if revoke:  # a new password or a disabled account: every token issued so far stops working
+        user.token_version += 1
     db_session.flush()
     return user
 

@@ -11,6 +11,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from app.auth import ratelimit
 from app.auth import service as auth_service
 from app.core.db import SessionDep
 from app.core.errors import DomainError
@@ -23,6 +24,7 @@ from app.web.session import (
     clear_session_cookie,
     safe_next,
     set_session_cookie,
+    sign_out_session,
 )
 from app.web.templating import WEB_DIR, PageTemplates
 
@@ -47,11 +49,13 @@ def staff_login(
 ) -> Response:
     """Sign a staff member in and send them to their home page (or where they were going)."""
     check_same_origin(request)
-    client = request.client.host if request.client else "unknown"
+    client = ratelimit.client_key(request.client.host if request.client else None)
     try:
         name = staff_service.normalize_username(username)
         auth_service.count_request(db_session=db, action="staff", subject=name, client=client)
-        login = auth_service.login_staff(db_session=db, username=name, password=password)
+        login = auth_service.login_staff(
+            db_session=db, username=name, password=password, client=client
+        )
     except DomainError as refusal:
         db.commit()  # the rate-limit counters and lockouts must stick
         context = {"next": safe_next(next, ""), "username": username, "error": refusal.reason}
@@ -64,9 +68,12 @@ def staff_login(
 
 
 @router.post("/logout")
-def logout(request: Request) -> RedirectResponse:
-    """Sign out and return to the page's own sign-in."""
+def logout(request: Request, db: SessionDep) -> RedirectResponse:
+    """Sign out (the session's token stops working, not just the cookie) and return to the
+    page's own sign-in."""
     check_same_origin(request)
+    sign_out_session(request, db)
+    db.commit()
     back = "/staff/login" if request.url.path.startswith(("/ops", "/driver")) else "/login"
     referer = request.headers.get("referer", "")
     if "/ops" in referer or "/driver" in referer:

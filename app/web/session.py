@@ -13,6 +13,7 @@ from urllib.parse import quote, urlsplit
 from fastapi import Depends, Request, Response
 from sqlalchemy.orm import Session
 
+from app.auth import sessions
 from app.core.db import SessionDep
 from app.core.errors import DomainError, NotAuthenticated
 from app.core.security import Principal, Role, access_token_ttl, decode_access_token
@@ -112,25 +113,38 @@ def _page_principal(request: Request, needed: tuple[Role, ...]) -> Principal:
 
 
 def page_staff(*roles: Role) -> Callable[[Request, Session], StaffUser]:
-    """A page dependency admitting active staff accounts holding one of `roles`."""
+    """A page dependency admitting active staff accounts holding one of `roles`, whose session
+    was not signed out or revoked."""
 
     def dependency(request: Request, db: SessionDep) -> StaffUser:
         principal = _page_principal(request, roles)
-        user = db.get(StaffUser, principal.subject_id)
-        if user is None or not user.active or user.role != principal.role:
-            raise PageLoginRequired(LOGIN_PAGES[roles[0]], request.url.path)
-        return user
+        try:
+            return sessions.live_staff(db, principal, roles)
+        except NotAuthenticated as exc:
+            raise PageLoginRequired(LOGIN_PAGES[roles[0]], request.url.path) from exc
 
     return dependency
 
 
 def page_resident(request: Request, db: SessionDep) -> Resident:
-    """A page dependency admitting a signed-in resident."""
+    """A page dependency admitting a signed-in resident whose session still works."""
     principal = _page_principal(request, ("resident",))
-    resident = db.get(Resident, principal.subject_id)
-    if resident is None:
-        raise PageLoginRequired(LOGIN_PAGES["resident"], request.url.path)
-    return resident
+    try:
+        return sessions.live_resident(db, principal)
+    except NotAuthenticated as exc:
+        raise PageLoginRequired(LOGIN_PAGES["resident"], request.url.path) from exc
+
+
+def sign_out_session(request: Request, db: Session) -> None:
+    """Revoke the token in the browser's session cookie, if it holds a valid one."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return
+    try:
+        principal = decode_access_token(token)
+    except NotAuthenticated:
+        return
+    sessions.sign_out(db, principal)
 
 
 PageOperator = Annotated[StaffUser, Depends(page_staff("operator"))]

@@ -1,4 +1,5 @@
-"""Residents log in with phone + one-time SMS code: issuing, registering, expiry, reuse, lockout."""
+"""Residents log in with phone + one-time SMS code: issuing, registering, expiry, reuse, and
+wrong codes that burn the code, never the phone."""
 
 from collections.abc import Callable
 from datetime import timedelta
@@ -9,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth import service as auth_service
-from app.auth.models import LoginCode, PhoneLockout
+from app.auth.models import LoginBackoff, LoginCode
 from app.core.db import utcnow
 from app.core.enums import Language
 from app.core.errors import InvalidInput, NotAuthenticated, TooManyRequests
@@ -17,10 +18,11 @@ from app.core.security import decode_access_token, hash_code
 from app.core.settings import Settings
 from app.core.sms import ConsoleOutbox
 from app.residents.models import Resident
-from tests.auth.conftest import fresh_phone
+from tests.auth.conftest import fresh_address, fresh_phone
 from tests.factories import Factory
 
 CodeFor = Callable[[str], str]
+ADDR = "198.51.100.20"
 
 
 def _wrong(code: str) -> str:
@@ -132,8 +134,8 @@ def test_new_phone_registers_in_a_neighborhood(
         "Li Wei",
         Language.ZH,
     )
-    guard = db.get(PhoneLockout, phone)
-    assert guard is not None and guard.failed_attempts == 0
+    spent = db.scalar(select(LoginCode.failed_attempts).where(LoginCode.phone == phone))
+    assert spent == 0
 
 
 def test_closed_neighborhood_refuses_registration(
@@ -219,10 +221,14 @@ def test_code_expires(db: Session, make: Factory) -> None:
 
     with pytest.raises(NotAuthenticated, match="expired"):
         auth_service.login_resident(
-            db_session=db, phone=phone, code=issued.code, now=t0 + timedelta(seconds=300)
+            db_session=db,
+            client=ADDR,
+            phone=phone,
+            code=issued.code,
+            now=t0 + timedelta(seconds=300),
         )
     login = auth_service.login_resident(
-        db_session=db, phone=phone, code=issued.code, now=t0 + timedelta(seconds=299)
+        db_session=db, client=ADDR, phone=phone, code=issued.code, now=t0 + timedelta(seconds=299)
     )
     assert login.resident.phone == phone
 
@@ -239,77 +245,69 @@ def test_wrong_code_is_401_with_attempts_left(anon: TestClient, make: Factory) -
         assert detail["ctx"]["attempts_left"] == 4
 
 
-def test_login_without_any_code_counts_as_wrong(
-    anon: TestClient, make: Factory, db: Session
+def test_login_without_any_code_counts_only_against_the_address(
+    client_at: Callable[[str], TestClient], make: Factory, db: Session
 ) -> None:
     phone = make.resident().phone
-    reply = anon.post("/auth/resident/token", json={"phone": phone, "code": "123456"})
+    address = fresh_address()
+    reply = client_at(address).post("/auth/resident/token", json={"phone": phone, "code": "123456"})
     assert reply.status_code == 401
-    guard = db.get(PhoneLockout, phone)
-    assert guard is not None and guard.failed_attempts == 1
+    assert "attempts_left" not in reply.json()["detail"][0].get("ctx", {})
+    assert db.scalar(select(LoginCode).where(LoginCode.phone == phone)) is None
+    row = db.get(LoginBackoff, f"resident:ip:{address}")
+    assert row is not None and row.failures == 1
 
 
-def test_five_wrong_codes_lock_the_phone_even_for_the_right_code(
-    anon: TestClient,
-    make: Factory,
-    code_for: CodeFor,
-    settings: Settings,
-    monkeypatch: pytest.MonkeyPatch,
+def test_five_wrong_codes_burn_the_code_and_a_fresh_one_works(
+    anon: TestClient, client_at: Callable[[str], TestClient], make: Factory, code_for: CodeFor
 ) -> None:
-    # Rate limits are tested on their own; here they must not be what refuses.
-    monkeypatch.setattr(settings, "rate_limit_per_phone_per_hour", 100)
     phone = make.resident().phone
+    stranger = client_at(fresh_address())
     anon.post("/auth/resident/code", json={"phone": phone})
     right = code_for(phone)
-
-    statuses = [
-        anon.post("/auth/resident/token", json={"phone": phone, "code": _wrong(right)}).status_code
-        for _ in range(5)
-    ]
-    assert statuses == [401, 401, 401, 401, 429]
-
-    locked = anon.post("/auth/resident/token", json={"phone": phone, "code": right})
-    assert locked.status_code == 429
-    assert locked.json()["detail"][0]["loc"] == ["body", "phone"]
-    assert "wrong codes" in locked.json()["detail"][0]["msg"]
-    assert 0 < int(locked.headers["Retry-After"]) <= 900
-
-    # No new code is sent while the phone is locked out.
-    refused = anon.post("/auth/resident/code", json={"phone": phone})
-    assert refused.status_code == 429
-    assert refused.json()["detail"][0]["loc"] == ["body", "phone"]
+    lefts = []
+    for _ in range(5):
+        reply = stranger.post("/auth/resident/token", json={"phone": phone, "code": _wrong(right)})
+        assert reply.status_code == 401
+        lefts.append(reply.json()["detail"][0]["ctx"]["attempts_left"])
+    assert lefts == [4, 3, 2, 1, 0]
+    burnt = anon.post("/auth/resident/token", json={"phone": phone, "code": right})
+    assert burnt.status_code == 401
+    assert burnt.json()["detail"][0]["loc"] == ["body", "code"]
+    # The phone is not locked: a fresh code is sent and works.
+    assert anon.post("/auth/resident/code", json={"phone": phone}).status_code == 202
+    fresh = anon.post("/auth/resident/token", json={"phone": phone, "code": code_for(phone)})
+    assert fresh.status_code == 200, fresh.text
 
 
-def test_lockout_passes_after_its_time(
-    db: Session, make: Factory, settings: Settings, monkeypatch: pytest.MonkeyPatch
+def test_failures_back_off_per_address_doubling_each_time(
+    db: Session, make: Factory, settings: Settings
 ) -> None:
     phone = make.resident().phone
     t0 = utcnow()
-    issued = auth_service.request_login_code(db_session=db, phone=phone, now=t0)
-    for attempt in range(settings.login_code_max_attempts):
-        expected = TooManyRequests if attempt == settings.login_code_max_attempts - 1 else None
-        with pytest.raises(expected or NotAuthenticated):
-            auth_service.login_resident(
-                db_session=db, phone=phone, code=_wrong(issued.code), now=t0
-            )
-
-    just_before = t0 + timedelta(seconds=settings.login_lockout_seconds - 1)
-    with pytest.raises(TooManyRequests) as refused:
-        auth_service.login_resident(db_session=db, phone=phone, code=issued.code, now=just_before)
-    assert refused.value.extra["retry_after_seconds"] == 1
-    with pytest.raises(TooManyRequests):
-        auth_service.request_login_code(db_session=db, phone=phone, now=just_before)
-
-    after = t0 + timedelta(seconds=settings.login_lockout_seconds)
-    # The code sent before the lockout was withdrawn with it.
+    free, base = settings.login_backoff_free_failures, settings.login_backoff_base_seconds
+    for _ in range(free - 1):
+        with pytest.raises(NotAuthenticated):
+            auth_service.login_resident(db_session=db, client=ADDR, phone=phone, code="1", now=t0)
+    waits = []
+    at = t0
+    for _ in range(4):
+        with pytest.raises(NotAuthenticated):
+            auth_service.login_resident(db_session=db, client=ADDR, phone=phone, code="1", now=at)
+        with pytest.raises(TooManyRequests) as waiting:
+            auth_service.login_resident(db_session=db, client=ADDR, phone=phone, code="1", now=at)
+        retry = waiting.value.extra["retry_after_seconds"]
+        waits.append(retry)
+        at += timedelta(seconds=retry)
+    assert waits == [base, base * 2, base * 4, base * 8]
+    # Another address is not slowed down at all.
     with pytest.raises(NotAuthenticated):
-        auth_service.login_resident(db_session=db, phone=phone, code=issued.code, now=after)
-    fresh = auth_service.request_login_code(db_session=db, phone=phone, now=after)
-    login = auth_service.login_resident(db_session=db, phone=phone, code=fresh.code, now=after)
-    assert login.resident.phone == phone
+        auth_service.login_resident(
+            db_session=db, client="198.51.100.99", phone=phone, code="1", now=at
+        )
 
 
-def test_a_right_code_resets_the_wrong_code_count(db: Session, make: Factory) -> None:
+def test_a_right_code_clears_the_address_failures(db: Session, make: Factory) -> None:
     phone = make.resident().phone
     t0 = utcnow()
     for _ in range(3):
@@ -317,24 +315,25 @@ def test_a_right_code_resets_the_wrong_code_count(db: Session, make: Factory) ->
         for _ in range(3):
             with pytest.raises(NotAuthenticated):
                 auth_service.login_resident(
-                    db_session=db, phone=phone, code=_wrong(issued.code), now=t0
+                    db_session=db, client=ADDR, phone=phone, code=_wrong(issued.code), now=t0
                 )
-        auth_service.login_resident(db_session=db, phone=phone, code=issued.code, now=t0)
-    guard = db.get(PhoneLockout, phone)
-    assert guard is not None and guard.failed_attempts == 0 and guard.locked_until is None
+        auth_service.login_resident(
+            db_session=db, client=ADDR, phone=phone, code=issued.code, now=t0
+        )
+    assert db.get(LoginBackoff, f"resident:ip:{ADDR}") is None
 
 
 def test_registration_needs_a_valid_neighborhood_at_service_level(
     db: Session, make: Factory
 ) -> None:
     phone = fresh_phone()
+    hood = make.neighborhood()
     issued = auth_service.request_login_code(db_session=db, phone=phone)
     with pytest.raises(InvalidInput) as missing:
-        auth_service.login_resident(db_session=db, phone=phone, code=issued.code)
+        auth_service.login_resident(db_session=db, client=ADDR, phone=phone, code=issued.code)
     assert missing.value.field == "neighborhood_id"
-    hood = make.neighborhood()
     login = auth_service.login_resident(
-        db_session=db, phone=phone, code=issued.code, neighborhood_id=hood.id
+        db_session=db, client=ADDR, phone=phone, code=issued.code, neighborhood_id=hood.id
     )
     assert login.created and login.resident.neighborhood_id == hood.id
 
@@ -392,7 +391,9 @@ def test_only_the_newest_code_counts_even_if_two_were_issued_at_once(
         )
     )
     db.flush()
-    auth_service.login_resident(db_session=db, phone=phone, code="654321", now=t0)
+    auth_service.login_resident(db_session=db, client=ADDR, phone=phone, code="654321", now=t0)
     if older.code != "654321":
         with pytest.raises(NotAuthenticated):
-            auth_service.login_resident(db_session=db, phone=phone, code=older.code, now=t0)
+            auth_service.login_resident(
+                db_session=db, client=ADDR, phone=phone, code=older.code, now=t0
+            )

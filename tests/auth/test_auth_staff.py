@@ -146,7 +146,12 @@ def test_operator_creates_lists_and_disables_accounts(
     ]
     enabled = client.patch(f"/staff/{account['id']}", json={"active": True})
     assert enabled.json()["active"] is True
-    assert anon.get("/staff", headers=new_headers).status_code == 200
+    # Re-enabling does not bring the revoked tokens back; a new login works.
+    assert anon.get("/staff", headers=new_headers).status_code == 401
+    again = anon.post(
+        "/auth/staff/token", json={"username": "ops.zhang", "password": "a long passphrase"}
+    )
+    assert again.status_code == 200
 
 
 def test_staff_creation_refuses_bad_input(client_for: ClientFor, make: Factory) -> None:
