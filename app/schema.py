@@ -7,6 +7,7 @@ from sqlalchemy import MetaData
 
 from app import models as app_models
 from app.core.db import Base
+from lockers import credentials as locker_credentials
 from lockers import models as locker_models
 from logistics import models as logistics_models
 from notifications import models as notification_models
@@ -16,6 +17,7 @@ MODEL_MODULES = (
     app_models,
     logistics_models,
     locker_models,
+    locker_credentials,
     notification_models,
     ops_dashboard_models,
 )

@@ -281,16 +281,85 @@ def credentials(
         help="The bridge's password (also in its MQTT_URL)",
     ),
 ) -> None:
-    """Write the broker's password file: the bridge plus one login per bank (its code)."""
+    """Write the broker's password file: the bridge plus one login per bank (its code), from
+    the stored hashes of issued passwords (`provision`), else the derived ones."""
     from app.core.db import get_sessionmaker
-    from app.neighborhoods.models import LockerBank
-    from lockers.credentials import locker_password, write_password_file
+    from lockers.credentials import bank_logins, mosquitto_hash, write_hashed_password_file
 
     with get_sessionmaker()() as db:
-        codes = list(db.scalars(select(LockerBank.code).order_by(LockerBank.id)))
-    entries = [(bridge_user, bridge_password)] + [(c, locker_password(c)) for c in codes]
-    count = write_password_file(out, entries)
-    console.print(f"wrote {count} logins to {out} (hashed by mosquitto_passwd)")
+        logins = bank_logins(db_session=db)
+    count = write_hashed_password_file(
+        out, [(bridge_user, mosquitto_hash(bridge_password)), *logins]
+    )
+    console.print(f"wrote {count} logins to {out} (Mosquitto $7$ hashes); reload the broker")
+
+
+@app.command()
+def provision(
+    bank: str = typer.Option(..., "--bank", help="The bank's code"),
+    rotate: bool = typer.Option(False, help="Issue a new password; the old one stops working"),
+    passwd_file: Path = typer.Option(
+        None, help="Broker password file to update (default LOCKERS_PASSWORD_FILE)"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the sheet as one JSON object"),
+) -> None:
+    """Issue a bank's MQTT credentials once for its installer (or rotate them): username,
+    password, broker URL, the CA to trust, topic prefix and compartment layout."""
+    from app.core.db import get_sessionmaker
+    from app.core.errors import DomainError
+    from lockers import provisioning
+    from lockers import service as locker_service
+
+    with get_sessionmaker()() as db:
+        row = locker_service.get_bank_by_code(db_session=db, code=bank)
+        if row is None:
+            console.print(f"[red]no locker bank {bank!r}[/red]")
+            raise typer.Exit(2)
+        try:
+            sheet = provisioning.provision(
+                db_session=db, bank=row, rotate=rotate, password_file=passwd_file
+            )
+        except DomainError as exc:
+            console.print(f"[red]{exc.reason}[/red] (add --rotate)")
+            raise typer.Exit(1) from exc
+        db.commit()
+    if as_json:
+        print(sheet.model_dump_json(indent=2))
+        return
+    _print_sheet(sheet)
+
+
+def _print_sheet(sheet: Any) -> None:
+    console.print(f"[bold]Locker bank {sheet.bank_code}[/bold] (shown once: keep it safe)")
+    for label, value in (
+        ("client id / username", sheet.username),
+        ("password", sheet.password),
+        ("broker", sheet.broker_url),
+        ("topic prefix", sheet.topic_prefix),
+        ("CA certificate", sheet.ca_path or "(no TLS in the broker URL)"),
+        ("password file updated", sheet.password_file or "(none: run `credentials --out`)"),
+    ):
+        console.print(f"  {label:<22} {value}", highlight=False, soft_wrap=True)
+    layout = Table("label", "zone", "size", title="compartments")
+    for compartment in sheet.compartments:
+        layout.add_row(compartment.label, compartment.zone, compartment.size)
+    console.print(layout)
+    if sheet.ca_pem:
+        print(sheet.ca_pem, end="")
+    console.print("Reload the broker (systemctl reload mosquitto) to apply the new login.")
+
+
+@app.command("broker-cert")
+def broker_cert(
+    host: str = typer.Option(..., help="The broker's name (or IP) as lockers connect to it"),
+) -> None:
+    """Sign a TLS certificate for the broker with the project CA (LOCKERS_CA_DIR)."""
+    from lockers.config import get_locker_settings
+    from lockers.pki import broker_certificate
+
+    folder = Path(get_locker_settings().ca_dir)
+    cert, key = broker_certificate(folder, host)
+    console.print(f"cafile {folder / 'ca.pem'}\ncertfile {cert}\nkeyfile {key}")
 
 
 from lockers.conformance.cli import conformance  # noqa: E402 - the conformance suite's own module

@@ -16,7 +16,25 @@ class LockerSettings(BaseSettings):
         env_prefix="LOCKERS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
-    topic_prefix: str = Field(default="lockers", description="First topic level")
+    topic_prefix: str = Field(
+        default="lockers", description="Topic prefix: one or more levels, no wildcards"
+    )
+    public_broker_url: str | None = Field(
+        default=None,
+        description="The broker as lockers reach it, e.g. mqtts://mqtt.example.org:8883 "
+        "(handed out at provisioning; default MQTT_URL)",
+    )
+    ca_cert: str | None = Field(
+        default=None, description="PEM of the CA that signed the broker's certificate (yours)"
+    )
+    ca_dir: str = Field(
+        default="var/lockers-ca",
+        description="Where the project CA is made if LOCKERS_CA_CERT is unset",
+    )
+    password_file: str | None = Field(
+        default=None,
+        description="The broker's password file; provisioning adds or replaces the bank's login",
+    )
     embedded_host: str = "127.0.0.1"
     embedded_port: int = Field(default=11883, description="Port of the embedded amqtt broker")
     bridge_client_id: str = "pickup-bridge"
