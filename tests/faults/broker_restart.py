@@ -14,15 +14,12 @@ open command executed or a second `parcel.ready` are duplicated.
 
 from __future__ import annotations
 
-import os
 import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +34,7 @@ from lockers.credentials import locker_password
 from lockers.models import CommandStatus, LockerCommand
 from lockers.simulator import Fleet
 from logistics.models import Parcel, ParcelStatus
+from tests.faults.servers import environment
 from tests.lockers.conftest import FAST_SETTINGS, World, build_world, start_bridge, wait_for
 
 PREFIX = "lockers"
@@ -75,23 +73,6 @@ class DepositResult:
         }
 
 
-@contextmanager
-def fast_locker_settings() -> Iterator[None]:
-    """The locker tests' short timeouts (resend, heartbeats, offline detection)."""
-    saved = {key: os.environ.get(key) for key in FAST_SETTINGS}
-    os.environ.update(FAST_SETTINGS)
-    get_locker_settings.cache_clear()
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        get_locker_settings.cache_clear()
-
-
 def run(
     sessions: sessionmaker[Session],
     *,
@@ -104,7 +85,7 @@ def run(
 ) -> DepositResult:
     """The whole scenario on `sessions`' database and a Mosquitto of its own."""
     started = time.monotonic()
-    with fast_locker_settings():
+    with environment(FAST_SETTINGS, get_locker_settings.cache_clear):
         worlds = []
         for _ in range(banks):
             with sessions() as db:

@@ -33,7 +33,7 @@ from notifications import dispatch
 from notifications.fake_twilio import FakeTwilio, FakeTwilioServer
 from notifications.models import Message, MessageStatus
 from tests.factories import Factory
-from tests.faults.servers import RedisProcess
+from tests.faults.servers import RedisProcess, environment
 from tests.notifications import conftest as sms_fixtures
 from tests.notifications.test_notifications_worker_kill import _start_worker, _stop
 
@@ -92,22 +92,6 @@ def local_twilio() -> Iterator[FakeTwilioServer]:
         server.stop()
 
 
-@contextmanager
-def environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    sms_fixtures._clear_caches()
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        sms_fixtures._clear_caches()
-
-
 def _counts(sessions: sessionmaker[Session]) -> dict[str, int]:
     with sessions() as db:
         rows = db.execute(select(Message.status, func.count()).group_by(Message.status))
@@ -141,7 +125,7 @@ def run(
         "NOTIFICATIONS_STALE_SENDING_SECONDS": "3",
         "NOTIFICATIONS_REQUEUE_AFTER_SECONDS": "3",
     }
-    with environment({**settings, "CELERY_BROKER_URL": "memory://"}):
+    with environment({**settings, "CELERY_BROKER_URL": "memory://"}, sms_fixtures._clear_caches):
         ids = _queue_messages(sessions, messages)
     producer = Celery("fault-producer", broker=redis.url)
     worker = None

@@ -16,6 +16,8 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from lockers.broker import free_port
@@ -168,3 +170,21 @@ class RedisProcess:
         self.stop(kill=kill)
         time.sleep(down_for)
         self.start()
+
+
+@contextmanager
+def environment(values: dict[str, str], clear_caches: Callable[[], None]) -> Iterator[None]:
+    """Settings from these variables for a while (`clear_caches` drops the cached settings
+    objects on the way in and out); the previous values come back afterwards."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    clear_caches()
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        clear_caches()
