@@ -8,8 +8,8 @@ from app.auth.routes import router as auth_router
 from app.catalog.routes import router as catalog_router
 from app.cities.routes import router as cities_router
 from app.core.errors import install_error_handlers
-from app.core.ids import check_path_ids
-from app.core.limits import BodySizeLimit
+from app.core.ids import check_path_ids, document_path_ids
+from app.core.request_guard import BodySizeLimit, InputGuard, install_validation_handler
 from app.core.settings import get_settings
 from app.groupbuys.routes import router as groupbuys_router
 from app.neighborhoods.routes import router as neighborhoods_router
@@ -19,7 +19,6 @@ from app.residents.routes import router as residents_router
 from app.web.routes import mount_web
 from app.windows.routes import router as windows_router
 from driver_app.routes import router as driver_app_router
-from lockers.provisioning_routes import router as lockers_provisioning_router
 from lockers.routes import router as lockers_router
 from logistics.routes import router as logistics_router
 from notifications.routes import router as notifications_router
@@ -40,7 +39,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     payments_router,
     logistics_router,
     lockers_router,
-    lockers_provisioning_router,
     notifications_router,
     ops_router,
     driver_app_router,
@@ -78,6 +76,7 @@ def create_app() -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
+    install_validation_handler(app)
     mount_web(app)
     for router in ROUTERS:
         app.include_router(router)
@@ -86,5 +85,7 @@ def create_app() -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    document_path_ids(app)
+    app.add_middleware(InputGuard)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     return app

@@ -12,6 +12,7 @@ from app.auth.deps import CurrentDriver, CurrentOperator, CurrentPrincipal, Curr
 from app.cities.models import City
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, NotFound
+from app.core.limits import DbId
 from app.neighborhoods.models import LockerBank, Neighborhood
 from app.staff.models import StaffUser
 from lockers import coldchain, deposit, extension, operator, protocol
@@ -173,7 +174,7 @@ def request_retrieval(db: SessionDep, driver: CurrentDriver, parcel_id: int) -> 
 
 @router.get("/retrievals", tags=["driver"], summary="Expired parcels to take out of lockers")
 def list_retrievals(
-    db: SessionDep, principal: CurrentPrincipal, bank_id: int | None = Query(default=None)
+    db: SessionDep, principal: CurrentPrincipal, bank_id: DbId | None = Query(default=None)
 ) -> list[RetrievalRead]:
     if principal.role not in ("driver", "operator"):
         raise Forbidden("requires role driver or operator", field="authorization")

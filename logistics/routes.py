@@ -13,6 +13,7 @@ from app.cities.models import Depot
 from app.core.celery_app import celery_app
 from app.core.db import SessionDep
 from app.core.errors import Conflict, Forbidden, NotFound
+from app.core.limits import DbId
 from app.neighborhoods.models import Neighborhood
 from app.residents.models import Resident
 from app.staff.models import StaffRole, StaffUser
@@ -220,7 +221,7 @@ def assign_driver(
 def routes_today(
     db: SessionDep,
     staff: CurrentStaff,
-    driver_id: Annotated[int | None, Query(description="Operators: one driver's routes")] = None,
+    driver_id: Annotated[DbId | None, Query(description="Operators: one driver's routes")] = None,
 ) -> list[RouteRead]:
     routes = driver_service.routes_today(db_session=db, staff=staff, driver_id=driver_id)
     return [RouteRead.of(driver_service.view(db_session=db, route=r)) for r in routes]
@@ -325,7 +326,7 @@ def locker_capacity(
     db: SessionDep,
     principal: CurrentPrincipal,
     neighborhood_id: int,
-    window_id: Annotated[int, Query(description="The delivery window")],
+    window_id: Annotated[DbId, Query(description="The delivery window")],
 ) -> LockerCapacityRead:
     hood = db.get(Neighborhood, neighborhood_id)
     if principal.role == "resident":

@@ -7,12 +7,13 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.enums import CompartmentSize, TemperatureClass
+from app.core.limits import MAX_INT, DbId, LocalTime
 from logistics.driver import RouteView, navigation_link
 from logistics.handover import FailureReason
+from logistics.locker_capacity import CapacityInfo
 from logistics.models import Vehicle
 from logistics.pipeline import PipelineReport
 from logistics.plan_store import PlanReport
-from logistics.locker_capacity import CapacityInfo
 
 _VEHICLE_EXAMPLE: dict[str, Any] = {
     "depot_id": 1,
@@ -24,8 +25,8 @@ _VEHICLE_EXAMPLE: dict[str, Any] = {
     "chilled_weight_g": 600_000,
     "frozen_volume_ml": 800_000,
     "frozen_weight_g": 250_000,
-    "shift_start_local": "05:00:00",
-    "shift_end_local": "14:00:00",
+    "shift_start_local": "05:00",
+    "shift_end_local": "14:00",
     "fixed_cost_minor": 30000,
     "default_driver_id": 12,
 }
@@ -40,19 +41,19 @@ class VehicleCreate(_Input):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_VEHICLE_EXAMPLE]})
 
-    depot_id: int
+    depot_id: DbId
     code: str = Field(min_length=1, max_length=40)
     name: str = Field("", max_length=120)
-    ambient_volume_ml: int = Field(0, ge=0)
-    ambient_weight_g: int = Field(0, ge=0)
-    chilled_volume_ml: int = Field(0, ge=0)
-    chilled_weight_g: int = Field(0, ge=0)
-    frozen_volume_ml: int = Field(0, ge=0)
-    frozen_weight_g: int = Field(0, ge=0)
-    shift_start_local: dt.time
-    shift_end_local: dt.time
-    fixed_cost_minor: int = Field(0, ge=0)
-    default_driver_id: int | None = None
+    ambient_volume_ml: int = Field(0, ge=0, le=MAX_INT)
+    ambient_weight_g: int = Field(0, ge=0, le=MAX_INT)
+    chilled_volume_ml: int = Field(0, ge=0, le=MAX_INT)
+    chilled_weight_g: int = Field(0, ge=0, le=MAX_INT)
+    frozen_volume_ml: int = Field(0, ge=0, le=MAX_INT)
+    frozen_weight_g: int = Field(0, ge=0, le=MAX_INT)
+    shift_start_local: LocalTime
+    shift_end_local: LocalTime
+    fixed_cost_minor: int = Field(0, ge=0, le=MAX_INT)
+    default_driver_id: DbId | None = None
 
 
 class VehicleUpdate(_Input):
@@ -63,18 +64,18 @@ class VehicleUpdate(_Input):
         json_schema_extra={"examples": [{"active": False}, {"default_driver_id": 3}]},
     )
 
-    depot_id: int | None = None
+    depot_id: DbId | None = None
     name: str | None = Field(None, max_length=120)
-    ambient_volume_ml: int | None = Field(None, ge=0)
-    ambient_weight_g: int | None = Field(None, ge=0)
-    chilled_volume_ml: int | None = Field(None, ge=0)
-    chilled_weight_g: int | None = Field(None, ge=0)
-    frozen_volume_ml: int | None = Field(None, ge=0)
-    frozen_weight_g: int | None = Field(None, ge=0)
-    shift_start_local: dt.time | None = None
-    shift_end_local: dt.time | None = None
-    fixed_cost_minor: int | None = Field(None, ge=0)
-    default_driver_id: int | None = None
+    ambient_volume_ml: int | None = Field(None, ge=0, le=MAX_INT)
+    ambient_weight_g: int | None = Field(None, ge=0, le=MAX_INT)
+    chilled_volume_ml: int | None = Field(None, ge=0, le=MAX_INT)
+    chilled_weight_g: int | None = Field(None, ge=0, le=MAX_INT)
+    frozen_volume_ml: int | None = Field(None, ge=0, le=MAX_INT)
+    frozen_weight_g: int | None = Field(None, ge=0, le=MAX_INT)
+    shift_start_local: LocalTime | None = None
+    shift_end_local: LocalTime | None = None
+    fixed_cost_minor: int | None = Field(None, ge=0, le=MAX_INT)
+    default_driver_id: DbId | None = None
     active: bool | None = None
 
 
@@ -97,8 +98,8 @@ class VehicleRead(BaseModel):
     chilled_weight_g: int
     frozen_volume_ml: int
     frozen_weight_g: int
-    shift_start_local: dt.time
-    shift_end_local: dt.time
+    shift_start_local: LocalTime
+    shift_end_local: LocalTime
     fixed_cost_minor: int
     default_driver_id: int | None
     active: bool
@@ -307,7 +308,7 @@ class RouteDriverUpdate(_Input):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"driver_id": 12}]})
 
-    driver_id: int | None
+    driver_id: DbId | None
 
 
 class StepRead(BaseModel):
@@ -399,8 +400,8 @@ class ReplanRequest(_Input):
         },
     )
 
-    vehicle_id_out: int | None = None
-    bank_id_out: int | None = None
+    vehicle_id_out: DbId | None = None
+    bank_id_out: DbId | None = None
     fleet_changed: bool = Field(
         default=False, description="Re-plan with the current fleet (e.g. after adding vans)"
     )

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from app.auth.deps import CurrentOperator, CurrentResident
 from app.core.db import SessionDep
 from app.core.errors import NotFound
+from app.core.limits import MAX_INT, DbId
 from app.neighborhoods.models import Neighborhood
 from app.residents.models import Resident
 from notifications import service, tasks, webhooks
@@ -25,7 +26,7 @@ from notifications.schemas import (
 router = APIRouter(prefix="/notifications", tags=["notifications"])
 TwilioRequest = Annotated[webhooks.TwilioForm, Depends(webhooks.verified_form)]
 Limit = Annotated[int, Query(ge=1, le=200, description="Items per page")]
-Offset = Annotated[int, Query(ge=0, description="Items to skip")]
+Offset = Annotated[int, Query(ge=0, le=MAX_INT, description="Items to skip")]
 TWIML = "application/xml"
 
 
@@ -65,7 +66,7 @@ def list_messages(
     operator: CurrentOperator,
     status_in: Annotated[list[MessageStatus] | None, Query(alias="status")] = None,
     template: str | None = None,
-    resident_id: int | None = None,
+    resident_id: DbId | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[MessageRead]:

@@ -1,9 +1,10 @@
 """API shapes of the SMS outbox, its settings and inbound messages (bodies always redacted)."""
 
-from datetime import datetime, time
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.core.limits import LocalTime
 from notifications.models import MessageStatus
 
 
@@ -110,8 +111,8 @@ class NotificationSettingsRead(BaseModel):
                 {
                     "city_id": 1,
                     "timezone": "Asia/Shanghai",
-                    "quiet_start": "21:00:00",
-                    "quiet_end": "08:00:00",
+                    "quiet_start": "21:00",
+                    "quiet_end": "08:00",
                     "reminder_hours_before": 3,
                     "nudges_enabled": True,
                     "nudge_hours_before_cutoff": 3,
@@ -123,8 +124,8 @@ class NotificationSettingsRead(BaseModel):
 
     city_id: int | None
     timezone: str
-    quiet_start: time
-    quiet_end: time
+    quiet_start: LocalTime
+    quiet_end: LocalTime
     reminder_hours_before: int
     nudges_enabled: bool
     nudge_hours_before_cutoff: int
@@ -136,11 +137,11 @@ class NotificationSettingsUpdate(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"quiet_start": "22:00:00", "quiet_end": "07:30:00"}]},
+        json_schema_extra={"examples": [{"quiet_start": "22:00", "quiet_end": "07:30"}]},
     )
 
-    quiet_start: time | None = Field(None, description="Local time reminders stop")
-    quiet_end: time | None = Field(None, description="Local time reminders may start again")
+    quiet_start: LocalTime | None = Field(None, description="Local time reminders stop")
+    quiet_end: LocalTime | None = Field(None, description="Local time reminders may start again")
     reminder_hours_before: int | None = Field(None, ge=1, le=24)
     nudges_enabled: bool | None = None
     nudge_hours_before_cutoff: int | None = Field(None, ge=1, le=24)

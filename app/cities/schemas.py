@@ -1,18 +1,18 @@
 """City, depot and window-slot schemas, and the small shared pieces the static-data APIs reuse
 (input models that refuse unknown fields, PATCH models that refuse nulls, paginated pages)."""
 
-from datetime import time
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from app.core.limits import CountryCode, CurrencyCode, LocalTime, SafeName, SafeStr
 from app.core.pagination import PageQuery
 from app.core.timezones import check_timezone
 
 Latitude = Annotated[float, Field(ge=-90, le=90, description="WGS84 latitude in degrees")]
 Longitude = Annotated[float, Field(ge=-180, le=180, description="WGS84 longitude in degrees")]
-Name = Annotated[str, Field(min_length=1, max_length=120)]
-Address = Annotated[str, Field(max_length=255)]
+Name = Annotated[SafeName, Field(min_length=1, max_length=120)]
+Address = Annotated[SafeName, Field(max_length=255)]
 SlotName = Annotated[
     str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9_-]*$", examples=["morning"])
 ]
@@ -79,14 +79,6 @@ class DepotRead(BaseModel):
     lon: float
 
 
-def _wall_time(value: time) -> time:
-    if value.tzinfo is not None:
-        raise ValueError("a wall-clock time in the city's zone, without a UTC offset")
-    if value.second or value.microsecond:
-        raise ValueError("whole minutes only, e.g. 11:00")
-    return value
-
-
 class WindowSlotCreate(InputModel):
     """A daily window: ready in the lockers by `ready_by_local` (city wall-clock time)."""
 
@@ -104,18 +96,13 @@ class WindowSlotCreate(InputModel):
     )
 
     name: SlotName
-    ready_by_local: time = Field(description="Local wall-clock time, e.g. 11:00")
+    ready_by_local: LocalTime = Field(description="Local wall-clock time, e.g. 11:00")
     cutoff_hours_before: int = Field(
         ge=1, le=72, strict=True, description="Orders close this many wall-clock hours before"
     )
     pickup_hours_after: int = Field(
         ge=1, le=168, strict=True, description="Parcels wait this many wall-clock hours after"
     )
-
-    @field_validator("ready_by_local")
-    @classmethod
-    def _wall(cls, value: time | None) -> time | None:
-        return None if value is None else _wall_time(value)
 
 
 class WindowSlotUpdate(PatchModel):
@@ -124,14 +111,9 @@ class WindowSlotUpdate(PatchModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"cutoff_hours_before": 6}]})
 
     name: SlotName | None = None
-    ready_by_local: time | None = None
+    ready_by_local: LocalTime | None = None
     cutoff_hours_before: int | None = Field(None, ge=1, le=72, strict=True)
     pickup_hours_after: int | None = Field(None, ge=1, le=168, strict=True)
-
-    @field_validator("ready_by_local")
-    @classmethod
-    def _wall(cls, value: time | None) -> time | None:
-        return None if value is None else _wall_time(value)
 
 
 class WindowSlotRead(BaseModel):
@@ -140,7 +122,7 @@ class WindowSlotRead(BaseModel):
     id: int
     city_id: int
     name: str
-    ready_by_local: time
+    ready_by_local: LocalTime
     cutoff_hours_before: int
     pickup_hours_after: int
 
@@ -176,8 +158,8 @@ class CityCreate(InputModel):
 
     name: Name
     timezone: str = Field(max_length=64, description="IANA time zone, e.g. Asia/Shanghai")
-    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. CNY")
-    country_code: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2, e.g. CN")
+    currency: CurrencyCode
+    country_code: CountryCode
     depots: list[DepotCreate] = Field(default_factory=list, max_length=20)
     window_slots: list[WindowSlotCreate] = Field(default_factory=list, max_length=12)
 
@@ -204,7 +186,7 @@ class CityUpdate(PatchModel):
 
     name: Name | None = None
     timezone: str | None = Field(None, max_length=64)
-    country_code: str | None = Field(None, pattern=r"^[A-Z]{2}$")
+    country_code: CountryCode | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -230,4 +212,4 @@ class CityDetail(CityRead):
 
 
 class CityQuery(PageQuery):
-    q: str | None = Field(None, max_length=120, description="Part of the name")
+    q: SafeStr | None = Field(None, max_length=120, description="Part of the name")

@@ -62,15 +62,37 @@ class TooManyRequests(DomainError):
     code = "rate_limited"
 
 
+_HEADER_FIELDS = frozenset({"authorization", "origin"})
+
+
+def locate(loc: list[Any], request: Request) -> list[Any]:
+    """Where a refused value came from: a field named only by its name (`["body", name]`) is
+    placed in the path, the query string or the headers when the request carried it there."""
+    if len(loc) != 2 or loc[0] != "body" or not isinstance(loc[1], str):
+        return loc
+    name = loc[1]
+    if name in request.path_params:
+        return ["path", name]
+    if name in request.query_params:
+        return ["query", name]
+    header = name.lower().replace("_", "-")
+    if header in _HEADER_FIELDS:
+        return ["header", header]
+    return loc
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Answer every DomainError with its status, field and reason."""
 
-    async def handle(_request: Request, exc: Exception) -> JSONResponse:
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, DomainError)
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
         if isinstance(exc, TooManyRequests) and "retry_after_seconds" in exc.extra:
             headers = {"Retry-After": str(exc.extra["retry_after_seconds"])}
-        return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=headers)
+        body = exc.to_dict()
+        for item in body["detail"]:
+            item["loc"] = locate(item["loc"], request)
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
     app.add_exception_handler(DomainError, handle)
     install_database_outage_handler(app)

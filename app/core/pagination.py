@@ -6,6 +6,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from app.core.limits import MAX_INT
+
 T = TypeVar("T")
 M = TypeVar("M")
 
@@ -16,7 +18,7 @@ class PageQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     limit: int = Field(50, ge=1, le=500, description="Items per page")
-    offset: int = Field(0, ge=0, description="Items to skip")
+    offset: int = Field(0, ge=0, le=MAX_INT, description="Items to skip")
 
 
 class Page(BaseModel, Generic[T]):

@@ -13,6 +13,7 @@ from app.cities.schemas import (
     PatchModel,
 )
 from app.core.enums import CompartmentSize, TemperatureClass
+from app.core.limits import DbId
 from app.core.pagination import PageQuery
 from app.neighborhoods.models import CompartmentStatus
 
@@ -101,7 +102,7 @@ class LockerBankUpdate(PatchModel):
     address: Address | None = None
     lat: Latitude | None = None
     lon: Longitude | None = None
-    neighborhood_id: int | None = Field(None, description="Move to another neighborhood")
+    neighborhood_id: DbId | None = Field(None, description="Move to another neighborhood")
 
 
 class LockerBankRead(BaseModel):
@@ -117,7 +118,7 @@ class LockerBankRead(BaseModel):
 
 
 class LockerBankQuery(PageQuery):
-    neighborhood_id: int | None = None
+    neighborhood_id: DbId | None = None
     q: str | None = Field(None, max_length=120, description="Part of the code or name")
 
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Header, Path, Query, Response, status
 
 from app.auth.deps import CurrentResident
 from app.core.db import SessionDep
+from app.core.limits import MAX_INT
 from app.orders import service as order_service
 from app.orders.schemas import MAX_ID, OrderCreate, OrderPage, OrderRead
 
@@ -65,7 +66,7 @@ def list_orders(
     resident: CurrentResident,
     db: SessionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> OrderPage:
     """One page of the caller's orders."""
     orders, total = order_service.get_all_for_resident(

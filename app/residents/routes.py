@@ -6,6 +6,7 @@ from fastapi import APIRouter, Path, Query, status
 
 from app.auth.deps import CurrentOperator, CurrentResident
 from app.core.db import SessionDep
+from app.core.limits import MAX_INT
 from app.residents import service as residents_service
 from app.residents.schemas import (
     ID_MAX,
@@ -51,7 +52,7 @@ def list_residents(
         Query(max_length=32, description="Exact number, e.g. %2B8613812345678 (URL-encode +)"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> list[ResidentRead]:
     """Residents of the operator's city, by id, filtered by neighborhood and/or phone."""
     residents = residents_service.get_all(

@@ -3,9 +3,10 @@
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.cities.schemas import InputModel, PatchModel
+from app.core.limits import SaneDate, SaneDatetime
 from app.core.pagination import PageQuery
 from app.windows.models import DeliveryWindow, WindowStatus
 
@@ -76,9 +77,9 @@ class WindowRead(BaseModel):
 
 
 class WindowQuery(PageQuery):
-    date: dt.date | None = Field(None, description="Local date of the window")
-    date_from: dt.date | None = Field(None, description="Local date, inclusive")
-    date_to: dt.date | None = Field(None, description="Local date, inclusive")
+    date: SaneDate | None = Field(None, description="Local date of the window")
+    date_from: SaneDate | None = Field(None, description="Local date, inclusive")
+    date_to: SaneDate | None = Field(None, description="Local date, inclusive")
     status: WindowStatus | None = None
 
 
@@ -90,7 +91,7 @@ class WindowGenerate(InputModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"start": "2026-11-24", "days": 7}]})
 
-    start: dt.date | None = Field(None, description="First local date; default today there")
+    start: SaneDate | None = Field(None, description="First local date; default today there")
     days: int = Field(3, ge=1, le=MAX_GENERATE_DAYS, strict=True)
 
 
@@ -108,6 +109,6 @@ class WindowUpdate(PatchModel):
         json_schema_extra={"examples": [{"cutoff_at": "2026-11-24T06:30:00+08:00"}]}
     )
 
-    cutoff_at: AwareDatetime | None = None
-    ready_by: AwareDatetime | None = None
-    pickup_deadline: AwareDatetime | None = None
+    cutoff_at: SaneDatetime | None = None
+    ready_by: SaneDatetime | None = None
+    pickup_deadline: SaneDatetime | None = None

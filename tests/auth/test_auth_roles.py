@@ -42,7 +42,7 @@ def test_resident_and_driver_tokens_are_forbidden_on_operator_endpoints(
     for user in (make.resident(), make.driver()):
         reply = _call(client_for(user), method, path, body)
         assert reply.status_code == 403, (user, reply.text)
-        assert reply.json()["detail"][0]["loc"] == ["body", "authorization"]
+        assert reply.json()["detail"][0]["loc"] == ["header", "authorization"]
 
 
 @pytest.mark.parametrize(("method", "path", "body"), RESIDENT_ENDPOINTS)

@@ -119,7 +119,7 @@ def test_another_citys_products_are_not_found(operator_client, make) -> None:  #
     theirs = make.product(make.city(), price_minor=1000)
     assert operator_client.get(f"/products/{theirs.id}").status_code == 404
     patch = operator_client.patch(f"/products/{theirs.id}", json={"price_minor": 1})
-    assert _error(patch, 404)["loc"] == ["body", "product_id"]
+    assert _error(patch, 404)["loc"] == ["path", "product_id"]
     assert operator_client.delete(f"/products/{theirs.id}").status_code == 404
     make.db.refresh(theirs)
     assert theirs.price_minor == 1000

@@ -96,7 +96,7 @@ def test_another_citys_settings_are_not_mine_to_change(operator_client, make) ->
     other = make.city(timezone="Asia/Shanghai")
     assert operator_client.get(f"/cities/{other.id}").status_code == 200
     patch = operator_client.patch(f"/cities/{other.id}", json={"timezone": "Europe/Berlin"})
-    assert _error(patch, 403)["loc"] == ["body", "city_id"]
+    assert _error(patch, 403)["loc"] == ["path", "city_id"]
     slot = operator_client.post(f"/cities/{other.id}/window-slots", json=SLOT)
     assert slot.status_code == 403
     depot = operator_client.post(
@@ -166,8 +166,8 @@ def test_window_slots_crud(operator_client, make) -> None:  # type: ignore[no-un
     assert created.status_code == 201, created.text
     slots = operator_client.get(f"/cities/{city.id}/window-slots").json()
     assert [(s["name"], s["ready_by_local"]) for s in slots] == [
-        ("morning", "11:00:00"),
-        ("evening", "18:00:00"),
+        ("morning", "11:00"),
+        ("evening", "18:00"),
     ]
     slot_id = created.json()["id"]
     patched = operator_client.patch(

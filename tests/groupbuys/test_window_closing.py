@@ -323,7 +323,7 @@ def _past_window_with_order(
 def test_close_endpoint(world, make, operator_client, db) -> None:  # type: ignore[no-untyped-def]
     early = operator_client.post(f"/windows/{world.window.id}/close")
     assert early.status_code == 409
-    assert early.json()["detail"][0]["loc"] == ["body", "window_id"]
+    assert early.json()["detail"][0]["loc"] == ["path", "window_id"]
     window, order = _past_window_with_order(make, world, 12)
     # make.order writes no ledger row; record the placement charge as the service would.
     payment_service.charge(

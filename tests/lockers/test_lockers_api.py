@@ -76,7 +76,7 @@ def test_offline_bank_refuses_the_deposit_and_replans(
     response = client_for(w.driver).post(f"/lockers/parcels/{parcel.id}/deposit")
     assert response.status_code == 409
     body = response.json()["detail"][0]
-    assert body["loc"] == ["body", "parcel_id"]
+    assert body["loc"] == ["path", "parcel_id"]
     assert w.bank.code in body["msg"]
     assert _replanned(db, parcel.id) == 1
     assert db.scalars(select(LockerCommand).where(LockerCommand.parcel_id == parcel.id)).all() == []

@@ -6,8 +6,8 @@ VAN = {
     "code": "VAN-API-1",
     "chilled_volume_ml": 2_000_000,
     "chilled_weight_g": 700_000,
-    "shift_start_local": "05:00:00",
-    "shift_end_local": "14:00:00",
+    "shift_start_local": "05:00",
+    "shift_end_local": "14:00",
     "fixed_cost_minor": 30_000,
 }
 

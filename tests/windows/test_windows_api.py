@@ -156,7 +156,7 @@ def test_patch_refuses_a_window_past_its_cutoff(operator_client, make) -> None: 
 
 
 def test_unknown_window_is_404(operator_client) -> None:  # type: ignore[no-untyped-def]
-    assert _error(operator_client.get("/windows/987654"), 404)["loc"] == ["body", "window_id"]
+    assert _error(operator_client.get("/windows/987654"), 404)["loc"] == ["path", "window_id"]
 
 
 def test_another_citys_windows_are_not_found(operator_client, make) -> None:  # type: ignore[no-untyped-def]
