@@ -6,6 +6,7 @@ SQLite has one writer at a time, so there A's late commit is the insert of the l
 B's was consumed, which is what a reader sees of it.
 """
 
+import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from uuid import uuid4
@@ -187,3 +188,38 @@ def test_a_live_stream_stops_waiting_for_a_missing_id_after_its_grace(
     assert rows == [] and mark.missed == ()
     source = outbox_source(db, mark)
     assert list(source.kinds) == [] and source.cursor.top == mark.top
+
+
+def test_two_workers_of_one_consumer_take_turns_and_handle_each_event_once(
+    sessions: sessionmaker[Session], consumer: events_consumer.Consumer
+) -> None:
+    with sessions() as db_session:
+        ids = [_emit(db_session, uuid4().hex) for _ in range(3)]
+        db_session.commit()
+    handled: list[int] = []
+
+    def handle(db_session: Session, event: OutboxEvent) -> str:
+        handled.append(event.id)
+        return "handled"
+
+    second: list[int] = []
+    with sessions() as first:
+        events_consumer.consume(db_session=first, consumer=consumer, handle=handle)
+        # The first worker holds the cursor; the second waits for it, then finds nothing.
+        worker = threading.Thread(target=lambda: second.append(_consume_once(sessions, consumer)))
+        worker.start()
+        worker.join(timeout=0.5)
+        assert worker.is_alive()
+        first.commit()
+    worker.join(timeout=30)
+    assert handled == ids
+    assert second == [0]
+
+
+def _consume_once(sessions: sessionmaker[Session], consumer: events_consumer.Consumer) -> int:
+    with sessions() as db_session:
+        count = events_consumer.consume(
+            db_session=db_session, consumer=consumer, handle=lambda s, e: "again"
+        )
+        db_session.commit()
+    return count
