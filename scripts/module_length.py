@@ -35,7 +35,6 @@ ALLOWED_LONG: frozenset[str] = frozenset(
         "bench/cutoff.py",
         "bench/lockers.py",
         "bench/notifications.py",
-        "app/groupbuys/service.py",
         "lockers/bridge.py",
         "lockers/ingest.py",
         "lockers/service.py",

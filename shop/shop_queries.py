@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from app.core.enums import TemperatureClass
 from app.core.errors import InvalidInput
-from app.groupbuys import service as groupbuy_service
+from app.groupbuys import resident_catalog
 from app.groupbuys.schemas import CatalogGroupBuy, CatalogRead, CatalogWindow
 from app.residents.models import Resident
 from logistics import locker_capacity
@@ -70,7 +70,7 @@ def full_zones(db: Session, neighborhood_id: int, window_id: int) -> list[str]:
 
 def window_picker(db: Session, resident: Resident) -> tuple[CatalogRead, list[WindowChoice]]:
     """The neighborhood's open windows with the locker room of each."""
-    catalog = groupbuy_service.catalog(db_session=db, resident=resident)
+    catalog = resident_catalog.catalog(db_session=db, resident=resident)
     choices = [
         WindowChoice(window=w, full_zones=full_zones(db, resident.neighborhood_id, w.id))
         for w in catalog.windows
@@ -80,7 +80,7 @@ def window_picker(db: Session, resident: Resident) -> tuple[CatalogRead, list[Wi
 
 def shop_window(db: Session, resident: Resident, window_id: int) -> ShopWindow:
     """The group buys of one window (open or not) of the resident's city."""
-    catalog = groupbuy_service.catalog(db_session=db, resident=resident, window_id=window_id)
+    catalog = resident_catalog.catalog(db_session=db, resident=resident, window_id=window_id)
     window = catalog.windows[0]
     by_class: dict[str, list[CatalogGroupBuy]] = defaultdict(list)
     for gb in window.group_buys:

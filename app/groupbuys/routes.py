@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from app.auth.deps import CurrentOperator, CurrentResident
 from app.core.db import SessionDep
 from app.core.errors import NotFound
-from app.groupbuys import closing
+from app.groupbuys import closing, resident_catalog
 from app.groupbuys import service as groupbuy_service
 from app.groupbuys.models import GroupBuyStatus
 from app.groupbuys.schemas import (
@@ -46,7 +46,7 @@ def read_catalog(
     ] = None,
 ) -> CatalogRead:
     """Every group buy of the caller's neighborhood in the open windows (or the given one)."""
-    return groupbuy_service.catalog(db_session=db, resident=resident, window_id=window_id)
+    return resident_catalog.catalog(db_session=db, resident=resident, window_id=window_id)
 
 
 @router.get(
@@ -62,7 +62,7 @@ def read_share_link(
     gb = groupbuy_service.get_for_resident(
         db_session=db, resident=resident, group_buy_id=group_buy_id
     )
-    return groupbuy_service.share_link(group_buy=gb, request_base_url=str(request.base_url))
+    return resident_catalog.share_link(group_buy=gb, request_base_url=str(request.base_url))
 
 
 @router.get(
@@ -78,7 +78,7 @@ def read_shared(
     db: SessionDep,
 ) -> SharedGroupBuyRead:
     """The shared group buy; a resident of another neighborhood gets 404, as for an unknown one."""
-    return groupbuy_service.shared(db_session=db, resident=resident, token=token)
+    return resident_catalog.shared(db_session=db, resident=resident, token=token)
 
 
 # --- operators -------------------------------------------------------------------------------

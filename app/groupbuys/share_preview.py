@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from app.cities.models import City
 from app.core.db import utcnow
 from app.core.errors import NotFound
-from app.groupbuys import service as groupbuy_service
+from app.groupbuys import resident_catalog
 from app.groupbuys.models import GroupBuy
 from app.groupbuys.schemas import CatalogGroupBuy, CatalogWindow
 from app.neighborhoods.models import Neighborhood
@@ -43,10 +43,10 @@ def preview(*, db_session: Session, token: str, now: datetime | None = None) -> 
     if row is None:
         raise NotFound("no such shared group buy", field="token")
     gb_id, hood_id, hood_name, timezone, currency = row
-    gbs = groupbuy_service._group_buys_with_products(db_session, group_buy_ids=[gb_id])
+    gbs = resident_catalog.group_buys_with_products(db_session, group_buy_ids=[gb_id])
     window = db_session.get(DeliveryWindow, gbs[0].window_id)
     assert window is not None
-    card = groupbuy_service._catalog_window(
+    card = resident_catalog.catalog_window(
         window, gbs, zone=ZoneInfo(timezone), currency=currency, now=now
     )
     return SharePreview(neighborhood_id=hood_id, neighborhood_name=hood_name, window=card)

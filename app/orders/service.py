@@ -15,7 +15,7 @@ from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.events import service as event_service
 from app.groupbuys import pricing
-from app.groupbuys import service as groupbuy_service
+from app.groupbuys import stock as groupbuy_stock
 from app.groupbuys.models import GroupBuy, GroupBuyStatus
 from app.neighborhoods.models import Neighborhood
 from app.orders import states
@@ -212,7 +212,7 @@ def place(
             db_session.flush()  # a concurrent retry with the same key fails here
             # In group-buy id order, so two multi-line orders never wait on each other's rows.
             for line in sorted(order.lines, key=lambda li: li.group_buy_id):
-                if not groupbuy_service.reserve_stock(
+                if not groupbuy_stock.reserve_stock(
                     db_session=db_session, group_buy_id=line.group_buy_id, quantity=line.quantity
                 ):
                     raise _not_reserved(db_session, line, index[line.group_buy_id])
@@ -328,7 +328,7 @@ def cancel(
         for line in sorted(order.lines, key=lambda li: li.group_buy_id):
             if line.status != LineStatus.PLACED:
                 continue
-            if not groupbuy_service.release_stock(
+            if not groupbuy_stock.release_stock(
                 db_session=db_session, group_buy_id=line.group_buy_id, quantity=line.quantity
             ):
                 raise Conflict(
