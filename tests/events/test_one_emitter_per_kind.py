@@ -33,6 +33,7 @@ class Module:
     imports: dict[str, tuple[str, str | None]]  # local name -> (module, attribute or None)
 
 
+@functools.cache
 def _modules() -> dict[str, Module]:
     found: dict[str, Module] = {}
     for package in checker.SCANNED_PACKAGES:  # what the import-layer check reads
@@ -140,7 +141,6 @@ def _kind_argument(call: ast.Call, params: list[str]) -> ast.expr | None:
     return None
 
 
-@functools.cache
 def emitters_by_kind() -> dict[str, set[str]]:
     """Every kind and the functions ("module:function") that emit it."""
     modules = _modules()
@@ -202,3 +202,24 @@ def test_the_scan_sees_the_known_emitters() -> None:
     assert kinds["alarm.raised"] == {"ops_dashboard.alarm_states:raise_alarm"}
     assert {"order.placed", "order.confirmed", "order.group_failed"} <= set(kinds)
     assert len(kinds) >= 25
+
+
+def test_nothing_writes_the_outbox_but_its_service() -> None:
+    writers = []
+    for module in _modules().values():
+        if module.name == "app.events.service":
+            continue
+        for node in ast.walk(module.tree):
+            if isinstance(node, ast.Call) and _writes_outbox(node):
+                writers.append(f"{module.name} (line {node.lineno})")
+    assert writers == []
+
+
+def _writes_outbox(call: ast.Call) -> bool:
+    """`OutboxEvent(...)` or `insert(OutboxEvent)`."""
+    func = call.func
+    if isinstance(func, ast.Name) and func.id == "OutboxEvent":
+        return True
+    name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+    first = call.args[0] if call.args else None
+    return name == "insert" and isinstance(first, ast.Name) and first.id == "OutboxEvent"
