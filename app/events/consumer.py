@@ -15,10 +15,12 @@ anywhere in the cluster.) Per consumer (`Consumer.name`):
   event id) are read in id order; an id that appears late, below events already handled, is
   simply read on the next pass, and no event is handled twice by one consumer;
 - the watermark moves only over ids that are all handled or older than `grace_seconds` (the
-  longest writing transaction we allow; an id still missing then was rolled back): it stops
-  below the first unhandled event and below any event newer than the horizon, and prunes the
-  receipts it passes;
-- the cursor row is locked (`FOR UPDATE`; SQLite has one writer anyway), so two workers of one
+  longest writing transaction we allow): it stops below the first unhandled event and below
+  any event whose `created_at` is within the grace of `now` (both from the one clock), and
+  prunes the receipts it passes. A missing id below an event older than the grace was taken
+  before that event, by a writer open longer than we allow: it rolled back;
+- the cursor row is locked (`FOR UPDATE`; SQLite transactions begin IMMEDIATE, one writer at
+  a time, so there ids even commit in order and gaps are rollbacks), so two workers of one
   consumer take turns; handling and receipts share the caller's transaction, which commits.
 
 Live streams (one per browser tab, nothing persisted) use `follow`: the same rule over any
