@@ -8,6 +8,7 @@ from app.auth.routes import router as auth_router
 from app.catalog.routes import router as catalog_router
 from app.cities.routes import router as cities_router
 from app.core.errors import install_error_handlers
+from app.core.forwarded import TrustedProxyHeaders
 from app.core.ids import check_path_ids, document_path_ids
 from app.core.request_guard import BodySizeLimit, InputGuard, install_validation_handler
 from app.core.settings import get_settings
@@ -88,4 +89,5 @@ def create_app() -> FastAPI:
     document_path_ids(app)
     app.add_middleware(InputGuard)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(TrustedProxyHeaders, trusted=settings.trusted_proxies)  # outermost
     return app
