@@ -100,7 +100,7 @@ class _Api:
     def __init__(self, database_url: str) -> None:
         self._saved = os.environ.get("DATABASE_URL")
         os.environ["DATABASE_URL"] = database_url
-        _clear_caches()
+        clear_caches()
         app = create_app()
         self.port = free_port()
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error")
@@ -123,10 +123,10 @@ class _Api:
             os.environ.pop("DATABASE_URL", None)
         else:
             os.environ["DATABASE_URL"] = self._saved
-        _clear_caches()
+        clear_caches()
 
 
-def _clear_caches() -> None:
+def clear_caches() -> None:
     get_settings.cache_clear()
     if core_db.get_engine.cache_info().currsize:
         core_db.get_engine().dispose()
