@@ -108,3 +108,15 @@ def test_client_for(peer: str, headers: dict[str, str], client: str, scheme: str
 def test_a_bad_trusted_proxies_entry_is_named() -> None:
     with pytest.raises(ValueError, match="'10.0.0.300'"):
         parse_networks("10.0.0.0/8, 10.0.0.300")
+
+
+def test_pickup_serve_turns_uvicorns_own_proxy_headers_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """uvicorn believes X-Forwarded-For from 127.0.0.1 unless told not to; we decide instead."""
+    import uvicorn
+
+    from app import serving
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: seen.update(options))
+    serving.run(serving.ServeAddress(host="127.0.0.1", http_port=8000))
+    assert seen["proxy_headers"] is False
