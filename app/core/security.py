@@ -13,6 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from app.core.db import utcnow
 from app.core.errors import NotAuthenticated
+from app.core.limits import MAX_ID, MAX_INT
 from app.core.settings import get_settings
 
 Role = Literal["resident", "operator", "driver"]
@@ -115,8 +116,9 @@ def decode_access_token(token: str) -> Principal:
         token_id = claims.get("jti")
         if not isinstance(version, int) or not (token_id is None or isinstance(token_id, str)):
             raise NotAuthenticated("invalid or expired token", field="authorization")
-        return Principal(
-            subject_id=int(claims["sub"]), role=role, token_id=token_id, token_version=version
-        )
+        subject_id = int(claims["sub"])
+        if not 0 < subject_id <= MAX_ID or not 0 <= version <= MAX_INT:  # the database's ints
+            raise NotAuthenticated("invalid or expired token", field="authorization")
+        return Principal(subject_id=subject_id, role=role, token_id=token_id, token_version=version)
     except (jwt.PyJWTError, KeyError, ValueError, TypeError, OverflowError) as exc:
         raise NotAuthenticated("invalid or expired token", field="authorization") from exc

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from app.auth.deps import CurrentOperator, CurrentResident
 from app.core.db import SessionDep
 from app.core.errors import NotFound
+from app.core.limits import MAX_INT
 from app.groupbuys import closing, resident_catalog
 from app.groupbuys import service as groupbuy_service
 from app.groupbuys.models import GroupBuyStatus
@@ -114,7 +115,7 @@ def list_group_buys(
     neighborhood_id: Annotated[int | None, Query(gt=0, le=MAX_ID)] = None,
     status: GroupBuyStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> GroupBuyPage:
     """Group buys of the operator's city."""
     items, total = groupbuy_service.get_all(
