@@ -3,10 +3,10 @@
 Each attempt is two short transactions around the provider calls, none open while they run (a
 batch of messages shares them: two commits per batch, not per message):
 
-1. claim (transaction): lock each row, re-check it (queued, due, not expired, not opted out),
-   render the body (codes derived now, never stored) and move it `queued -> sending` with a
-   compare-and-set on (status, attempts), so two workers that both saw `queued` cannot both
-   send it;
+1. claim (transaction, `notifications.claiming`): lock each row, re-check it (queued, due, not
+   expired, not opted out), render the body (codes derived now, never stored) and move it
+   `queued -> sending` with a compare-and-set on (status, attempts), so two workers that both
+   saw `queued` cannot both send it;
 2. send (no transaction): hand each to the provider, with a status callback URL carrying the
    idempotency key;
 3. record (transaction): store Twilio's SID and status, or the error, under the row lock.
@@ -28,21 +28,22 @@ whose worker died, and only Twilio's permanent errors (or `max_attempts` transie
 
 import logging
 import os
-import random
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.core.backoff import backoff_seconds
 from app.core.db import utcnow
-from app.core.security import codes_match, hash_code
+from app.core.security import codes_match
 from app.core.settings import get_settings
-from notifications import content, service, tracking
+from notifications import service, tracking
+from notifications.claiming import BODY_PURPOSE, Claim, Outcome, claim_batch
 from notifications.config import NotificationsConfig, get_config
 from notifications.models import Message, MessageStatus
 from notifications.providers import (
@@ -54,46 +55,16 @@ from notifications.providers import (
     SmsProvider,
     TransientSendError,
 )
-from notifications.render import Rendered
 
 log = logging.getLogger(__name__)
-BODY_PURPOSE = "sms-body"
-LOOKUP_SKEW = timedelta(minutes=5)
+RETRY_JITTER = 0.25  # a transient failure's retry waits up to a quarter longer, at random
 STATUS_CALLBACK_PATH = "/notifications/webhooks/twilio/status"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one delivery attempt did; `retry_in` asks for another attempt after that many s."""
-
-    message_id: int
-    action: str
-    retry_in: float | None = None
-
-
-@dataclass(frozen=True)
-class _Claim:
-    message_id: int
-    key: str
-    to: str
-    attempts: int
-    verify: bool
-    since: datetime
-    previous_hmac: str | None
-    rendered: Rendered
-    blocked: str | None
 
 
 def status_callback_url(key: str) -> str:
     """Where Twilio reports this message's statuses (the key lets a lost SID be recovered)."""
     base = get_settings().public_base_url.rstrip("/")
     return f"{base}{STATUS_CALLBACK_PATH}?{urlencode({'k': key})}"
-
-
-def backoff_seconds(attempts: int, config: NotificationsConfig) -> float:
-    """Exponential backoff with jitter for the next attempt after `attempts` tries."""
-    delay = min(config.retry_max_seconds, config.retry_base_seconds * 2.0 ** max(0, attempts - 1))
-    return float(delay * (1 + random.random() / 4))
 
 
 def _cas(
@@ -113,179 +84,7 @@ def _cas(
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-_T: Table = Message.__table__  # type: ignore[assignment]
-_CLAIM = (
-    update(_T)
-    .where(
-        _T.c.id == bindparam("m_id"),
-        _T.c.status == bindparam("m_status"),
-        _T.c.attempts == bindparam("m_attempts"),
-    )
-    .values(
-        status=bindparam("v_status"),
-        attempts=bindparam("v_attempts"),
-        claimed_at=bindparam("v_claimed_at"),
-        first_attempt_at=bindparam("v_first_attempt_at"),
-        provider=bindparam("v_provider"),
-        verify_before_send=bindparam("v_verify"),
-        body_redacted=bindparam("v_body_redacted"),
-        body_hmac=bindparam("v_body_hmac"),
-        segments=bindparam("v_segments"),
-        encoding=bindparam("v_encoding"),
-    )
-)
-_FINISH = (  # suppressed (opted out, expired, obsolete) or failed (cannot be rendered)
-    update(_T)
-    .where(
-        _T.c.id == bindparam("m_id"),
-        _T.c.status == bindparam("m_status"),
-        _T.c.attempts == bindparam("m_attempts"),
-    )
-    .values(
-        status=bindparam("v_status"),
-        suppression_reason=bindparam("v_reason"),
-        error_message=bindparam("v_error"),
-        final_at=bindparam("v_now"),
-        status_updated_at=bindparam("v_now"),
-    )
-)
-
-
-def _claim_batch(
-    db_session: Session,
-    message_ids: Sequence[int],
-    provider: SmsProvider,
-    config: NotificationsConfig,
-) -> tuple[list[_Claim], dict[int, Outcome]]:
-    """Claim the messages that may be sent now (one compare-and-set per row, run as one
-    executemany); the others get their outcome (done, in flight, not due, suppressed...)."""
-    messages = db_session.scalars(
-        select(Message)
-        .where(Message.id.in_(message_ids))
-        .order_by(Message.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).all()
-    outcomes = {i: Outcome(i, "missing") for i in set(message_ids) - {m.id for m in messages}}
-    now = utcnow()
-    stale = timedelta(seconds=config.stale_sending_seconds)
-    reasons = service.suppression_reasons(
-        db_session=db_session, recipients=[(m.to_phone, m.resident_id) for m in messages]
-    )
-    keep_loaded = content.prefetch(db_session=db_session, messages=messages)
-    claim_rows: list[dict[str, Any]] = []
-    finish_rows: list[dict[str, Any]] = []
-    pending: list[_Claim] = []
-    for message in messages:
-        message_id, observed, attempts = message.id, message.status, message.attempts
-        verify = message.verify_before_send
-        if observed is MessageStatus.SENDING:
-            age = now - (message.claimed_at or now)
-            if age < stale:
-                outcomes[message_id] = Outcome(
-                    message_id, "in_flight", (stale - age).total_seconds() + 1
-                )
-                continue
-            verify = True  # its claimant is presumed dead: Twilio may have the message
-        elif observed is not MessageStatus.QUEUED:
-            outcomes[message_id] = Outcome(message_id, "done")
-            continue
-        if message.not_before is not None and message.not_before > now:
-            wait = (message.not_before - now).total_seconds()
-            outcomes[message_id] = Outcome(message_id, "not_due", wait)
-            continue
-        expired = message.expires_at is not None and now >= message.expires_at
-        blocked = "expired" if expired else reasons.get((message.to_phone, message.resident_id))
-        rendered = Rendered(body="", redacted="", segments=0, encoding="gsm7")
-        expected = {"m_id": message_id, "m_status": observed, "m_attempts": attempts}
-        if blocked is None:
-            try:
-                rendered = content.render_message(db_session=db_session, message=message)
-            except content.Obsolete as exc:
-                blocked = str(exc)
-            except (LookupError, ValueError, TypeError) as exc:  # a bug, not a reason to retry
-                log.exception("message %s cannot be rendered", message_id)
-                error = f"cannot render: {type(exc).__name__}: {exc}"[:255]
-                finish_rows.append(
-                    {**expected, "v_status": MessageStatus.FAILED, "v_reason": None}
-                    | {"v_error": error, "v_now": now}
-                )
-                outcomes[message_id] = Outcome(message_id, "failed")
-                continue
-        if blocked is not None and not verify:
-            finish_rows.append(
-                {**expected, "v_status": MessageStatus.SUPPRESSED, "v_reason": blocked}
-                | {"v_error": None, "v_now": now}
-            )
-            outcomes[message_id] = Outcome(message_id, "suppressed")
-            continue
-        # Blocked but maybe already at Twilio: claimed anyway, looked up before suppressing.
-        claim_rows.append(
-            {
-                **expected,
-                "v_status": MessageStatus.SENDING,
-                "v_attempts": attempts + 1,
-                "v_claimed_at": now,
-                "v_first_attempt_at": message.first_attempt_at or now,
-                "v_provider": provider.name,
-                "v_verify": verify,
-                "v_body_redacted": rendered.redacted or message.body_redacted,
-                "v_body_hmac": (
-                    hash_code(rendered.body, purpose=BODY_PURPOSE)
-                    if rendered.body
-                    else message.body_hmac
-                ),
-                "v_segments": rendered.segments or message.segments,
-                "v_encoding": rendered.encoding if rendered.body else message.encoding,
-            }
-        )
-        pending.append(
-            _Claim(
-                message_id=message_id,
-                key=message.idempotency_key,
-                to=message.to_phone,
-                attempts=attempts + 1,
-                verify=verify,
-                since=(message.first_attempt_at or now) - LOOKUP_SKEW,
-                previous_hmac=message.body_hmac,
-                rendered=rendered,
-                blocked=blocked,
-            )
-        )
-    del keep_loaded
-    connection = db_session.connection()
-    if finish_rows:
-        connection.execute(_FINISH, finish_rows)
-    if not claim_rows:
-        return [], outcomes
-    connection.execute(_CLAIM, claim_rows)
-    won = set(  # ours: another worker may have claimed a row between our read and our write
-        connection.scalars(
-            select(_T.c.id).where(
-                _T.c.id.in_([c.message_id for c in pending]),
-                _T.c.status == MessageStatus.SENDING,
-                _T.c.claimed_at == now,
-            )
-        )
-    )
-    claims = []
-    for claim in pending:
-        if claim.message_id in won:
-            claims.append(claim)
-        else:
-            outcomes[claim.message_id] = Outcome(claim.message_id, "lost_race")
-    return claims, outcomes
-
-
-def _claim(
-    db_session: Session, message_id: int, provider: SmsProvider, config: NotificationsConfig
-) -> _Claim | Outcome:
-    """Claim one message (see `_claim_batch`)."""
-    claims, outcomes = _claim_batch(db_session, [message_id], provider, config)
-    return claims[0] if claims else outcomes[message_id]
-
-
-def _ours(claim: _Claim, candidate: ProviderMessage) -> bool:
+def _ours(claim: Claim, candidate: ProviderMessage) -> bool:
     body = candidate.body
     if claim.previous_hmac and codes_match(claim.previous_hmac, body, purpose=BODY_PURPOSE):
         return True
@@ -293,7 +92,7 @@ def _ours(claim: _Claim, candidate: ProviderMessage) -> bool:
 
 
 def _lookup(
-    session_factory: sessionmaker[Session], claim: _Claim, provider: SmsProvider
+    session_factory: sessionmaker[Session], claim: Claim, provider: SmsProvider
 ) -> ProviderMessage | None:
     candidates = [
         c
@@ -325,7 +124,7 @@ class _Attempt:
 
 
 def _attempt(
-    session_factory: sessionmaker[Session], claim: _Claim, provider: SmsProvider
+    session_factory: sessionmaker[Session], claim: Claim, provider: SmsProvider
 ) -> _Attempt:
     """Look the message up first if it may already be at the provider, then send it."""
     if claim.verify:
@@ -352,7 +151,7 @@ def _attempt(
 
 
 def _release(
-    db_session: Session, claim: _Claim, status: MessageStatus, values: dict[str, Any]
+    db_session: Session, claim: Claim, status: MessageStatus, values: dict[str, Any]
 ) -> bool:
     """Move a claimed message out of `sending`, if it is still this claim's."""
     now = utcnow()
@@ -365,7 +164,7 @@ def _release(
 def _settle(
     db_session: Session,
     message: Message,
-    claim: _Claim,
+    claim: Claim,
     attempt: _Attempt,
     config: NotificationsConfig,
 ) -> Outcome:
@@ -407,7 +206,12 @@ def _settle(
         if claim.attempts >= config.max_attempts:
             _release(db_session, claim, MessageStatus.FAILED, errors)
             return Outcome(message_id, "failed")
-        delay = backoff_seconds(claim.attempts, config)
+        delay = backoff_seconds(
+            claim.attempts,
+            base=config.retry_base_seconds,
+            cap=config.retry_max_seconds,
+            jitter=RETRY_JITTER,
+        )
         errors.update(
             not_before=utcnow() + timedelta(seconds=delay),
             verify_before_send=error.maybe_accepted,
@@ -443,7 +247,7 @@ def deliver_batch(
     (in parallel), record all in one transaction. Safe to call any number of times, anywhere."""
     config = config or get_config()
     with session_factory() as db_session, db_session.begin():
-        claims, outcomes = _claim_batch(db_session, sorted(set(message_ids)), provider, config)
+        claims, outcomes = claim_batch(db_session, sorted(set(message_ids)), provider, config)
     if claims:
         if len(claims) == 1 or config.send_threads == 1:
             attempts = [_attempt(session_factory, c, provider) for c in claims]

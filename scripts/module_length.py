@@ -41,7 +41,6 @@ ALLOWED_LONG: frozenset[str] = frozenset(
         "lockers/simulator.py",
         "logistics/pipeline.py",
         "logistics/schemas.py",
-        "notifications/delivery.py",
         "notifications/fake_twilio.py",
         "tests/lockers/test_lockers_flows_live.py",
         "tests/lockers/test_lockers_service.py",

@@ -12,7 +12,7 @@ from app.core.db import utcnow
 from app.core.enums import Language
 from lockers import service as locker_service
 from logistics.models import ParcelStatus
-from notifications import delivery, dispatch, service
+from notifications import claiming, delivery, dispatch, service
 from notifications.config import get_config
 from notifications.fake_twilio import FakeTwilio
 from notifications.models import Message, MessageStatus, OptOut
@@ -271,10 +271,10 @@ def _message_phone(db: Session, resident_id: int) -> str:
 
 def _claim_as_a_worker_that_dies(
     session_factory: sessionmaker[Session], message_id: int, provider: SmsProvider
-) -> delivery._Claim:
+) -> claiming.Claim:
     with session_factory() as db_session, db_session.begin():
-        claim = delivery._claim(db_session, message_id, provider, get_config())
-    assert isinstance(claim, delivery._Claim)
+        claim = claiming.claim(db_session, message_id, provider, get_config())
+    assert isinstance(claim, claiming.Claim)
     return claim
 
 

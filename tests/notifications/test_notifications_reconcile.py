@@ -8,7 +8,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import utcnow
-from notifications import delivery, dispatch, reconcile
+from notifications import claiming, dispatch, reconcile
 from notifications.config import get_config
 from notifications.fake_twilio import FakeTwilio
 from notifications.models import Message, MessageStatus
@@ -95,8 +95,8 @@ def test_claims_of_dead_workers_are_picked_up(
     world.order_event(world.resident())
     (message_id,) = dispatch.consume(db_session=db).to_send
     with session_factory() as db_session, db_session.begin():
-        claim = delivery._claim(db_session, message_id, provider, get_config())
-    assert isinstance(claim, delivery._Claim)
+        claim = claiming.claim(db_session, message_id, provider, get_config())
+    assert isinstance(claim, claiming.Claim)
     assert reconcile.due_for_enqueue(db_session=db) == []  # a live claim: leave it
     stale = timedelta(seconds=get_config().stale_sending_seconds + 1)
     _at(db, [message_id], enqueued_at=utcnow() - 2 * stale, claimed_at=utcnow() - stale)
