@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.enums import CompartmentSize, TemperatureClass
-from app.core.limits import MAX_INT, DbId, LocalTime
+from app.core.limits import MAX_INT, DbId, LocalTime, SafeName
 from logistics.driver import RouteView, navigation_link
 from logistics.handover import FailureReason
 from logistics.locker_capacity import CapacityInfo
@@ -43,7 +43,7 @@ class VehicleCreate(_Input):
 
     depot_id: DbId
     code: str = Field(min_length=1, max_length=40)
-    name: str = Field("", max_length=120)
+    name: SafeName = Field("", max_length=120)
     ambient_volume_ml: int = Field(0, ge=0, le=MAX_INT)
     ambient_weight_g: int = Field(0, ge=0, le=MAX_INT)
     chilled_volume_ml: int = Field(0, ge=0, le=MAX_INT)
@@ -65,7 +65,7 @@ class VehicleUpdate(_Input):
     )
 
     depot_id: DbId | None = None
-    name: str | None = Field(None, max_length=120)
+    name: SafeName | None = Field(None, max_length=120)
     ambient_volume_ml: int | None = Field(None, ge=0, le=MAX_INT)
     ambient_weight_g: int | None = Field(None, ge=0, le=MAX_INT)
     chilled_volume_ml: int | None = Field(None, ge=0, le=MAX_INT)

@@ -285,3 +285,16 @@ def test_a_failing_statement_does_not_carry_its_parameters(engine) -> None:  # t
         )
     assert "no_such_table" in str(failure.value)
     assert phone not in str(failure.value)
+
+
+@pytest.mark.parametrize("name", ["Li\u001bWei", "Li\nWei", "Li\u0007Wei"])
+def test_control_characters_in_people_names_are_refused(
+    resident_client, operator_client, name: str
+) -> None:  # type: ignore[no-untyped-def]
+    response = resident_client.patch("/me", json={"name": name})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", "name"]
+    staff = {"username": "newdriver", "password": "a long passphrase here", "role": "driver"}
+    response = operator_client.post("/staff", json={**staff, "full_name": name})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", "full_name"]

@@ -5,6 +5,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.enums import Language
+from app.core.limits import SafeName
 from app.residents.schemas import ID_MAX, RESIDENT_EXAMPLE, ResidentRead, phone_field
 from app.staff.models import StaffRole
 from app.staff.schemas import STAFF_EXAMPLE, StaffRead
@@ -66,7 +67,7 @@ class ResidentTokenRequest(BaseModel):
         le=ID_MAX,
         description="Required to register a new number; ignored for registered residents",
     )
-    name: str | None = Field(default=None, max_length=120, description="Used when registering")
+    name: SafeName | None = Field(default=None, max_length=120, description="Used when registering")
     language: Language | None = Field(default=None, description="Used when registering")
 
 

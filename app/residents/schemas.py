@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from app.core.enums import Language
+from app.core.limits import SafeName
 
 ID_MAX = 2**31 - 1  # ids are 32-bit integers; larger numbers are refused as input
 
@@ -76,7 +77,7 @@ class ResidentCreate(BaseModel):
     neighborhood_id: int = Field(
         gt=0, le=ID_MAX, description="The neighborhood the resident collects in"
     )
-    name: str = Field(default="", max_length=120, description="Display name")
+    name: SafeName = Field(default="", max_length=120, description="Display name")
     language: Language = Field(default=Language.EN, description="Language of SMS and pages")
     sms_consent: bool = Field(default=True, description="Whether notification SMS may be sent")
 
@@ -91,7 +92,7 @@ class ResidentSelfUpdate(BaseModel):
         },
     )
 
-    name: str | None = Field(default=None, max_length=120, description="Display name")
+    name: SafeName | None = Field(default=None, max_length=120, description="Display name")
     language: Language | None = Field(default=None, description="en or zh (Simplified Chinese)")
     sms_consent: bool | None = Field(
         default=None, description="Whether notification SMS may be sent"
@@ -123,7 +124,7 @@ class ResidentUpdate(BaseModel):
         json_schema_extra={"examples": [{"neighborhood_id": 8}, {"sms_consent": False}]},
     )
 
-    name: str | None = Field(default=None, max_length=120, description="Display name")
+    name: SafeName | None = Field(default=None, max_length=120, description="Display name")
     language: Language | None = Field(default=None, description="en or zh (Simplified Chinese)")
     sms_consent: bool | None = Field(
         default=None, description="Whether notification SMS may be sent"

@@ -5,6 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.core.limits import SafeName
 from app.staff.models import StaffRole
 
 STAFF_EXAMPLE: dict[str, Any] = {
@@ -50,12 +51,12 @@ class StaffCreate(BaseModel):
         },
     )
 
-    username: str = Field(
+    username: SafeName = Field(
         min_length=3, max_length=80, description="Letters, digits, '.', '_', '-'; case-insensitive"
     )
     password: str = Field(min_length=1, max_length=128, description="At least 10 characters")
     role: StaffRole = Field(description="operator or driver")
-    full_name: str = Field(default="", max_length=120)
+    full_name: SafeName = Field(default="", max_length=120)
 
 
 class StaffUpdate(BaseModel):
@@ -66,7 +67,7 @@ class StaffUpdate(BaseModel):
         json_schema_extra={"examples": [{"active": False}, {"password": "a new long passphrase"}]},
     )
 
-    full_name: str | None = Field(default=None, max_length=120)
+    full_name: SafeName | None = Field(default=None, max_length=120)
     active: bool | None = Field(default=None, description="false disables the account at once")
     password: str | None = Field(
         default=None, min_length=1, max_length=128, description="At least 10 characters"
