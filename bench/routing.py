@@ -31,7 +31,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
 from logistics import solomon  # noqa: E402
 from logistics.solver import Objective, solve  # noqa: E402
@@ -277,7 +278,7 @@ def main() -> None:
     """Run every instance, objective and solver; print and write the report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--time-limit", type=float, default=10.0)
-    parser.add_argument("--dir", type=Path, default=Path("/work/shared/bench/vrptw"))
+    parser.add_argument("--dir", type=Path, default=REPO / "tests" / "data" / "vrptw")
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks-routing.md"))
     parser.add_argument("--instances", default=",".join(INSTANCES))
     args = parser.parse_args()

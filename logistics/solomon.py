@@ -1,4 +1,4 @@
-"""Solomon VRPTW instances: reader, conversion to a solver Problem, and an independent checker.
+"""Solomon VRPTW instances: reading (vrplib), a solver Problem of one, an independent checker.
 
 Conventions (those of the published best-known solutions): Euclidean distance in double
 precision, never rounded; travel time equals distance; a customer's due date is the latest
@@ -51,22 +51,38 @@ class Instance:
 
 
 def read(path: str | Path) -> Instance:
-    """Parse a Solomon text file."""
-    lines = [line.split() for line in Path(path).read_text().splitlines()]
-    words = [w for w in lines if w]
-    name = words[0][0]
+    """Parse a Solomon text file (with `vrplib`, in the test and bench extras)."""
     try:
-        at = next(i for i, w in enumerate(words) if w[0].upper() == "NUMBER")
-        vehicles, capacity = int(words[at + 1][0]), float(words[at + 1][1])
-        first = next(i for i, w in enumerate(words) if w[0].upper() == "CUST") + 1
-        customers = tuple(
-            Customer(int(w[0]), *(float(x) for x in w[1:7])) for w in words[first:] if len(w) == 7
+        import vrplib
+    except ModuleNotFoundError as error:  # a production install has no instance files to read
+        raise RuntimeError(
+            "reading Solomon instances needs vrplib: pip install pickup[bench]"
+        ) from error
+    try:
+        data = vrplib.read_instance(
+            str(path), instance_format="solomon", compute_edge_weights=False
         )
-    except (StopIteration, ValueError, IndexError, TypeError) as error:
+        coords, windows = data["node_coord"], data["time_window"]
+        customers = tuple(
+            Customer(
+                number,
+                float(coords[number][0]),
+                float(coords[number][1]),
+                float(data["demand"][number]),
+                float(windows[number][0]),
+                float(windows[number][1]),
+                float(data["service_time"][number]),
+            )
+            for number in range(len(coords))
+        )
+        vehicles, capacity = int(data["vehicles"]), float(data["capacity"])
+    except (RuntimeError, KeyError, ValueError, IndexError, TypeError) as error:
         raise ValueError(f"{path}: not a Solomon instance ({error})") from error
-    if not customers or [c.number for c in customers] != list(range(len(customers))):
-        raise ValueError(f"{path}: customers must be numbered 0..n-1 with the depot first")
-    return Instance(name=name, vehicles=vehicles, capacity=capacity, customers=customers)
+    if not customers:
+        raise ValueError(f"{path}: no depot and no customers")
+    return Instance(
+        name=str(data["name"]), vehicles=vehicles, capacity=capacity, customers=customers
+    )
 
 
 def to_problem(instance: Instance, objective: Objective = "hierarchical") -> Problem:

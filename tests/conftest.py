@@ -229,3 +229,9 @@ def world(make: Factory) -> World:
 def other_city_operator(make: Factory) -> StaffUser:
     """An operator of another city."""
     return make.operator(city=make.city())
+
+
+@pytest.fixture(scope="session")
+def vrptw_dir() -> Path:
+    """The VRPTW instances shipped with the tests (tests/data/vrptw: six Solomon, bks.csv)."""
+    return Path(__file__).resolve().parent / "data" / "vrptw"

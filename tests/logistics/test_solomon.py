@@ -11,8 +11,6 @@ from logistics.solver import solve
 from logistics.solver.check import violations
 from logistics.solver_cli import app
 
-BENCH = Path("/work/shared/bench/vrptw")
-C101 = BENCH / "C101.txt"
 SMALL = """SMALL
 
 VEHICLE
@@ -30,10 +28,8 @@ CUST NO.  XCOORD.   YCOORD.    DEMAND   READY TIME  DUE DATE   SERVICE   TIME
 
 
 @pytest.fixture(scope="session")
-def c101() -> solomon.Instance:
-    if not C101.exists():
-        pytest.skip(f"{C101} is not on this machine")
-    return solomon.read(C101)
+def c101(vrptw_dir: Path) -> solomon.Instance:
+    return solomon.read(vrptw_dir / "C101.txt")
 
 
 @pytest.fixture
@@ -49,6 +45,16 @@ def test_reads_c101(c101: solomon.Instance) -> None:
     assert len(c101.customers) == 101  # the depot and 100 customers
     assert c101.depot == solomon.Customer(0, 40, 50, 0, 0, 1236, 0)
     assert c101.customers[1] == solomon.Customer(1, 45, 68, 10, 912, 967, 90)
+
+
+def test_reads_every_shipped_instance_of_the_best_known_table(vrptw_dir: Path) -> None:
+    names = [line.split(",")[0] for line in (vrptw_dir / "bks.csv").read_text().split()[1:]]
+    assert names == ["C101", "C201", "R101", "R201", "RC101", "RC201"]
+    for name in names:
+        instance = solomon.read(vrptw_dir / f"{name}.txt")
+        assert instance.name == name
+        assert len(instance.customers) == 101
+        assert [c.number for c in instance.customers] == list(range(101))
 
 
 def test_to_problem_keeps_the_conventions(c101: solomon.Instance) -> None:
