@@ -119,6 +119,7 @@ def lockout(suite: Suite) -> None:
         suite.expect_pickup(suite.type_code(code), label, parcel_id, "keypad")  # counter at 0
         label, parcel_id, code = suite.parcel_with_code()
         suite.notes["lockout_parcel"] = (label, parcel_id, code)
+        suite.pinned.add(label)
         mark = suite.link.mark()
         typed = _lock(suite, code, attempts)
         expect(typed == attempts, f"the keypad locked after {typed} wrong codes, not {attempts}")

@@ -82,8 +82,9 @@ def _storage_loss(suite: Suite) -> dict[str, Any]:
     suite.call_ok("load_codes", {"codes": [notes["entry"]]})
     suite.deposit(label, parcel_id)
     notes.update(label=label, parcel_id=parcel_id)
-    suite.epoch_marks.append(suite.link.mark())
+    suite.pinned.add(label)
     notes["before"], notes["after"] = restart(suite, keep_storage=False, clean=False)
+    suite.epoch_marks.append(notes["after"].index)  # the new storage's first message
     suite.configure_suite()  # as the server does for a new storage
     return notes
 

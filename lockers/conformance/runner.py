@@ -103,6 +103,7 @@ class Suite:
     options: Options = field(default_factory=Options)
     free: list[str] = field(default_factory=list)  # compartments the suite may use
     holding: dict[str, int] = field(default_factory=dict)  # label -> parcel the suite put there
+    pinned: set[str] = field(default_factory=set)  # holdings a scenario still needs
     notes: dict[str, Any] = field(default_factory=dict)  # what shared scenarios observed
     epoch_marks: list[int] = field(default_factory=list)  # where a storage loss began
     start_mark: int = 0
@@ -141,11 +142,30 @@ class Suite:
         )
 
     def compartment(self) -> str:
-        """A compartment the suite may use that it left empty."""
+        """A compartment the suite may use, empty: one it never filled, else one whose test
+        parcel it takes out again (not one a scenario still needs, in `pinned`)."""
         for label in self.free:
             if label not in self.holding:
                 return label
+        for label in self.free:
+            if label not in self.pinned:
+                self.retrieve(label)
+                return label
         raise ClauseFailed("no free compartment left for the suite (it needs at least 3)")
+
+    def retrieve(self, label: str) -> None:
+        """A driver takes the suite's parcel out of `label` (its code revoked first)."""
+        parcel_id = self.holding[label]
+        self.call_ok("revoke_code", {"parcel_id": parcel_id})
+        mark = self.link.mark()
+        self.call_ok(
+            "open_compartment",
+            {"compartment": label, "purpose": "retrieve", "parcel_id": parcel_id},
+        )
+        self.event("door_opened", after=mark, compartment=label)
+        self.act("close_door", compartment=label, parcel_present=False)
+        self.event("door_closed", after=mark, compartment=label)
+        self.holding.pop(label, None)
 
     # --- commands --------------------------------------------------------------------------
 
@@ -257,6 +277,7 @@ class Suite:
             f"parcel_collected method is not {method}",
         )
         self.holding.pop(label, None)
+        self.pinned.discard(label)
         self.act("close_door", compartment=label, parcel_present=False)
         closed = self.event("door_closed", after=collected.index, compartment=label)
         expect(

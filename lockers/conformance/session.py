@@ -78,17 +78,9 @@ def prepare(suite: Suite) -> None:
 
 def tidy(suite: Suite) -> None:
     """Take out what the suite deposited, forget its codes, restore the default settings."""
-    for label, parcel_id in list(suite.holding.items()):
+    for label in list(suite.holding):
         with contextlib.suppress(ClauseFailed, AssertionError):
-            suite.call_ok("revoke_code", {"parcel_id": parcel_id})
-            mark = suite.link.mark()
-            suite.call_ok(
-                "open_compartment",
-                {"compartment": label, "purpose": "retrieve", "parcel_id": parcel_id},
-            )
-            suite.event("door_opened", after=mark, compartment=label)
-            suite.act("close_door", compartment=label, parcel_present=False)
-            suite.holding.pop(label, None)
+            suite.retrieve(label)
     with contextlib.suppress(ClauseFailed, AssertionError):
         suite.call_ok("configure", dict(DEFAULT_SETTINGS))
 
