@@ -46,6 +46,27 @@ __all__ = [
 ]
 
 
+def add_windows(
+    db_session: Session, steps: Steps, spec: CitySpec, *, city_id: int, now: datetime
+) -> list[int]:
+    """The city's delivery windows from today (in its zone) for `spec.window_days` days."""
+    with steps.step("Delivery windows", len(spec.slots) * spec.window_days) as advance:
+        today = schedule.local_today(ZoneInfo(spec.timezone), now)
+        windows = window_service.generate(
+            db_session=db_session, city_id=city_id, start=today, days=spec.window_days, now=now
+        )
+        advance(len(windows))
+    return [w.id for w in windows]
+
+
+def residents_by_hood(homes: list[int], neighborhoods: int) -> list[list[int]]:
+    """Resident indexes per neighborhood index, from each resident's home neighborhood."""
+    by_hood: list[list[int]] = [[] for _ in range(neighborhoods)]
+    for index, home in enumerate(homes):
+        by_hood[home].append(index)
+    return by_hood
+
+
 def build_city(
     *,
     db_session: Session,
@@ -78,24 +99,14 @@ def build_city(
     summary.residents = len(resident_ids)
     summary.first_resident_phone = phones[0]
 
-    with steps.step("Delivery windows", len(spec.slots) * spec.window_days) as advance:
-        today = schedule.local_today(ZoneInfo(spec.timezone), now)
-        windows = window_service.generate(
-            db_session=db_session, city_id=city.id, start=today, days=spec.window_days, now=now
-        )
-        advance(len(windows))
-        summary.windows = len(windows)
-    window_ids = [w.id for w in windows]
-
-    residents_by_hood: list[list[int]] = [[] for _ in hood_ids]
-    for index, home in enumerate(homes):
-        residents_by_hood[home].append(index)
+    window_ids = add_windows(db_session, steps, spec, city_id=city.id, now=now)
+    summary.windows = len(window_ids)
     plans, orders = plan_group_buys_and_orders(
         rng=rng,
         spec=spec,
         now=now,
         hood_ids=hood_ids,
-        residents_by_hood=residents_by_hood,
+        residents_by_hood=residents_by_hood(homes, len(hood_ids)),
         product_rows=product_rows,
         product_ids=product_ids,
         window_ids=window_ids,
