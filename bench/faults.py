@@ -130,7 +130,9 @@ def scenario_broker(args: argparse.Namespace, pg: PostgresProcess) -> list[dict[
     rows = []
     for kill in (False, True):
         with database(pg) as (_url, sessions):
-            result = broker_restart.run(sessions, banks=args.banks, kill=kill)
+            result = broker_restart.run(
+                sessions, banks=args.banks, kill=kill, heartbeat_s=args.heartbeat
+            )
         rows.append(
             {
                 "scenario": f"Mosquitto {'SIGKILL' if kill else 'SIGTERM'}ed mid-deposits",
@@ -222,6 +224,9 @@ def main() -> int:
     parser.add_argument("--hoods", type=int, default=12, help="cutoff: neighborhoods")
     parser.add_argument("--orders-per-hood", type=int, default=8, help="cutoff")
     parser.add_argument("--banks", type=int, default=40, help="broker: banks (5 deposits each)")
+    parser.add_argument(
+        "--heartbeat", type=float, default=5.0, help="broker: banks' heartbeat seconds"
+    )
     parser.add_argument("--messages", type=int, default=1000, help="redis: SMS in the batch")
     parser.add_argument("--parcels", type=int, default=200, help="replay: pickups offline")
     parser.add_argument("--json", type=Path, help="also write the rows here")
@@ -231,7 +236,10 @@ def main() -> int:
     with own_postgres() as pg:
         for name in args.only or SCENARIOS:
             print(f"== {name}", file=sys.stderr, flush=True)
-            rows += RUNNERS[name](args, pg)
+            done = RUNNERS[name](args, pg)
+            for row in done:
+                print(json.dumps(row, default=str), file=sys.stderr, flush=True)
+            rows += done
     print(
         f"<!-- {shlex.join(['.venv/bin/python', 'bench/faults.py', *sys.argv[1:]])}; "
         f"{platform.node()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, "

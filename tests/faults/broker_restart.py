@@ -81,11 +81,18 @@ def run(
     kill: bool = True,
     down_for: float = 1.0,
     pace_s: float = 0.03,
+    heartbeat_s: float | None = None,
     workdir: Path | None = None,
 ) -> DepositResult:
-    """The whole scenario on `sessions`' database and a Mosquitto of its own."""
+    """The whole scenario on `sessions`' database and a Mosquitto of its own. The locker tests'
+    short timeouts (heartbeats every 0.5 s), or heartbeats every `heartbeat_s` (the server
+    calling a bank offline after three missed)."""
     started = time.monotonic()
-    with environment(FAST_SETTINGS, get_locker_settings.cache_clear):
+    settings = dict(FAST_SETTINGS)
+    if heartbeat_s is not None:
+        settings["LOCKERS_HEARTBEAT_SECONDS"] = str(heartbeat_s)
+        settings["LOCKERS_OFFLINE_AFTER_SECONDS"] = str(3 * heartbeat_s)
+    with environment(settings, get_locker_settings.cache_clear):
         worlds = []
         for _ in range(banks):
             with sessions() as db:
@@ -103,8 +110,8 @@ def run(
             host=target.host, port=target.port, username="pickup-bridge", password="bridge-secret"
         )
         bridge = start_bridge(bridge_target, sessions, PREFIX)
-        fleet = Fleet(target, prefix=PREFIX, heartbeat_s=0.5, keepalive_s=5, auto_close_s=0.05,
-                      reconnect_min_s=0.1, reconnect_max_s=0.5)  # fmt: skip
+        fleet = Fleet(target, prefix=PREFIX, heartbeat_s=heartbeat_s or 0.5, keepalive_s=5,
+                      auto_close_s=0.05, reconnect_min_s=0.1, reconnect_max_s=0.5)  # fmt: skip
         simulated = []
         for w in worlds:
             spec = w.spec()
@@ -154,7 +161,7 @@ def _deposit_through_a_restart(
 
     def drive(item: tuple[World, int]) -> None:
         world, parcel_id = item
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while True:
             try:
                 with world.sessions() as db:
