@@ -126,7 +126,7 @@ def _run(
         report.by_role[(role, response.status_code)] += 1
         try:
             case.validate_response(response, checks=CHECKS, headers=headers)
-        except Exception as failure:  # a check failed: record it, keep going
+        except (Exception, BaseExceptionGroup) as failure:  # a check failed: record, go on
             report.findings.append(
                 Finding(
                     role=role,
