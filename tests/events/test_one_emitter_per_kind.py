@@ -141,12 +141,36 @@ def _kind_argument(call: ast.Call, params: list[str]) -> ast.expr | None:
     return None
 
 
+@dataclass(frozen=True)
+class Site:
+    """A call inside a module function, with what the scan needs of it."""
+
+    module: Module
+    qualname: str
+    params: tuple[str, ...]
+    call: ast.Call
+    target: tuple[str, str]
+
+
+@functools.cache
+def _call_sites() -> tuple[Site, ...]:
+    """Every call of a module-level function, found once."""
+    sites = []
+    for module in _modules().values():
+        for qualname, function in _functions(module.tree):
+            params = tuple(a.arg for a in function.args.args + function.args.kwonlyargs)
+            for call in ast.walk(function):
+                if isinstance(call, ast.Call):
+                    target = _target(module, call.func)
+                    if target is not None:
+                        sites.append(Site(module, qualname, params, call, target))
+    return tuple(sites)
+
+
 def emitters_by_kind() -> dict[str, set[str]]:
     """Every kind and the functions ("module:function") that emit it."""
     modules = _modules()
-    emitters: dict[tuple[str, str], list[str]] = {
-        key: ["db_session", "kind"] for key in BASE_EMITTERS
-    }
+    emitters = {key: ("db_session", "kind") for key in BASE_EMITTERS}
     kinds: dict[str, set[str]] = defaultdict(set)
     unresolved: list[str] = []
     changed = True
@@ -154,37 +178,28 @@ def emitters_by_kind() -> dict[str, set[str]]:
         changed = False
         kinds.clear()
         unresolved.clear()
-        for module in modules.values():
-            for qualname, function in _functions(module.tree):
-                params = [a.arg for a in function.args.args + function.args.kwonlyargs]
-                where = f"{module.name}:{qualname}"
-                for call in ast.walk(function):
-                    if not isinstance(call, ast.Call):
-                        continue
-                    target = _target(module, call.func)
-                    if target not in emitters:
-                        continue
-                    argument = _kind_argument(call, emitters[target])
-                    if argument is None:
-                        continue
-                    if (
-                        isinstance(argument, ast.Name)
-                        and argument.id == "kind"
-                        and "kind" in params
-                    ):
-                        key = (module.name, qualname)
-                        if key not in emitters:
-                            emitters[key] = params
-                            changed = True
-                        continue
-                    kind = _constant(modules, module, argument)
-                    if kind is not None:
-                        kinds[kind].add(where)
-                    elif where in DYNAMIC:
-                        for dynamic in DYNAMIC[where]:
-                            kinds[dynamic].add(where)
-                    else:
-                        unresolved.append(f"{where} (line {call.lineno})")
+        for site in _call_sites():
+            if site.target not in emitters:
+                continue
+            argument = _kind_argument(site.call, list(emitters[site.target]))
+            if argument is None:
+                continue
+            forwarded = isinstance(argument, ast.Name) and argument.id == "kind"
+            if forwarded and "kind" in site.params:
+                key = (site.module.name, site.qualname)
+                if key not in emitters:
+                    emitters[key] = site.params
+                    changed = True
+                continue
+            where = f"{site.module.name}:{site.qualname}"
+            kind = _constant(modules, site.module, argument)
+            if kind is not None:
+                kinds[kind].add(where)
+            elif where in DYNAMIC:
+                for dynamic in DYNAMIC[where]:
+                    kinds[dynamic].add(where)
+            else:
+                unresolved.append(f"{where} (line {site.call.lineno})")
     assert not unresolved, f"kinds the scan cannot read; name them in DYNAMIC: {unresolved}"
     return dict(kinds)
 
