@@ -18,6 +18,26 @@ def keypad_pickup(suite: Suite) -> None:
     suite.expect_refused(mark, "the code had already been used")
 
 
+@clause("L-6.5", "a pickup: door_opened, parcel_collected, door_closed, consecutive")
+def pickup_events(suite: Suite) -> None:
+    label, parcel_id, code = suite.parcel_with_code()
+    events = suite.expect_pickup(suite.type_code(code), label, parcel_id, "keypad")
+    kinds = [e.get("type") for e in events]
+    expect(
+        kinds[-3:] == ["door_opened", "parcel_collected", "door_closed"],
+        f"the pickup's events were {kinds}, not door_opened, parcel_collected, door_closed",
+    )
+    seqs = [e.get("seq") for e in events[-3:]]
+    expect(seqs == list(range(seqs[0], seqs[0] + 3)), f"the pickup's events are seq {seqs}")
+    opened, _collected, closed = events[-3:]
+    expect(
+        (opened.get("data") or {}).get("cause") == "pickup"
+        and opened.get("parcel_id") == parcel_id,
+        "the pickup's door_opened lacks cause pickup or the parcel_id",
+    )
+    expect(closed.get("parcel_id") == parcel_id, "the pickup's door_closed lacks the parcel_id")
+
+
 @clause("L-9.2", "an expired entry opens nothing (a wrong code)")
 def expired_entry(suite: Suite) -> None:
     label, parcel_id = suite.compartment(), suite.new_parcel()
