@@ -238,8 +238,11 @@ class CodeEntry(BaseModel):
 
     parcel_id: int
     compartment: str
-    salt: str = Field(description="hex, 16 bytes")
-    hash: str = Field(description="hex PBKDF2-HMAC-SHA256(code, salt, iterations, 32 bytes)")
+    salt: str = Field(pattern=r"^[0-9a-fA-F]{32}$", description="hex, 16 bytes")
+    hash: str = Field(
+        pattern=r"^[0-9a-fA-F]{64}$",
+        description="hex PBKDF2-HMAC-SHA256(code, salt, iterations, 32 bytes)",
+    )
     iterations: int = Field(ge=1)
     expires_at: Timestamp
 

@@ -24,6 +24,19 @@ SETPOINTS = {"ambient": 20.0, "chilled": 3.0, "frozen": -18.0}
 FIRMWARE = "sim-1.0"
 EXECUTED_MEMORY = 5000
 EVENT_MEMORY = 10_000
+# What makes a connected locker publish its state at once ([L-5.2]).
+STATE_CHANGES = {
+    protocol.EventType.DOOR_OPENED,
+    protocol.EventType.DOOR_CLOSED,
+    protocol.EventType.DOOR_JAMMED,
+    protocol.EventType.KEYPAD_LOCKED,
+    protocol.EventType.KEYPAD_UNLOCKED,
+}
+STATE_COMMANDS = {
+    protocol.CommandType.CONFIGURE,
+    protocol.CommandType.SET_OUT_OF_SERVICE,
+    protocol.CommandType.SET_CONTENTS,
+}
 
 
 @dataclass
@@ -262,13 +275,16 @@ class LockerLogic(KeypadLogic):
         return self._ack(command_id, result=result)
 
     def _open(self, command_id: str, args: dict[str, Any]) -> bytes:
-        label = str(args.get("compartment"))
+        label, purpose = args.get("compartment"), args.get("purpose") or "operator"
+        if not isinstance(label, str) or purpose not in set(protocol.OpenPurpose):
+            return self._ack(command_id, protocol.AckError.INVALID.value, "compartment/purpose")
+        if not isinstance(args.get("parcel_id") or 0, int):
+            return self._ack(command_id, protocol.AckError.INVALID.value, "parcel_id")
         compartment = self.compartments.get(label)
         if compartment is None:
             return self._ack(command_id, protocol.AckError.UNKNOWN_COMPARTMENT.value)
         if compartment.out_of_service:
             return self._ack(command_id, protocol.AckError.OUT_OF_SERVICE.value)
-        purpose = str(args.get("purpose") or "operator")
         if purpose == protocol.OpenPurpose.DEPOSIT.value and compartment.occupied:
             return self._ack(command_id, protocol.AckError.OCCUPIED.value)  # [L-7.6]
         if compartment.jammed:

@@ -32,6 +32,8 @@ from lockers.sim_locker import (
     EXECUTED_MEMORY,
     FIRMWARE,
     SETPOINTS,
+    STATE_CHANGES,
+    STATE_COMMANDS,
     BankSpec,
     SimCompartment,
     default_compartments,
@@ -313,6 +315,8 @@ class VirtualBank(BankControls):
             self.stats["events_lost"] += 1
             return message
         self._send_event(message)
+        if kind in STATE_CHANGES and self.connected:
+            self._publish_state()  # a door or the keypad changed ([L-5.2])
         return message
 
     def _send_event(self, message: protocol.EventMessage) -> None:
@@ -377,8 +381,8 @@ class VirtualBank(BankControls):
             ack = self._ack(command.command_id, protocol.AckError.EXPIRED.value)
         else:
             ack = self._execute(command)
-            if command.type == protocol.CommandType.CONFIGURE:
-                self._publish_state()  # settings are part of the state ([L-7.9])
+            if command.type in STATE_COMMANDS and self.connected:
+                self._publish_state()  # settings, service flags, contents ([L-5.2], [L-7.9])
         self._remember(command.command_id, ack)
 
     def _remember(self, command_id: str, ack: bytes) -> None:

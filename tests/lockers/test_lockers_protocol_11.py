@@ -32,6 +32,7 @@ class _Bank(VirtualBank):
         self.sent: list[protocol.EventMessage] = []
         self.states: list[dict[str, Any]] = []
         self.client.publish = self._record  # type: ignore[method-assign]
+        self.connected = True  # as if: what it publishes is recorded
 
     def _record(self, topic: str, payload: Any, qos: int = 0, retain: bool = False) -> None:
         body = json.loads(payload)

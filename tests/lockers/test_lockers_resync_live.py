@@ -111,8 +111,12 @@ def test_restart_with_storage_kept_needs_no_resync(
     online_bank.restart(keep_storage=True)
 
     wait_for(lambda: online_bank.connected and online_bank.restarts == 1)
-    with world.sessions() as db:
-        wait_for(lambda: locker_service.is_online(db_session=db, bank_id=world.bank.id))
+
+    def _online() -> bool:  # a fresh session each time: one session keeps what it read first
+        with world.sessions() as db:
+            return locker_service.is_online(db_session=db, bank_id=world.bank.id)
+
+    wait_for(_online)
     assert online_bank.enter_code(_code(world, parcel.id)) == "opened:A1"
     wait_for(lambda: _status(world, parcel.id) == ParcelStatus.COLLECTED)
     time.sleep(0.5)
