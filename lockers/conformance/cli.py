@@ -46,10 +46,13 @@ def conformance(
     hooks: str = typer.Option(
         "mqtt", help="How physical actions happen: mqtt (the test topic) or operator (prompts)"
     ),
-    only: list[str] = typer.Option(None, help="Run only clauses whose id starts with this"),
+    only: list[str] = typer.Option(None, help="Run only this clause (L-7.1) or section (L-9); repeatable"),
     timeout: float = typer.Option(10.0, help="Seconds an answer from the locker may take"),
     quiet: float = typer.Option(2.0, help="Seconds to watch for something that must not happen"),
     will_timeout: float = typer.Option(60.0, help="Seconds for the last will / a reconnect"),
+    labels: str = typer.Option(
+        None, help="The provisioned compartment labels, comma-separated (checked by L-5.3)"
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON on stdout"),
     simulate: bool = typer.Option(
         False, help="Test the project's own simulated locker (a demonstration of the suite)"
@@ -57,8 +60,8 @@ def conformance(
 ) -> None:
     """Check a locker against every MUST of docs/locker-protocol.md, over the real broker.
 
-    The suite plays the server: stop the bridge for this bank (or use a test prefix). Exit
-    status 0 only when every clause passes.
+    The suite plays the server: stop the bridge for this bank (or use a test prefix).
+    Protocol §18 tells what it needs. Exit status 0 only when no clause fails.
     """
     from app.core.settings import get_settings
     from lockers.config import get_locker_settings
@@ -75,7 +78,12 @@ def conformance(
     if hooks not in ("mqtt", "operator"):
         raise typer.BadParameter("--hooks must be mqtt or operator")
     console = Console(stderr=as_json)
-    options = Options(timeout_s=timeout, quiet_s=quiet, will_timeout_s=will_timeout)
+    options = Options(
+        timeout_s=timeout,
+        quiet_s=quiet,
+        will_timeout_s=will_timeout,
+        labels=[label.strip() for label in labels.split(",")] if labels else None,
+    )
     link = ServerLink(target, bank=bank, prefix=topic_prefix, ca_file=ca_file)
     chosen_hooks: Any = MqttHooks if hooks == "mqtt" else OperatorHooks()
     console.print(f"[bold]conformance of {bank}[/bold] on {target.url()} ({topic_prefix}/{bank}/…)")
