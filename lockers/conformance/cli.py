@@ -46,7 +46,9 @@ def conformance(
     hooks: str = typer.Option(
         "mqtt", help="How physical actions happen: mqtt (the test topic) or operator (prompts)"
     ),
-    only: list[str] = typer.Option(None, help="Run only this clause (L-7.1) or section (L-9); repeatable"),
+    only: list[str] = typer.Option(
+        None, help="Run only this clause (L-7.1) or section (L-9); repeatable"
+    ),
     timeout: float = typer.Option(10.0, help="Seconds an answer from the locker may take"),
     quiet: float = typer.Option(2.0, help="Seconds to watch for something that must not happen"),
     will_timeout: float = typer.Option(60.0, help="Seconds for the last will / a reconnect"),
