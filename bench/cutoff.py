@@ -54,8 +54,9 @@ from app.orders.models import LineStatus, Order, OrderLine, OrderStatus  # noqa:
 from app.schema import load_all_models  # noqa: E402
 from app.seed.city import CitySpec, SlotSpec, build_city  # noqa: E402
 from app.windows.models import DeliveryWindow  # noqa: E402
+from logistics.cutoff_steps import STEPS  # noqa: E402
 from logistics.models import Parcel, ParcelStatus, Route, RouteStop, UnassignedStop, Vehicle  # noqa: E402
-from logistics.pipeline import STEPS, run_cutoff  # noqa: E402
+from logistics.pipeline import run_cutoff  # noqa: E402
 from logistics.settings import LogisticsSettings  # noqa: E402
 
 console = Console(stderr=True)

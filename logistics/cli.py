@@ -17,7 +17,8 @@ from rich.table import Table
 from app.core.db import get_sessionmaker
 from app.core.errors import DomainError
 from logistics import solver_cli
-from logistics.pipeline import STEPS, PipelineReport, run_cutoff
+from logistics.cutoff_steps import STEPS
+from logistics.pipeline import PipelineReport, run_cutoff
 
 app = typer.Typer(
     help="Logistics: the cut-off pipeline (pack, reserve, route, publish) and the VRPTW solver.",

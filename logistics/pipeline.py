@@ -4,13 +4,13 @@ One PipelineRun row per window records each step's status, timing and counts. A 
 window with a lease (an atomic conditional UPDATE), so two workers never run the same window at
 once; a crashed run's lease expires. Re-running skips the steps already done and each step only
 does what is left (orders not packed yet, parcels without a compartment, a window without
-routes, events not emitted yet), so nothing is ever duplicated.
+routes, events not emitted yet), so nothing is ever duplicated. The steps themselves are
+`logistics.cutoff_steps`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,26 +21,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound
-from app.groupbuys import closing
 from app.windows.models import DeliveryWindow
-from logistics import lifecycle, packing, planning, reservation
+from logistics.cutoff_steps import STEP_FUNCTIONS, STEPS, StepContext, StepEvent
 from logistics.models import (
-    Parcel,
-    ParcelStatus,
     PipelineRun,
     PipelineStep,
-    Route,
-    RouteStatus,
     RunStatus,
     StepStatus,
     UnassignedStop,
 )
 from logistics.settings import LogisticsSettings, get_logistics_settings
-
-STEPS = ("close", "pack", "reserve", "route", "publish")
-
-# on_event(step, phase, done, total): phase is "start", "progress", "done", "skipped" or "failed".
-StepEvent = Callable[[str, str, int, int], None]
 
 
 class PipelineBusy(Conflict):
@@ -102,15 +92,6 @@ class PipelineReport:
         return result
 
 
-@dataclass(frozen=True)
-class _Context:
-    window_id: int
-    now: datetime | None
-    time_limit_s: float | None
-    settings: LogisticsSettings
-    on_event: StepEvent | None
-
-
 def run_cutoff(
     *,
     session_factory: sessionmaker[Session],
@@ -123,7 +104,7 @@ def run_cutoff(
     """Run (or resume) the window's cut-off; the report says which steps ran and how long."""
     settings = settings or get_logistics_settings()
     started = time.perf_counter()
-    ctx = _Context(window_id, now, time_limit_s, settings, on_event)
+    ctx = StepContext(window_id, now, time_limit_s, settings, on_event)
     run_id = _claim(session_factory, window_id, settings, now)
     failed: str | None = None
     for name in STEPS:
@@ -215,7 +196,7 @@ def ensure_run(*, db_session: Session, window_id: int) -> PipelineRun:
 
 
 def _run_step(
-    session_factory: sessionmaker[Session], run_id: int, name: str, ctx: _Context
+    session_factory: sessionmaker[Session], run_id: int, name: str, ctx: StepContext
 ) -> bool:
     """Run one step unless done; record status, timing and counts. False when it failed."""
     emit = ctx.on_event
@@ -268,142 +249,6 @@ def _step(db_session: Session, run_id: int, name: str) -> PipelineStep:
     )
     assert step is not None
     return step
-
-
-def _progress(ctx: _Context, name: str) -> Callable[[int, int], None] | None:
-    emit = ctx.on_event
-    if emit is None:
-        return None
-
-    def report(done: int, total: int) -> None:
-        emit(name, "progress", done, total)
-
-    return report
-
-
-def _close(db_session: Session, ctx: _Context) -> dict[str, Any]:
-    summary = closing.close_window(db_session=db_session, window_id=ctx.window_id, now=ctx.now)
-    db_session.commit()
-    return {
-        "orders_confirmed": summary.orders_confirmed,
-        "orders_group_failed": summary.orders_group_failed,
-        "group_buys_formed": summary.group_buys_formed,
-        "group_buys_failed": summary.group_buys_failed,
-        "neighborhoods_finalized_now": summary.neighborhoods_finalized_now,
-    }
-
-
-def _pack(db_session: Session, ctx: _Context) -> dict[str, Any]:
-    result = packing.pack_window(
-        db_session=db_session,
-        window_id=ctx.window_id,
-        fill_factor=ctx.settings.fill_factor,
-        batch_size=ctx.settings.batch_size,
-        on_progress=_progress(ctx, "pack"),
-    )
-    db_session.commit()
-    total = db_session.scalar(
-        select(func.count()).select_from(Parcel).where(Parcel.window_id == ctx.window_id)
-    )
-    return {
-        "orders_packed_now": result.orders_packed,
-        "parcels_created_now": result.parcels_created,
-        "split_orders_now": result.split_orders,
-        "oversize_parcels_now": result.oversize_parcels,
-        "parcels_total": int(total or 0),
-    }
-
-
-def _reserve(db_session: Session, ctx: _Context) -> dict[str, Any]:
-    result = reservation.reserve_window(
-        db_session=db_session,
-        window_id=ctx.window_id,
-        batch_size=ctx.settings.batch_size,
-        on_progress=_progress(ctx, "reserve"),
-    )
-    db_session.commit()
-    counts = dict(
-        db_session.execute(
-            select(Parcel.status, func.count())
-            .where(Parcel.window_id == ctx.window_id)
-            .group_by(Parcel.status)
-        ).all()
-    )
-    unplaced = db_session.scalar(
-        select(func.count())
-        .select_from(Parcel)
-        .where(
-            Parcel.window_id == ctx.window_id,
-            Parcel.compartment_id.is_(None),
-            Parcel.unplaced_reason.is_not(None),
-        )
-    )
-    return {
-        "reserved_now": result.reserved,
-        "overflowed_now": result.overflowed,
-        "unplaced_now": result.unplaced,
-        "contended_rounds": result.contended_rounds,
-        "parcels_reserved": int(counts.get(ParcelStatus.RESERVED, 0)),
-        "parcels_unplaced": int(unplaced or 0),
-    }
-
-
-def depart_after(db_session: Session, window_id: int, settings: LogisticsSettings) -> datetime:
-    """When vans may leave: the pack step's end plus the physical packing time."""
-    run = db_session.scalar(select(PipelineRun).where(PipelineRun.window_id == window_id))
-    packed_at = None
-    if run is not None:
-        packed_at = db_session.scalar(
-            select(PipelineStep.finished_at).where(
-                PipelineStep.run_id == run.id, PipelineStep.name == "pack"
-            )
-        )
-    return (packed_at or utcnow()) + timedelta(minutes=settings.packing_minutes)
-
-
-def _route(db_session: Session, ctx: _Context) -> dict[str, Any]:
-    leave = depart_after(db_session, ctx.window_id, ctx.settings)
-    if ctx.on_event:
-        ctx.on_event("route", "progress", 0, 1)
-    result = planning.plan_window(
-        db_session=db_session,
-        window_id=ctx.window_id,
-        depart_after=leave,
-        time_limit_s=ctx.time_limit_s,
-        settings=ctx.settings,
-    )
-    db_session.commit()
-    return {
-        "depart_after": leave.isoformat(),
-        "skipped": result.skipped,
-        "routes": result.routes,
-        "stops": result.stops,
-        "vehicles_available": result.vehicles_available,
-        "parcels_routed": result.parcels_routed,
-        "unassigned_stops": len(result.unassigned),
-        "distance_km": round(result.distance_m / 1000, 1),
-        "solver_runtime_s": round(result.solver_runtime_s, 2),
-    }
-
-
-def _publish(db_session: Session, ctx: _Context) -> dict[str, Any]:
-    planned = db_session.scalars(
-        select(Route).where(Route.window_id == ctx.window_id, Route.status == RouteStatus.PLANNED)
-    ).all()
-    for route in planned:
-        lifecycle.transition(route, RouteStatus.PUBLISHED)
-    events = reservation.emit_reserved_events(db_session=db_session, window_id=ctx.window_id)
-    db_session.commit()
-    return {"routes_published_now": len(planned), "events_now": events}
-
-
-STEP_FUNCTIONS: dict[str, Callable[[Session, _Context], dict[str, Any]]] = {
-    "close": _close,
-    "pack": _pack,
-    "reserve": _reserve,
-    "route": _route,
-    "publish": _publish,
-}
 
 
 def get_report(*, db_session: Session, window_id: int) -> PipelineReport | None:

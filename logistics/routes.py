@@ -18,7 +18,7 @@ from app.neighborhoods.models import Neighborhood
 from app.residents.models import Resident
 from app.staff.models import StaffRole, StaffUser
 from app.windows.models import DeliveryWindow
-from logistics import busy, pipeline
+from logistics import busy, cutoff_steps, pipeline
 from logistics import driver as driver_service
 from logistics.locker_capacity import capacity_for
 from logistics.models import Route, Vehicle
@@ -179,7 +179,7 @@ def replan(
         window_id=window_id,
         vehicle_id_out=replan_in.vehicle_id_out,
         bank_id_out=replan_in.bank_id_out,
-        depart_after=pipeline.depart_after(db, window_id, settings),
+        depart_after=cutoff_steps.depart_after(db, window_id, settings),
         settings=settings,
     )
     db.commit()

@@ -11,7 +11,7 @@ from app.core.errors import DomainError, InvalidInput, NotFound
 from app.staff.models import StaffUser
 from app.web.session import PageOperator
 from app.windows.models import DeliveryWindow
-from logistics import dispatch_edit, pipeline
+from logistics import cutoff_steps, dispatch_edit
 from logistics.replan import replan_window, validate_replan
 from logistics.settings import get_logistics_settings
 from ops_dashboard import map_svg
@@ -129,7 +129,7 @@ def replan(
             window_id=window.id,
             vehicle_id_out=van_out,
             bank_id_out=bank_out,
-            depart_after=pipeline.depart_after(db, window.id, settings),
+            depart_after=cutoff_steps.depart_after(db, window.id, settings),
             settings=settings,
         )
     except DomainError as refusal:

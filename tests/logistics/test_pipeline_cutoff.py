@@ -16,7 +16,7 @@ from app.events.models import OutboxEvent
 from app.neighborhoods.models import Compartment, CompartmentStatus
 from app.orders.models import Order, OrderStatus
 from app.windows.models import DeliveryWindow, WindowStatus
-from logistics import pipeline
+from logistics import cutoff_steps, pipeline
 from logistics.models import (
     Parcel,
     ParcelStatus,
@@ -91,7 +91,7 @@ def test_cutoff_closes_packs_reserves_routes_and_publishes(world, db: Session) -
         session_factory=_factory(db), window_id=world.window.id, settings=fast_settings()
     )
     assert report.status == "succeeded", report.error
-    assert [s.name for s in report.steps] == list(pipeline.STEPS)
+    assert [s.name for s in report.steps] == list(cutoff_steps.STEPS)
     assert all(s.status == "done" and s.duration_s is not None for s in report.steps)
     steps = {s.name: s for s in report.steps}
     assert steps["close"].detail["orders_confirmed"] == 9
@@ -175,7 +175,7 @@ def test_resumes_after_a_crash_in_the_middle_of_a_step(world, db: Session) -> No
     )
     assert resumed.status == "succeeded", resumed.error
     steps = {s.name: s for s in resumed.steps}
-    assert [steps[n].attempts for n in pipeline.STEPS] == [1, 1, 2, 1, 1]
+    assert [steps[n].attempts for n in cutoff_steps.STEPS] == [1, 1, 2, 1, 1]
     state = _state(db, world.window.id)
     assert len(state["parcels"]) == parcels_before == 16
     booked = [p[4] for p in state["parcels"]]
@@ -232,7 +232,7 @@ def test_cutoff_endpoints_and_roles(world, db: Session, client_for) -> None:  # 
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["status"] == "succeeded"
-    assert [s["name"] for s in body["steps"]] == list(pipeline.STEPS)
+    assert [s["name"] for s in body["steps"]] == list(cutoff_steps.STEPS)
     assert all(s["duration_s"] is not None for s in body["steps"])
     status = operator.get(url)
     assert status.status_code == 200
@@ -284,7 +284,7 @@ def test_cli_cutoff_runs_and_reports(committed_world, app_database) -> None:  # 
     result = runner.invoke(cli, ["cutoff", str(world.window.id), "--time-limit", "1"])
     assert result.exit_code == 0, result.output
     assert "succeeded" in result.output
-    for step in pipeline.STEPS:
+    for step in cutoff_steps.STEPS:
         assert step in result.output
     again = runner.invoke(cli, ["cutoff", str(world.window.id), "--json"])
     assert again.exit_code == 0, again.output
