@@ -131,7 +131,11 @@ def scenario_broker(args: argparse.Namespace, pg: PostgresProcess) -> list[dict[
     for kill in (False, True):
         with database(pg) as (_url, sessions):
             result = broker_restart.run(
-                sessions, banks=args.banks, kill=kill, heartbeat_s=args.heartbeat
+                sessions,
+                banks=args.banks,
+                kill=kill,
+                heartbeat_s=args.heartbeat,
+                event_gap_grace_s=args.gap_grace,
             )
         rows.append(
             {
@@ -226,6 +230,12 @@ def main() -> int:
     parser.add_argument("--banks", type=int, default=40, help="broker: banks (5 deposits each)")
     parser.add_argument(
         "--heartbeat", type=float, default=5.0, help="broker: banks' heartbeat seconds"
+    )
+    parser.add_argument(
+        "--gap-grace",
+        type=float,
+        default=5.0,
+        help="broker: seconds before a gap in a bank's events is replayed (production: 5)",
     )
     parser.add_argument("--messages", type=int, default=1000, help="redis: SMS in the batch")
     parser.add_argument("--parcels", type=int, default=200, help="replay: pickups offline")

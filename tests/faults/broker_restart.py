@@ -82,6 +82,7 @@ def run(
     down_for: float = 1.0,
     pace_s: float = 0.03,
     heartbeat_s: float | None = None,
+    event_gap_grace_s: float | None = None,
     workdir: Path | None = None,
 ) -> DepositResult:
     """The whole scenario on `sessions`' database and a Mosquitto of its own. The locker tests'
@@ -92,6 +93,8 @@ def run(
     if heartbeat_s is not None:
         settings["LOCKERS_HEARTBEAT_SECONDS"] = str(heartbeat_s)
         settings["LOCKERS_OFFLINE_AFTER_SECONDS"] = str(3 * heartbeat_s)
+    if event_gap_grace_s is not None:
+        settings["LOCKERS_EVENT_GAP_GRACE_SECONDS"] = str(event_gap_grace_s)
     with environment(settings, get_locker_settings.cache_clear):
         worlds = []
         for _ in range(banks):
@@ -161,22 +164,9 @@ def _deposit_through_a_restart(
 
     def drive(item: tuple[World, int]) -> None:
         world, parcel_id = item
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with world.sessions() as db:
-                    deposit.request_deposit(
-                        db_session=db, parcel_id=parcel_id, driver_id=world.driver.id
-                    )
-                    db.commit()
-                break
-            except deposit.BankOffline:
-                with lock:
-                    result.refused_offline += 1
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.3)
+        refused = request_deposit_until_online(world, parcel_id)
         with lock:
+            result.refused_offline += refused
             asked["done"] += 1
             if asked["done"] == len(parcels) // 3:
                 restarter.start()
@@ -186,6 +176,26 @@ def _deposit_through_a_restart(
         list(pool.map(drive, parcels))
     restarter.join()
     return back[0]
+
+
+def request_deposit_until_online(world: World, parcel_id: int, patience_s: float = 120) -> int:
+    """Ask for the deposit as a driver at the door does: while the bank is reported offline,
+    wait and ask again. How many times it was refused."""
+    deadline = time.monotonic() + patience_s
+    refused = 0
+    while True:
+        try:
+            with world.sessions() as db:
+                deposit.request_deposit(
+                    db_session=db, parcel_id=parcel_id, driver_id=world.driver.id
+                )
+                db.commit()
+            return refused
+        except deposit.BankOffline:
+            refused += 1
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
 
 
 def _settle(

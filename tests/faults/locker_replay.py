@@ -25,13 +25,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.enums import CompartmentSize, TemperatureClass
 from app.events.models import OutboxEvent
-from lockers import deposit, domain_events
+from lockers import domain_events
 from lockers import service as locker_service
 from lockers.broker import MqttTarget
 from lockers.config import get_locker_settings
 from lockers.models import LockerBankState, LockerEvent
 from lockers.simulator import Fleet
 from logistics.models import Parcel, ParcelStatus
+from tests.faults.broker_restart import request_deposit_until_online
 from tests.faults.servers import environment
 from tests.lockers.conftest import FAST_SETTINGS, build_world, start_bridge, wait_for
 
@@ -93,11 +94,7 @@ def run(
         try:
             wait_for(lambda: _online(sessions, world.bank.id), timeout=20)
             for parcel_id in ids:
-                with sessions() as db:
-                    deposit.request_deposit(
-                        db_session=db, parcel_id=parcel_id, driver_id=world.driver.id
-                    )
-                    db.commit()
+                request_deposit_until_online(world, parcel_id)
             wait_for(lambda: _count_status(sessions, ids, ParcelStatus.READY_FOR_PICKUP) == parcels,
                      timeout=60, interval=0.1)  # fmt: skip
             with sessions() as db:
