@@ -8,7 +8,9 @@ disabled).
 from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,6 +18,7 @@ from app.auth import service as auth_service
 from app.auth.models import RevokedToken
 from app.core.db import utcnow
 from app.core.security import access_token_ttl, decode_access_token
+from app.core.settings import DEV_SECRET, Settings
 from app.residents.models import Resident
 from app.staff.models import StaffUser
 from app.web.session import SESSION_COOKIE
@@ -154,3 +157,11 @@ def test_signed_out_ids_are_kept_only_until_the_token_expires(
         db_session=db, now=utcnow() + access_token_ttl() + timedelta(minutes=1)
     )
     assert db.scalar(select(RevokedToken).where(RevokedToken.token_id == token_id)) is None
+
+
+def test_production_refuses_the_development_signing_key() -> None:
+    """Tokens are signed with SECRET_KEY; production will not start on the public dev key."""
+    for weak in (DEV_SECRET, "short"):
+        with pytest.raises(ValidationError, match="SECRET_KEY"):
+            Settings(environment="production", secret_key=weak, _env_file=None)
+    Settings(environment="production", secret_key="x" * 32, _env_file=None)
