@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import false, or_, select, update
 from sqlalchemy.orm import Session
 
+from app.core.backoff import backoff_seconds
 from app.core.db import utcnow
 from app.neighborhoods.models import LockerBank
 from lockers import ingest, protocol
@@ -34,8 +35,8 @@ class Outgoing:
 def backoff(attempt: int) -> timedelta:
     """Delay before re-sending after `attempt` sends: doubling from the base, capped."""
     settings = get_locker_settings()
-    seconds = settings.command_resend_seconds * (2 ** max(attempt - 1, 0))
-    return timedelta(seconds=min(seconds, settings.command_resend_max_seconds))
+    base, cap = settings.command_resend_seconds, settings.command_resend_max_seconds
+    return timedelta(seconds=backoff_seconds(attempt, base=base, cap=cap))
 
 
 def claim_due(
