@@ -52,6 +52,29 @@ class Claim:
     rendered: Rendered
     blocked: str | None
 
+    @classmethod
+    def of(
+        cls,
+        message: Message,
+        rendered: Rendered,
+        *,
+        verify: bool,
+        blocked: str | None,
+        now: datetime,
+    ) -> "Claim":
+        """The claim this worker is about to make on a loaded row."""
+        return cls(
+            message_id=message.id,
+            key=message.idempotency_key,
+            to=message.to_phone,
+            attempts=message.attempts + 1,
+            verify=verify,
+            since=(message.first_attempt_at or now) - LOOKUP_SKEW,
+            previous_hmac=message.body_hmac,
+            rendered=rendered,
+            blocked=blocked,
+        )
+
 
 @dataclass(frozen=True)
 class MessageState:
@@ -270,19 +293,8 @@ def claim_batch(
                 expected, message, rendered, verify=decision.verify, provider=provider, now=now
             )
         )
-        pending.append(
-            Claim(
-                message_id=message.id,
-                key=message.idempotency_key,
-                to=message.to_phone,
-                attempts=message.attempts + 1,
-                verify=decision.verify,
-                since=(message.first_attempt_at or now) - LOOKUP_SKEW,
-                previous_hmac=message.body_hmac,
-                rendered=rendered,
-                blocked=blocked,
-            )
-        )
+        claim = Claim.of(message, rendered, verify=decision.verify, blocked=blocked, now=now)
+        pending.append(claim)
     del keep_loaded
     won = _won(db_session, claim_rows, finish_rows, pending, now)
     claims = []
