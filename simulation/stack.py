@@ -92,6 +92,9 @@ class Stack:
             "PUBLIC_BASE_URL": self.base_url,
             "LOCKERS_TOPIC_PREFIX": f"day{os.getpid()}",
             "PICKUP_CLOCK_FILE": str(clock_file),
+            # The handsets come through a local "proxy" with their own public addresses
+            # (X-Forwarded-For, simulation/api.py): believe it from this host only.
+            "TRUSTED_PROXIES": "127.0.0.1,::1",
             **extra_env,
         }
         if self.production:
