@@ -82,18 +82,7 @@ def replan_window(
     db_session.expire_all()
     routes = _routes(db_session, window_id)
 
-    parcels = [
-        ParcelLoad(
-            p.id, int(p.bank_id), p.temperature_class, p.volume_ml, p.weight_g, pinned_to.get(p.id)
-        )
-        for p in loads(
-            db_session,
-            (Parcel.window_id == window_id)
-            & Parcel.status.in_(ACTIVE_PARCEL)
-            & Parcel.bank_id.is_not(None)
-            & Parcel.route_stop_id.is_(None),
-        )
-    ]
+    parcels = _open_loads(db_session, window_id, pinned_to)
     vans = _van_starts(
         db_session, window, routes, vehicle_id_out, now=now, leave=max(now, depart_after or now)
     )
@@ -214,6 +203,22 @@ def _detach_unserved(
                 route.stops.remove(stop)
         db_session.flush()
     return pinned_to
+
+
+def _open_loads(db_session: Session, window_id: int, pinned_to: dict[int, int]) -> list[ParcelLoad]:
+    """The window's active parcels on no stop, those loaded on a driving van pinned to it."""
+    return [
+        ParcelLoad(
+            p.id, int(p.bank_id), p.temperature_class, p.volume_ml, p.weight_g, pinned_to.get(p.id)
+        )
+        for p in loads(
+            db_session,
+            (Parcel.window_id == window_id)
+            & Parcel.status.in_(ACTIVE_PARCEL)
+            & Parcel.bank_id.is_not(None)
+            & Parcel.route_stop_id.is_(None),
+        )
+    ]
 
 
 def _van_starts(
