@@ -23,6 +23,7 @@ from logistics.models import Parcel, ParcelStatus
 from notifications import providers
 from notifications.config import get_config
 from notifications.fake_twilio import FakeTwilio, FakeTwilioServer
+from notifications.models import Message
 from tests.factories import Factory
 
 ACCOUNT_SID = "AC" + "1" * 32
@@ -226,3 +227,23 @@ def deliver(
         ).action
 
     return attempt
+
+
+Deliver = Callable[[int], str]
+
+
+def dispatched(db: Session) -> list[int]:
+    """Run the SMS dispatcher over the outbox; the ids of the messages to send."""
+    from notifications import dispatch
+
+    result = dispatch.consume(db_session=db)
+    db.flush()
+    return result.to_send
+
+
+def reloaded(db: Session, message_id: int) -> Message:
+    """The message as stored now."""
+    db.expire_all()
+    message = db.get(Message, message_id)
+    assert message is not None
+    return message

@@ -1,7 +1,6 @@
 """From an outbox event to the request Twilio receives: exactly once, retries, permanent errors,
-opt-outs, and a worker that dies around the provider call."""
+opt-outs (a worker that dies around the provider call: test_notifications_stale_claims.py)."""
 
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -12,27 +11,12 @@ from app.core.db import utcnow
 from app.core.enums import Language
 from lockers import service as locker_service
 from logistics.models import ParcelStatus
-from notifications import claiming, delivery, dispatch, service
+from notifications import delivery, service
 from notifications.config import get_config
 from notifications.fake_twilio import FakeTwilio
 from notifications.models import Message, MessageStatus, OptOut
 from notifications.providers import SmsProvider
-from tests.notifications.conftest import PUBLIC_BASE_URL, World
-
-Deliver = Callable[[int], str]
-
-
-def _dispatch(db: Session) -> list[int]:
-    result = dispatch.consume(db_session=db)
-    db.flush()
-    return result.to_send
-
-
-def _message(db: Session, message_id: int) -> Message:
-    db.expire_all()
-    message = db.get(Message, message_id)
-    assert message is not None
-    return message
+from tests.notifications.conftest import PUBLIC_BASE_URL, Deliver, World, dispatched, reloaded
 
 
 def test_parcel_ready_reaches_twilio_with_the_live_code_and_is_stored_redacted(
@@ -40,7 +24,7 @@ def test_parcel_ready_reaches_twilio_with_the_live_code_and_is_stored_redacted(
 ) -> None:
     parcel = world.parcel()
     world.ready_event(parcel)
-    (message_id,) = _dispatch(db)
+    (message_id,) = dispatched(db)
     code = locker_service.pickup_code_for_parcel(db_session=db, parcel_id=parcel.id)
     assert code is not None
 
@@ -54,7 +38,7 @@ def test_parcel_ready_reaches_twilio_with_the_live_code_and_is_stored_redacted(
         f"{PUBLIC_BASE_URL}/notifications/webhooks/twilio/status"
         f"?k=parcel_ready%3A{parcel.id}%3A{parcel.bank_id}%3A{parcel.compartment_id}"
     )
-    message = _message(db, message_id)
+    message = reloaded(db, message_id)
     assert message.status is MessageStatus.SENT
     assert message.provider_sid == fake_twilio.accepted()[0]["sid"]
     assert (message.sid_source, message.attempts, message.segments) == ("send", 1, 1)
@@ -67,7 +51,7 @@ def test_a_message_is_sent_once_however_often_it_is_delivered(
     db: Session, world: World, fake_twilio: FakeTwilio, deliver: Deliver
 ) -> None:
     world.order_event(world.resident())
-    (message_id,) = _dispatch(db)
+    (message_id,) = dispatched(db)
     assert [deliver(message_id) for _ in range(3)] == ["sent", "done", "done"]
     assert len(fake_twilio.creates()) == 1
 
@@ -77,12 +61,12 @@ def test_re_running_the_pipeline_sends_nothing_twice(
 ) -> None:
     resident = world.resident()
     event = world.order_event(resident)
-    (message_id,) = _dispatch(db)
+    (message_id,) = dispatched(db)
     deliver(message_id)
     # the same event again (a re-run emits the same dedupe key), and a replay of the consumer
     world.event(event.kind, event.payload, key=event.dedupe_key)
     db.execute(update(Message).values(enqueued_at=None))
-    assert _dispatch(db) == []
+    assert dispatched(db) == []
     assert len(fake_twilio.creates()) == 1
 
 
@@ -90,7 +74,7 @@ def test_a_chinese_speaking_resident_gets_chinese(
     db: Session, world: World, fake_twilio: FakeTwilio, deliver: Deliver
 ) -> None:
     world.order_event(world.resident(language=Language.ZH), refunded_minor=300)
-    (message_id,) = _dispatch(db)
+    (message_id,) = dispatched(db)
     deliver(message_id)
     body = fake_twilio.creates()[0].form["Body"]
     assert body.startswith("【Pickup】拼团成功！")
@@ -101,11 +85,11 @@ def test_429_then_201_sends_one_message(
     db: Session, world: World, fake_twilio: FakeTwilio, deliver: Deliver
 ) -> None:
     world.order_event(world.resident())
-    (message_id,) = _dispatch(db)
+    (message_id,) = dispatched(db)
     fake_twilio.fail_next(429, 20429, "Too Many Requests")
 
     assert deliver(message_id) == "retry"
-    message = _message(db, message_id)
+    message = reloaded(db, message_id)
     assert message.status is MessageStatus.QUEUED
     assert message.error_code == 20429 and message.verify_before_send is False
     assert message.not_before is not None and message.not_before > utcnow()
@@ -115,21 +99,21 @@ def test_429_then_201_sends_one_message(
     assert deliver(message_id) == "sent"
     assert [r.status for r in fake_twilio.creates()] == [429, 201]
     assert len(fake_twilio.accepted()) == 1
-    assert _message(db, message_id).attempts == 2
+    assert reloaded(db, message_id).attempts == 2
 
 
 def test_5xx_retries_but_first_checks_twilio_does_not_have_it(
     db: Session, world: World, fake_twilio: FakeTwilio, deliver: Deliver
 ) -> None:
     world.order_event(world.resident())
-    (message_id,) = _dispatch(db)
+    (message_id,) = dispatched(db)
     fake_twilio.fail_next(503, 20503, "Service Unavailable")
     assert deliver(message_id) == "retry"
-    assert _message(db, message_id).verify_before_send is True
+    assert reloaded(db, message_id).verify_before_send is True
     db.execute(update(Message).where(Message.id == message_id).values(not_before=utcnow()))
     assert deliver(message_id) == "sent"
     lookups = [r for r in fake_twilio.requests if r.method == "GET"]
-    assert len(lookups) == 1 and lookups[0].query["To"] == _message(db, message_id).to_phone
+    assert len(lookups) == 1 and lookups[0].query["To"] == reloaded(db, message_id).to_phone
     assert len(fake_twilio.accepted()) == 1
 
 
@@ -137,10 +121,10 @@ def test_an_invalid_number_fails_with_21211_and_is_not_retried(
     db: Session, world: World, fake_twilio: FakeTwilio, deliver: Deliver
 ) -> None:
     world.order_event(world.resident(phone="+15005550001"))
-    (message_id,) = _dispatch(db)
+    (message_id,) = dispatched(db)
     assert deliver(message_id) == "failed"
     assert deliver(message_id) == "done"
-    message = _message(db, message_id)
+    message = reloaded(db, message_id)
     assert (message.status, message.error_code, message.attempts) == (
         MessageStatus.FAILED,
         21211,
@@ -156,12 +140,12 @@ def test_21610_marks_failed_and_records_the_opt_out(
     resident = world.resident()
     fake_twilio.unsubscribed.add(resident.phone)
     world.order_event(resident)
-    (message_id,) = _dispatch(db)
+    (message_id,) = dispatched(db)
     assert deliver(message_id) == "failed"
-    assert _message(db, message_id).error_code == 21610
+    assert reloaded(db, message_id).error_code == 21610
     assert service.is_opted_out(db_session=db, phone=resident.phone)
     world.order_event(resident)  # the next message is suppressed without asking Twilio
-    assert _dispatch(db) == []
+    assert dispatched(db) == []
     assert len(fake_twilio.creates()) == 1
 
 
@@ -175,12 +159,12 @@ def test_retries_stop_after_max_attempts(
     monkeypatch.setenv("NOTIFICATIONS_MAX_ATTEMPTS", "3")
     get_config.cache_clear()
     world.order_event(world.resident())
-    (message_id,) = _dispatch(db)
+    (message_id,) = dispatched(db)
     fake_twilio.fail_next(429, 20429, times=5)
     for expected in ("retry", "retry", "failed"):
         db.execute(update(Message).where(Message.id == message_id).values(not_before=None))
         assert deliver(message_id) == expected
-    message = _message(db, message_id)
+    message = reloaded(db, message_id)
     assert (message.status, message.error_code, message.attempts) == (
         MessageStatus.FAILED,
         20429,
@@ -198,7 +182,7 @@ def test_an_opted_out_resident_gets_no_sms_but_keeps_the_code_in_the_app(
         db_session=db, phone=resident_phone, opted_out=True, keyword="STOP", source="inbound"
     )
     world.ready_event(parcel)
-    assert _dispatch(db) == []
+    assert dispatched(db) == []
     message = db.scalars(select(Message)).one()
     assert (message.status, message.suppression_reason) == (MessageStatus.SUPPRESSED, "opted_out")
     assert fake_twilio.requests == []
@@ -210,7 +194,7 @@ def test_opting_out_after_the_message_was_queued_still_stops_it(
 ) -> None:
     resident = world.resident()
     world.order_event(resident)
-    (message_id,) = _dispatch(db)
+    (message_id,) = dispatched(db)
     service.set_opt_out(
         db_session=db, phone=resident.phone, opted_out=True, keyword="STOP", source="inbound"
     )
@@ -222,7 +206,7 @@ def test_no_consent_suppresses(
     db: Session, world: World, fake_twilio: FakeTwilio, deliver: Deliver
 ) -> None:
     world.order_event(world.resident(sms_consent=False))
-    assert _dispatch(db) == []
+    assert dispatched(db) == []
     assert db.scalars(select(Message.suppression_reason)).one() == "no_consent"
 
 
@@ -243,7 +227,7 @@ def test_a_collected_parcel_gets_no_reminder(
     parcel.status = ParcelStatus.COLLECTED
     db.flush()
     assert deliver(message.id) == "suppressed"
-    assert _message(db, message.id).suppression_reason == "parcel_collected"
+    assert reloaded(db, message.id).suppression_reason == "parcel_collected"
     assert fake_twilio.requests == []
 
 
@@ -251,14 +235,14 @@ def test_an_expired_message_is_suppressed(
     db: Session, world: World, fake_twilio: FakeTwilio, deliver: Deliver
 ) -> None:
     world.order_event(world.resident())
-    (message_id,) = _dispatch(db)
+    (message_id,) = dispatched(db)
     db.execute(
         update(Message)
         .where(Message.id == message_id)
         .values(expires_at=utcnow() - timedelta(seconds=1))
     )
     assert deliver(message_id) == "suppressed"
-    assert _message(db, message_id).suppression_reason == "expired"
+    assert reloaded(db, message_id).suppression_reason == "expired"
 
 
 def _message_phone(db: Session, resident_id: int) -> str:
@@ -267,119 +251,6 @@ def _message_phone(db: Session, resident_id: int) -> str:
     resident = db.get(Resident, resident_id)
     assert resident is not None
     return resident.phone
-
-
-def _claim_as_a_worker_that_dies(
-    session_factory: sessionmaker[Session], message_id: int, provider: SmsProvider
-) -> claiming.Claim:
-    with session_factory() as db_session, db_session.begin():
-        claim = claiming.claim(db_session, message_id, provider, get_config())
-    assert isinstance(claim, claiming.Claim)
-    return claim
-
-
-def _age_claim(db: Session, message_id: int) -> None:
-    stale = timedelta(seconds=get_config().stale_sending_seconds + 1)
-    db.execute(update(Message).where(Message.id == message_id).values(claimed_at=utcnow() - stale))
-
-
-def test_a_live_claim_is_left_alone(
-    db: Session,
-    world: World,
-    fake_twilio: FakeTwilio,
-    deliver: Deliver,
-    session_factory: sessionmaker[Session],
-    provider: SmsProvider,
-) -> None:
-    world.order_event(world.resident())
-    (message_id,) = _dispatch(db)
-    _claim_as_a_worker_that_dies(session_factory, message_id, provider)
-    assert deliver(message_id) == "in_flight"
-    assert fake_twilio.requests == []
-
-
-def test_worker_died_after_twilio_accepted_recovers_the_sid_without_resending(
-    db: Session,
-    world: World,
-    fake_twilio: FakeTwilio,
-    deliver: Deliver,
-    session_factory: sessionmaker[Session],
-    provider: SmsProvider,
-) -> None:
-    world.order_event(world.resident())
-    (message_id,) = _dispatch(db)
-    claim = _claim_as_a_worker_that_dies(session_factory, message_id, provider)
-    accepted = provider.send(  # Twilio takes it ... and the worker dies before recording
-        to=claim.to,
-        body=claim.rendered.body,
-        status_callback=delivery.status_callback_url(claim.key),
-    )
-    _age_claim(db, message_id)
-
-    assert deliver(message_id) == "recovered"
-    message = _message(db, message_id)
-    assert (message.status, message.provider_sid, message.sid_source) == (
-        MessageStatus.SENT,
-        accepted.sid,
-        "lookup",
-    )
-    assert len(fake_twilio.creates()) == 1
-    assert deliver(message_id) == "done"
-
-
-def test_worker_died_before_twilio_had_it_sends_it_once(
-    db: Session,
-    world: World,
-    fake_twilio: FakeTwilio,
-    deliver: Deliver,
-    session_factory: sessionmaker[Session],
-    provider: SmsProvider,
-) -> None:
-    resident = world.resident()
-    world.order_event(resident)
-    (message_id,) = _dispatch(db)
-    # another message to the same phone is at Twilio: it must not be taken for ours
-    provider.send(to=resident.phone, body="something else", status_callback=None)
-    _claim_as_a_worker_that_dies(session_factory, message_id, provider)
-    _age_claim(db, message_id)
-
-    assert deliver(message_id) == "sent"
-    message = _message(db, message_id)
-    assert (message.sid_source, message.attempts) == ("send", 2)
-    assert len(fake_twilio.creates()) == 2  # "something else" and ours, once
-    assert message.provider_sid == fake_twilio.accepted()[1]["sid"]
-
-
-def test_an_unanswered_send_is_looked_up_not_resent(
-    db: Session,
-    world: World,
-    fake_twilio: FakeTwilio,
-    deliver: Deliver,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("NOTIFICATIONS_PROVIDER_TIMEOUT_SECONDS", "0.3")
-    monkeypatch.setenv("NOTIFICATIONS_STALE_SENDING_SECONDS", "0.5")
-    get_config.cache_clear()
-    from notifications import providers
-
-    world.order_event(world.resident())
-    (message_id,) = _dispatch(db)
-    fake_twilio.hold_after_accepting(1)
-    try:
-        result = delivery.deliver(
-            session_factory=sessionmaker(
-                bind=db.connection(), join_transaction_mode="create_savepoint"
-            ),
-            message_id=message_id,
-            provider=providers.get_provider(),
-        )
-    finally:
-        fake_twilio.release.set()
-    assert result.action == "ambiguous" and result.retry_in is not None
-    assert _message(db, message_id).status is MessageStatus.SENDING
-    _age_claim(db, message_id)
-    assert deliver(message_id) == "recovered"
-    assert len(fake_twilio.creates()) == 1
 
 
 def test_the_opt_out_record_is_per_phone(db: Session) -> None:
@@ -404,7 +275,7 @@ def test_a_batch_sends_each_message_and_isolates_a_broken_one(
     resident = world.resident()
     for _ in range(5):
         world.order_event(resident)
-    ids = _dispatch(db)
+    ids = dispatched(db)
     broken = ids[2]
     message = db.get(Message, broken)
     assert message is not None
@@ -417,7 +288,7 @@ def test_a_batch_sends_each_message_and_isolates_a_broken_one(
     )
     assert outcomes[2].action == "failed"
     assert sorted(o.action for o in outcomes) == ["failed", "failed", "sent", "sent", "sent"]
-    assert _message(db, broken).error_message == "cannot render: KeyError: 'order_id'"
+    assert reloaded(db, broken).error_message == "cannot render: KeyError: 'order_id'"
     assert len(fake_twilio.accepted()) == 3
     again = delivery.deliver_batch(
         session_factory=session_factory, message_ids=ids, provider=provider
