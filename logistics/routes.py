@@ -22,13 +22,10 @@ from logistics import busy, cutoff_steps, pipeline
 from logistics import driver as driver_service
 from logistics.locker_capacity import capacity_for
 from logistics.models import Route, Vehicle
+from logistics.plan_schemas import LockerCapacityRead, PipelineRunRead, ReplanRead, ReplanRequest
 from logistics.replan import replan_window, validate_replan
 from logistics.schemas import (
-    LockerCapacityRead,
     ParcelFailRequest,
-    PipelineRunRead,
-    ReplanRead,
-    ReplanRequest,
     RouteDriverUpdate,
     RouteRead,
     VehicleCreate,
