@@ -2,19 +2,19 @@
 load check, the stop list, a stop's one-thumb actions, the action sync (idempotent by id), and
 what makes it an installable, offline-first app (manifest, service worker, offline page)."""
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, model_validator
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.core.db import SessionDep
 from app.core.errors import NotFound
+from app.core.limits import DbId, SaneDatetime
 from app.staff.models import StaffUser
 from app.web.session import PageDriver
 from driver_app import queries
@@ -36,11 +36,11 @@ class ActionIn(BaseModel):
 
     id: UUID
     kind: ActionKind
-    route_id: int = Field(gt=0)
-    stop_id: int | None = Field(default=None, gt=0)
-    parcel_id: int | None = Field(default=None, gt=0)
+    route_id: DbId
+    stop_id: DbId | None = None
+    parcel_id: DbId | None = None
     reason: FailureReason | None = None
-    device_time: datetime | None = None
+    device_time: SaneDatetime | None = None
 
     @model_validator(mode="after")
     def _targets(self) -> "ActionIn":
