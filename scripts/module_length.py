@@ -42,7 +42,6 @@ ALLOWED_LONG: frozenset[str] = frozenset(
         "notifications/fake_twilio.py",
         "tests/lockers/test_lockers_flows_live.py",
         "tests/lockers/test_lockers_service.py",
-        "tests/orders/test_orders_api.py",
     }
 )
 
