@@ -259,7 +259,8 @@ def shutdown_state(suite: Suite) -> None:
     body.pop("ts", None)
     expect(
         body == {"v": 1, "online": False, "reason": "shutdown"},
-        f"the shutdown state is {offline[0].raw!r}",
+        f"the first offline state of a clean restart is {offline[0].raw!r} "
+        f"(offline states seen: {[m.get('reason') for m in offline]})",
     )
 
 

@@ -65,6 +65,10 @@ class SimHookListener:
         elif action == "drop_link":
             bank.drop_link(float(args["seconds"]))
         elif action == "restart":
-            bank.restart(keep_storage=bool(args["keep_storage"]), graceful=bool(args["clean"]))
+            # Down for a second, as a controller's reboot is: the broker has finished with
+            # the old connection (its DISCONNECT, or its will) before the new one arrives.
+            bank.restart(
+                keep_storage=bool(args["keep_storage"]), graceful=bool(args["clean"]), down_s=1.0
+            )
         else:
             raise ValueError(f"unknown action {action!r}")
