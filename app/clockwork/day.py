@@ -83,6 +83,7 @@ def tick(
         ("reminders", lambda: _remind(sessions, now, report)),
         ("cold_chain", lambda: _check_cold_chain(sessions, now, report)),
         ("alarms", lambda: _evaluate_alarms(sessions, now, report)),
+        ("logins", lambda: _purge_logins(sessions, now)),
     ]
     for name, part in parts:
         try:
@@ -189,6 +190,15 @@ def _evaluate_alarms(sessions: sessionmaker[Session], now: datetime, report: Tic
         evaluated = alarm_rules.evaluate(db_session=db_session, now=now)
         db_session.commit()
     report.alarms_raised, report.alarms_cleared = evaluated.raised, evaluated.cleared
+
+
+def _purge_logins(sessions: sessionmaker[Session], now: datetime) -> None:
+    """Forget used and expired codes, old failures, expired sign-outs and rate-limit buckets."""
+    from app.auth import service as auth_service
+
+    with sessions() as db_session:
+        auth_service.purge_expired(db_session=db_session, now=now)
+        db_session.commit()
 
 
 # --- where a cut-off runs ------------------------------------------------------------------

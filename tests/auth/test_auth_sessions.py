@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth import service as auth_service
 from app.auth.models import RevokedToken
@@ -165,3 +165,18 @@ def test_production_refuses_the_development_signing_key() -> None:
         with pytest.raises(ValidationError, match="SECRET_KEY"):
             Settings(environment="production", secret_key=weak, _env_file=None)
     Settings(environment="production", secret_key="x" * 32, _env_file=None)
+
+
+def test_the_clockwork_tick_forgets_expired_sign_outs(committed: sessionmaker[Session]) -> None:
+    from app.clockwork import QueuedCutoffs, tick
+
+    now = utcnow()
+    with committed() as session:
+        session.add(RevokedToken(token_id="a" * 32, expires_at=now - timedelta(seconds=1)))
+        session.add(RevokedToken(token_id="b" * 32, expires_at=now + timedelta(hours=1)))
+        session.commit()
+    report = tick(now, launcher=QueuedCutoffs(committed), session_factory=committed)
+    assert "logins" not in report.errors
+    with committed() as session:
+        left = set(session.scalars(select(RevokedToken.token_id)))
+    assert left == {"b" * 32}
