@@ -161,6 +161,49 @@ def _release(
     return _cas(db_session, claim.message_id, (MessageStatus.SENDING, claim.attempts), values)
 
 
+def _failed_for_good(
+    db_session: Session, claim: Claim, error: SendError, errors: dict[str, Any]
+) -> Outcome:
+    """A permanent provider error: failed, and an unsubscribed number recorded as opted out."""
+    log.warning("message %s failed for good: %s", claim.message_id, error.message)
+    _release(db_session, claim, MessageStatus.FAILED, errors)
+    if error.code == UNSUBSCRIBED_CODE:
+        service.set_opt_out(
+            db_session=db_session,
+            phone=claim.to,
+            opted_out=True,
+            keyword="",
+            source="twilio_21610",
+        )
+    return Outcome(claim.message_id, "failed")
+
+
+def _retry_later(
+    db_session: Session,
+    claim: Claim,
+    error: TransientSendError,
+    errors: dict[str, Any],
+    config: NotificationsConfig,
+) -> Outcome:
+    """A transient provider error: queued again after the back-off, or failed after the last try."""
+    if claim.attempts >= config.max_attempts:
+        _release(db_session, claim, MessageStatus.FAILED, errors)
+        return Outcome(claim.message_id, "failed")
+    delay = backoff_seconds(
+        claim.attempts,
+        base=config.retry_base_seconds,
+        cap=config.retry_max_seconds,
+        jitter=RETRY_JITTER,
+    )
+    errors.update(
+        not_before=utcnow() + timedelta(seconds=delay),
+        verify_before_send=error.maybe_accepted,
+        enqueued_at=utcnow(),
+    )
+    _release(db_session, claim, MessageStatus.QUEUED, errors)
+    return Outcome(claim.message_id, "retry", delay)
+
+
 def _settle(
     db_session: Session,
     message: Message,
@@ -190,35 +233,10 @@ def _settle(
         return Outcome(message_id, "suppressed")
     if attempt.kind == "permanent":
         assert error is not None
-        log.warning("message %s failed for good: %s", message_id, error.message)
-        _release(db_session, claim, MessageStatus.FAILED, errors)
-        if error.code == UNSUBSCRIBED_CODE:
-            service.set_opt_out(
-                db_session=db_session,
-                phone=claim.to,
-                opted_out=True,
-                keyword="",
-                source="twilio_21610",
-            )
-        return Outcome(message_id, "failed")
+        return _failed_for_good(db_session, claim, error, errors)
     if attempt.kind == "transient":
         assert isinstance(error, TransientSendError)
-        if claim.attempts >= config.max_attempts:
-            _release(db_session, claim, MessageStatus.FAILED, errors)
-            return Outcome(message_id, "failed")
-        delay = backoff_seconds(
-            claim.attempts,
-            base=config.retry_base_seconds,
-            cap=config.retry_max_seconds,
-            jitter=RETRY_JITTER,
-        )
-        errors.update(
-            not_before=utcnow() + timedelta(seconds=delay),
-            verify_before_send=error.maybe_accepted,
-            enqueued_at=utcnow(),
-        )
-        _release(db_session, claim, MessageStatus.QUEUED, errors)
-        return Outcome(message_id, "retry", delay)
+        return _retry_later(db_session, claim, error, errors, config)
     # ambiguous or lookup_failed: the claim stays; once stale, the next attempt looks it up
     if error is not None:
         log.warning("message %s: outcome unknown (%s); will look it up", message_id, error)
