@@ -27,6 +27,7 @@ from app.core.db import utcnow
 from lockers import protocol
 from lockers.sim_controls import BankControls
 from lockers.sim_fleet import Fleet
+from lockers.sim_link import drop_queued_states
 from lockers.sim_locker import (
     EVENT_MEMORY,
     EXECUTED_MEMORY,
@@ -142,6 +143,8 @@ class VirtualBank(BankControls):
         self._reconnect_delay = self.fleet.reconnect_min_s
         self.stats["connects"] += 1
         client.subscribe(self._topic(protocol.Channel.COMMANDS), qos=protocol.QOS)
+        if dropped := drop_queued_states(client, self._topic(protocol.Channel.STATE)):
+            self.stats["stale_states_dropped"] += dropped
         self._publish_state()
         if not self._heartbeat_armed:
             self._heartbeat_armed = True

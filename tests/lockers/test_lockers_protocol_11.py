@@ -7,8 +7,10 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.client import MQTTMessage
+from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,6 +18,7 @@ from app.core.db import utcnow
 from lockers import event_seq, ingest, protocol, settings_sync
 from lockers.broker import MqttTarget
 from lockers.models import LockerCommand
+from lockers.sim_link import drop_queued_states
 from lockers.simulator import BankSpec, Fleet, VirtualBank
 from tests.lockers.conftest import World, build_world
 
@@ -328,3 +331,14 @@ def test_replay_events_lives_60_seconds(w: World, db: Session) -> None:
     replay = db.scalars(select(LockerCommand).where(LockerCommand.kind == kind)).one()
     assert replay.payload == {"from_seq": 1, "to_seq": 3}
     assert replay.expires_at - replay.created_at == timedelta(seconds=60)
+
+
+def test_states_queued_on_a_dead_link_are_dropped_at_the_reconnection() -> None:
+    """[L-5.4]: the fresh state of a new connection is not followed by older queued ones."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="sim-11")
+    client.publish("lockers/sim-11/state", b"{}", qos=1, retain=True)  # queued: not connected
+    client.publish("lockers/sim-11/events", b"{}", qos=1)
+    client.publish("lockers/sim-11/state", b"{}", qos=1, retain=True)
+    assert drop_queued_states(client, "lockers/sim-11/state") == 2
+    assert drop_queued_states(client, "lockers/sim-11/state") == 0
+    assert drop_queued_states(client, "lockers/sim-11/events") == 1  # events are left alone
