@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import sys
 import tempfile
 import time
@@ -60,11 +61,13 @@ KILL_POINTS = [
 
 @contextmanager
 def own_postgres() -> Iterator[PostgresProcess]:
-    pg = PostgresProcess(Path(tempfile.mkdtemp(prefix="pickup-bench-pg-"))).init().start()
+    folder = Path(tempfile.mkdtemp(prefix="pickup-bench-pg-"))
+    pg = PostgresProcess(folder).init().start()
     try:
         yield pg
     finally:
         pg.stop(mode="immediate")
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextmanager
@@ -175,13 +178,15 @@ def scenario_redis(args: argparse.Namespace, pg: PostgresProcess) -> list[dict[s
 
 
 def scenario_replay(args: argparse.Namespace, pg: PostgresProcess) -> list[dict[str, Any]]:
-    broker = mosquitto.MosquittoProcess(Path(tempfile.mkdtemp(prefix="pickup-bench-mosq-")))
+    folder = Path(tempfile.mkdtemp(prefix="pickup-bench-mosq-"))
+    broker = mosquitto.MosquittoProcess(folder)
     broker.start()
     try:
         with database(pg) as (_url, sessions):
             result = locker_replay.run(sessions, broker.target, parcels=args.parcels)
     finally:
         broker.stop()
+        shutil.rmtree(folder, ignore_errors=True)
     return [
         {
             "scenario": "a locker replaying a day of buffered events",

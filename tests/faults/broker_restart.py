@@ -14,6 +14,7 @@ open command executed or a second `parcel.ready` are duplicated.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import threading
 import time
@@ -137,6 +138,8 @@ def run(
             fleet.stop()
             bridge.stop(purge_session=True)
             broker.stop()
+            if workdir is None:
+                shutil.rmtree(folder, ignore_errors=True)
     result.wall_s = time.monotonic() - started
     return result
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -116,9 +117,12 @@ def fresh_databases(count: int, server_url: str | None = None) -> Iterator[list[
     if not (server_url or "").startswith("postgresql"):
         folder = Path(tempfile.mkdtemp(prefix="pickup-fault-cutoff-"))
         urls = [f"sqlite:///{folder}/db{i}.db" for i in range(count)]
-        for url in urls:
-            dbtools.upgrade(url)
-        yield urls
+        try:
+            for url in urls:
+                dbtools.upgrade(url)
+            yield urls
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
         return
     base = make_url(str(server_url)).set(drivername="postgresql+psycopg")
     admin = make_engine(base.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")

@@ -15,6 +15,7 @@ ended, as an operator's restart or a failover does). Afterwards:
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -146,7 +147,8 @@ def run(
     """The whole scenario on a PostgreSQL of its own (initdb'd in a temp directory)."""
     load_all_models()
     restart_after = orders // 3 if restart_after is None else restart_after
-    pg = PostgresProcess(workdir or Path(tempfile.mkdtemp(prefix="pickup-fault-pg-")))
+    folder = workdir or Path(tempfile.mkdtemp(prefix="pickup-fault-pg-"))
+    pg = PostgresProcess(folder)
     pg.init().start()
     try:
         url = pg.create_database("faults")
@@ -158,6 +160,8 @@ def run(
             engine.dispose()
     finally:
         pg.stop(mode="immediate")
+        if workdir is None:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _burst(

@@ -15,6 +15,7 @@ idempotency key) at Twilio.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import tempfile
 import time
@@ -158,6 +159,8 @@ def run(
             _stop(worker, signal.SIGTERM)
         producer.close()
         redis.stop()
+        if workdir is None:
+            shutil.rmtree(folder, ignore_errors=True)
     result.statuses = _counts(sessions)
     result.sent = result.statuses.get(MessageStatus.SENT.value, 0)
     per_key = fake.accepted_by_key()
