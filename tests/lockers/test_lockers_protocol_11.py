@@ -20,7 +20,7 @@ from lockers.broker import MqttTarget
 from lockers.models import LockerCommand
 from lockers.sim_link import drop_queued_states
 from lockers.simulator import BankSpec, Fleet, VirtualBank
-from tests.lockers.conftest import World, build_world
+from tests.lockers.conftest import World, build_world, wait_for
 
 MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 CODE = "424242"
@@ -342,3 +342,21 @@ def test_states_queued_on_a_dead_link_are_dropped_at_the_reconnection() -> None:
     assert drop_queued_states(client, "lockers/sim-11/state") == 2
     assert drop_queued_states(client, "lockers/sim-11/state") == 0
     assert drop_queued_states(client, "lockers/sim-11/events") == 1  # events are left alone
+
+
+def test_the_server_configures_a_live_locker_and_it_obeys(
+    world: World, online_bank: VirtualBank, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """[S-7.4] + [L-7.9] over the broker: the server's keypad settings change, the next state
+    shows the locker's old ones, `configure` goes out, the locker locks after 3 wrong codes."""
+    assert online_bank.snapshot()["failed_attempts"] == 0
+    monkeypatch.setenv("LOCKERS_KEYPAD_MAX_ATTEMPTS", "3")
+    settings_sync.get_locker_settings.cache_clear()
+    online_bank.publish_state()
+    wait_for(lambda: online_bank.max_attempts == 3)
+    with world.sessions() as db:
+        kind = protocol.CommandType.CONFIGURE.value
+        sent = db.scalars(select(LockerCommand).where(LockerCommand.kind == kind)).one()
+        assert sent.payload["keypad_max_attempts"] == 3
+    results = [online_bank.enter_code("000000") for _ in range(3)]
+    assert results == ["rejected", "rejected", "locked"]
