@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Write deploy/mosquitto/passwd: the bridge plus one login per locker bank in the database
-# (username = bank code, password derived from SECRET_KEY, see lockers/credentials.py), hashed
-# by `mosquitto_passwd -U`. Re-run after adding banks, then reload Mosquitto (SIGHUP).
+# (username = bank code; the hash of the password issued by `pickup lockers provision`, or of
+# the one derived from SECRET_KEY for a bank never provisioned: lockers/credentials.py).
+# Re-run after adding banks, then reload Mosquitto (SIGHUP).
 #
 #   LOCKERS_BRIDGE_PASSWORD=... DATABASE_URL=... deploy/mosquitto/make-passwd.sh [out-file]
 #
