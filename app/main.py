@@ -20,6 +20,7 @@ from app.residents.routes import router as residents_router
 from app.web.routes import mount_web
 from app.windows.routes import router as windows_router
 from driver_app.routes import router as driver_app_router
+from lockers.provisioning_routes import router as lockers_provisioning_router
 from lockers.routes import router as lockers_router
 from logistics.routes import router as logistics_router
 from notifications.routes import router as notifications_router
@@ -40,6 +41,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     payments_router,
     logistics_router,
     lockers_router,
+    lockers_provisioning_router,
     notifications_router,
     ops_router,
     driver_app_router,
