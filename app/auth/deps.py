@@ -5,11 +5,11 @@ password change or deactivation, or one of a disabled account is refused with 40
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
-from sqlalchemy.orm import Session
 
 from app.auth import sessions
 from app.core.db import SessionDep
@@ -28,39 +28,53 @@ _staff_password = OAuth2PasswordBearer(
 )
 
 
-def get_principal(
+@dataclass(frozen=True)
+class Caller:
+    """The bearer token's principal and the live account it names (read once per request)."""
+
+    principal: Principal
+    account: Resident | StaffUser
+
+
+def get_caller(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     db: SessionDep,
     _documented: Annotated[str | None, Depends(_staff_password)] = None,
-) -> Principal:
+) -> Caller:
     """The caller named by the bearer token, if the token still works."""
     if credentials is None:
         raise NotAuthenticated("missing bearer token", field="authorization")
     principal = decode_access_token(credentials.credentials)
     if principal.role == "resident":
-        sessions.live_resident(db, principal)
-    else:
-        sessions.live_staff(db, principal, (principal.role,))
-    return principal
+        return Caller(principal, sessions.live_resident(db, principal))
+    return Caller(principal, sessions.live_staff(db, principal, (principal.role,)))
+
+
+CurrentCaller = Annotated[Caller, Depends(get_caller)]
+
+
+def get_principal(caller: CurrentCaller) -> Principal:
+    """The principal of a token that still works."""
+    return caller.principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def get_current_resident(principal: CurrentPrincipal, db: SessionDep) -> Resident:
+def get_current_resident(caller: CurrentCaller) -> Resident:
     """The resident calling, or 403 for staff tokens."""
-    if principal.role != "resident":
+    if not isinstance(caller.account, Resident):
         raise Forbidden("this endpoint is for residents", field="authorization")
-    return sessions.live_resident(db, principal)
+    return caller.account
 
 
-def require_staff(*roles: Role) -> Callable[[CurrentPrincipal, Session], StaffUser]:
+def require_staff(*roles: Role) -> Callable[[Caller], StaffUser]:
     """A dependency that admits active staff accounts holding one of `roles`."""
 
-    def dependency(principal: CurrentPrincipal, db: SessionDep) -> StaffUser:
-        if principal.role not in roles:
+    def dependency(caller: CurrentCaller) -> StaffUser:
+        if caller.principal.role not in roles or not isinstance(caller.account, StaffUser):
             raise Forbidden(f"requires role {' or '.join(roles)}", field="authorization")
-        return sessions.live_staff(db, principal, roles)
+        return caller.account
 
     return dependency
 
