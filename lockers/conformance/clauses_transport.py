@@ -9,8 +9,9 @@ import time
 from datetime import datetime
 from typing import Any
 
+from lockers.conformance.impostor import ImpostorBroker
 from lockers.conformance.link import Received, utc_now
-from lockers.conformance.runner import ClauseFailed, ClauseSkipped, Suite, clause, expect
+from lockers.conformance.runner import ClauseFailed, Suite, clause, expect
 
 STATE_FIELDS = {
     "ts": str,
@@ -110,10 +111,13 @@ def reconnects(suite: Suite) -> None:
 
 @clause("L-2.4", "TLS with the provisioned CA in the field")
 def tls(suite: Suite) -> None:
-    raise ClauseSkipped(
-        "not visible from the broker's topics: check on site that the locker connects only on "
-        "8883 and refuses a broker certificate not signed by the provisioned CA"
-    )
+    options = suite.options
+    with ImpostorBroker(options.probe_host, timeout_s=options.timeout_s) as impostor:
+        suite.hooks.perform("connect_probe", host=options.probe_host, port=impostor.port)
+        verdict = impostor.wait()
+    expect(verdict.attempted, f"the locker never connected to the impostor: {verdict.detail}")
+    expect(verdict.tls, verdict.detail)
+    expect(not verdict.accepted, verdict.detail)
 
 
 @clause("L-3.1", "commands reach the locker after every reconnect")

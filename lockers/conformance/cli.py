@@ -55,6 +55,11 @@ def conformance(
     labels: str = typer.Option(
         None, help="The provisioned compartment labels, comma-separated (checked by L-5.3)"
     ),
+    probe_host: str = typer.Option(
+        "127.0.0.1",
+        help="This machine's address as the locker reaches it: L-2.4 listens there with a "
+        "certificate from a stranger CA and asks the locker to connect",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON on stdout"),
     simulate: bool = typer.Option(
         False, help="Test the project's own simulated locker (a demonstration of the suite)"
@@ -85,6 +90,7 @@ def conformance(
         quiet_s=quiet,
         will_timeout_s=will_timeout,
         labels=[label.strip() for label in labels.split(",")] if labels else None,
+        probe_host=probe_host,
     )
     link = ServerLink(target, bank=bank, prefix=topic_prefix, ca_file=ca_file)
     chosen_hooks: Any = MqttHooks if hooks == "mqtt" else OperatorHooks()

@@ -31,6 +31,11 @@ ACTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     ),
     "jam_door": (("compartment", "jammed"), "jam (jammed=True) or free the door of {compartment}"),
     "drop_link": (("seconds",), "cut the locker's network abruptly for {seconds} s"),
+    "connect_probe": (
+        ("host", "port"),
+        "make the locker connect once to {host}:{port} as to its broker in the field "
+        "(TLS, checking the certificate against its provisioned CA)",
+    ),
     "restart": (
         ("keep_storage", "clean"),
         "restart the controller: a clean shutdown ({clean}) or a power cut; keep its "

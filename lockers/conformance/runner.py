@@ -92,6 +92,7 @@ class Options:
     heartbeat_s: int = 5  # the heartbeat the suite configures (the smallest allowed)
     change_s: float = 2.5  # a change must show in a state sooner than a heartbeat
     labels: list[str] | None = None  # the provisioned layout, if given (L-5.3)
+    probe_host: str = "127.0.0.1"  # where the locker reaches the suite's TLS impostor (L-2.4)
 
 
 @dataclass

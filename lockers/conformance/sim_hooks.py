@@ -4,7 +4,9 @@ It runs on an MQTT connection of its own (client id `{bank}-test`), as a vendor'
 would, so it keeps answering while the locker's own link is cut.
 """
 
+import contextlib
 import json
+import ssl
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -17,8 +19,20 @@ from lockers.simulator import VirtualBank
 class SimHookListener:
     """Performs test actions on one `VirtualBank` (see lockers/conformance/hooks.py)."""
 
-    def __init__(self, bank: VirtualBank, target: MqttTarget, *, prefix: str) -> None:
+    def __init__(
+        self,
+        bank: VirtualBank,
+        target: MqttTarget,
+        *,
+        prefix: str,
+        field_ca_file: str | None = None,
+        verify_broker: bool = True,
+    ) -> None:
+        """`field_ca_file`: the CA the locker was provisioned with (None: the system's trust
+        store); `verify_broker=False` makes a locker that breaks [L-2.4], for the suite's tests."""
         self.bank = bank
+        self.field_ca_file = field_ca_file
+        self.verify_broker = verify_broker
         self.topic = f"{prefix}/{bank.code}/test"
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=f"{bank.code}-test", clean_session=True
@@ -64,6 +78,8 @@ class SimHookListener:
             bank.jam_door(str(args["compartment"]), jammed=bool(args["jammed"]))
         elif action == "drop_link":
             bank.drop_link(float(args["seconds"]))
+        elif action == "connect_probe":
+            self.connect_as_in_the_field(str(args["host"]), int(args["port"]))
         elif action == "restart":
             # Down for a second, as a controller's reboot is: the broker has finished with
             # the old connection (its DISCONNECT, or its will) before the new one arrives.
@@ -72,3 +88,23 @@ class SimHookListener:
             )
         else:
             raise ValueError(f"unknown action {action!r}")
+
+    def connect_as_in_the_field(self, host: str, port: int) -> None:
+        """One connection to host:port as the locker makes to its broker on site: TLS, the
+        broker's certificate checked against the provisioned CA, then CONNECT."""
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{self.bank.code}-probe")
+        client.tls_set(
+            ca_certs=self.field_ca_file,
+            cert_reqs=ssl.CERT_REQUIRED if self.verify_broker else ssl.CERT_NONE,
+        )
+        client.tls_insecure_set(not self.verify_broker)
+        try:
+            client.connect(host, port, keepalive=5)  # the TLS handshake happens here
+            for _ in range(3):
+                client.loop(timeout=0.2)  # CONNECT goes out
+        except (ssl.SSLError, OSError):
+            pass  # refused, as it must be for a broker the CA did not sign
+        finally:
+            with contextlib.suppress(Exception):
+                client.disconnect()
+                client.loop(timeout=0.1)

@@ -54,4 +54,5 @@ def test_the_operator_is_told_what_to_do_and_may_refuse() -> None:
         "jam_door",
         "drop_link",
         "restart",
+        "connect_probe",
     }
