@@ -47,7 +47,9 @@ def test_port_base_moves_http_and_the_embedded_broker(clean_env) -> None:  # typ
     base = free_port()
     result = runner.invoke(app_cli.app, ["serve", "--port-base", str(base)])
     assert result.exit_code == 0, result.output
-    assert clean_env == [{"factory": True, "host": "127.0.0.1", "port": base}]
+    assert clean_env == [
+        {"factory": True, "host": "127.0.0.1", "port": base, "proxy_headers": False}
+    ]
     settings = get_settings()
     assert settings.mqtt_url == f"embedded://127.0.0.1:{base + 1}"
     assert get_locker_settings().embedded_port == base + 1
