@@ -27,7 +27,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
 
 
 def _api(served: DemoServer) -> httpx.Client:
-    client = httpx.Client(base_url=served.url, timeout=20)
+    # 60 s: on the embedded stack a request can queue behind the cut-off's solve, which holds
+    # SQLite's one writer (a run alone once timed out at 20 s).
+    client = httpx.Client(base_url=served.url, timeout=60)
     login = client.post(
         "/auth/staff/token", json={"username": "driver", "password": DRIVER_PASSWORD}
     )
