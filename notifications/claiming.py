@@ -141,40 +141,31 @@ def triage(
 
 
 _T: Table = Message.__table__  # type: ignore[assignment]
-_CLAIM = (
-    update(_T)
-    .where(
-        _T.c.id == bindparam("m_id"),
-        _T.c.status == bindparam("m_status"),
-        _T.c.attempts == bindparam("m_attempts"),
-    )
-    .values(
-        status=bindparam("v_status"),
-        attempts=bindparam("v_attempts"),
-        claimed_at=bindparam("v_claimed_at"),
-        first_attempt_at=bindparam("v_first_attempt_at"),
-        provider=bindparam("v_provider"),
-        verify_before_send=bindparam("v_verify"),
-        body_redacted=bindparam("v_body_redacted"),
-        body_hmac=bindparam("v_body_hmac"),
-        segments=bindparam("v_segments"),
-        encoding=bindparam("v_encoding"),
-    )
+# Every write of the claim step is guarded by the row's status and attempts as read.
+_GUARDED = update(_T).where(
+    _T.c.id == bindparam("m_id"),
+    _T.c.status == bindparam("m_status"),
+    _T.c.attempts == bindparam("m_attempts"),
 )
-_FINISH = (  # suppressed (opted out, expired, obsolete) or failed (cannot be rendered)
-    update(_T)
-    .where(
-        _T.c.id == bindparam("m_id"),
-        _T.c.status == bindparam("m_status"),
-        _T.c.attempts == bindparam("m_attempts"),
-    )
-    .values(
-        status=bindparam("v_status"),
-        suppression_reason=bindparam("v_reason"),
-        error_message=bindparam("v_error"),
-        final_at=bindparam("v_now"),
-        status_updated_at=bindparam("v_now"),
-    )
+_CLAIM = _GUARDED.values(
+    status=bindparam("v_status"),
+    attempts=bindparam("v_attempts"),
+    claimed_at=bindparam("v_claimed_at"),
+    first_attempt_at=bindparam("v_first_attempt_at"),
+    provider=bindparam("v_provider"),
+    verify_before_send=bindparam("v_verify"),
+    body_redacted=bindparam("v_body_redacted"),
+    body_hmac=bindparam("v_body_hmac"),
+    segments=bindparam("v_segments"),
+    encoding=bindparam("v_encoding"),
+)
+# suppressed (opted out, expired, obsolete) or failed (cannot be rendered)
+_FINISH = _GUARDED.values(
+    status=bindparam("v_status"),
+    suppression_reason=bindparam("v_reason"),
+    error_message=bindparam("v_error"),
+    final_at=bindparam("v_now"),
+    status_updated_at=bindparam("v_now"),
 )
 _NOT_RENDERED = Rendered(body="", redacted="", segments=0, encoding="gsm7")
 
