@@ -6,7 +6,6 @@ Reads only; two queries per catalog (group buys with their product joined, then 
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -34,15 +33,6 @@ from app.residents.models import Resident
 from app.windows.models import DeliveryWindow, WindowStatus
 
 
-class QueryNotFound(NotFound):
-    """A NotFound about a query-string parameter (located in `query`, not `body`)."""
-
-    def to_dict(self) -> dict[str, Any]:
-        data = super().to_dict()
-        data["detail"][0]["loc"][0] = "query"
-        return data
-
-
 def catalog(
     *,
     db_session: Session,
@@ -68,7 +58,7 @@ def catalog(
     else:
         window = db_session.get(DeliveryWindow, window_id)
         if window is None or window.city_id != city.id:
-            raise QueryNotFound("no such delivery window in your city", field="window_id")
+            raise NotFound("no such delivery window in your city", field="query.window_id")
         windows = [window]
     gbs = group_buys_with_products(
         db_session, neighborhood_id=hood.id, window_ids=[w.id for w in windows]
