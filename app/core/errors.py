@@ -10,11 +10,28 @@ from sqlalchemy import exc as sa_exc
 DATABASE_RETRY_AFTER_SECONDS = 1
 
 
+# Every named case by its `case` code (a code may name the same situation in several
+# packages, e.g. `illegal_transition`), for the OpenAPI schema.
+ERROR_CASES: dict[str, list[type["DomainError"]]] = {}
+
+
 class DomainError(Exception):
-    """A refusal the client can act on: which field, and why."""
+    """A refusal the client can act on: which field, and why.
+
+    `code` is the family (`conflict`, `not_found`, ...) and shows as the body's `type`; `case`
+    names the one situation (`window_closed`, `stock_exhausted`) and shows as its `code`. Raise
+    a named subclass per case, never a family class itself (`scripts/check` enforces it)."""
 
     status_code: ClassVar[int] = 400
     code: ClassVar[str] = "invalid"
+    case: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "case" not in cls.__dict__:
+            # A class that names its own `code` is a case of that name; a family is its own case.
+            cls.case = cls.__dict__.get("code", cls.code)
+        ERROR_CASES.setdefault(cls.case, []).append(cls)
 
     def __init__(self, reason: str, *, field: str | None = None, **extra: Any) -> None:
         super().__init__(reason)
@@ -26,7 +43,12 @@ class DomainError(Exception):
         """The error as the API shows it."""
         parts = self.field.split(".") if self.field else []
         loc = parts if parts[:1] in (["path"], ["query"], ["header"]) else ["body", *parts]
-        item: dict[str, Any] = {"loc": loc, "msg": self.reason, "type": self.code}
+        item: dict[str, Any] = {
+            "loc": loc,
+            "msg": self.reason,
+            "type": self.code,
+            "code": self.case or self.code,
+        }
         if self.extra:
             item["ctx"] = self.extra
         return {"detail": [item]}
@@ -122,6 +144,7 @@ def install_database_outage_handler(app: FastAPI) -> None:
                     "loc": [],
                     "msg": "the database is unavailable for a moment; retry shortly",
                     "type": "service_unavailable",
+                    "code": "database_unavailable",
                 }
             ]
         }
