@@ -119,7 +119,7 @@ def database(kind: str, workdir: Path) -> tuple[str, Any]:
 
 def seed(factory: sessionmaker[Session], template: str, count: int) -> None:
     """Residents and one outbox event per message (parcels in lockers for parcel_ready)."""
-    from lockers import service as locker_service
+    from lockers import codes
 
     with factory() as db_session:
         make = Factory(db_session)
@@ -173,7 +173,7 @@ def seed(factory: sessionmaker[Session], template: str, count: int) -> None:
                 )
                 db_session.add(parcel)
                 db_session.flush()
-                locker_service.ensure_pickup_code(db_session=db_session, parcel=parcel)
+                codes.ensure_pickup_code(db_session=db_session, parcel=parcel)
                 payload = {
                     "parcel_id": parcel.id,
                     "order_id": order.id,
@@ -377,7 +377,7 @@ def markdown(results: list[Result], args: argparse.Namespace, load: tuple[float,
         "- *exactly once*: the fake Twilio counts accepted messages per idempotency key (carried "
         "in the StatusCallback URL); every key was accepted once.",
         "- `parcel_ready` renders from the parcel, its locker bank and compartment, and derives "
-        "the pickup code through `lockers.service.pickup_code_for_parcel` at send time; "
+        "the pickup code through `lockers.codes.pickup_code_for_parcel` at send time; "
         "`group_formed` renders from the message's own parameters.",
         "- SQLite runs with `BEGIN IMMEDIATE` transactions (app/core/db.py): every transaction "
         "takes the write lock, so the two worker processes take turns on the database.",

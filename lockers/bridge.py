@@ -33,8 +33,8 @@ from app.core.settings import get_settings
 from app.neighborhoods.models import LockerBank
 from lockers import coldchain, event_seq, expiry, ingest, intake, outbox, protocol, wakeup
 from lockers.broker import EmbeddedBroker, no_delay, parse_mqtt_url
+from lockers.command_queue import NOTIFY_CHANNEL
 from lockers.config import LockerSettings, get_locker_settings
-from lockers.service import NOTIFY_CHANNEL
 
 log = logging.getLogger(__name__)
 

@@ -307,11 +307,10 @@ def provision(
     password, broker URL, the CA to trust, topic prefix and compartment layout."""
     from app.core.db import get_sessionmaker
     from app.core.errors import DomainError
-    from lockers import provisioning
-    from lockers import service as locker_service
+    from lockers import banks, provisioning
 
     with get_sessionmaker()() as db:
-        row = locker_service.get_bank_by_code(db_session=db, code=bank)
+        row = banks.get_bank_by_code(db_session=db, code=bank)
         if row is None:
             console.print(f"[red]no locker bank {bank!r}[/red]")
             raise typer.Exit(2)

@@ -14,8 +14,7 @@ from sqlalchemy.orm import Session
 from app.core.db import utcnow
 from app.core.enums import TemperatureClass
 from app.events import cold_chain
-from lockers import domain_events
-from lockers import service as locker_service
+from lockers import banks, domain_events, locker_parcels
 from lockers.config import get_locker_settings
 from lockers.models import ColdChainExcursion, ParcelColdChainFlag
 
@@ -147,7 +146,7 @@ def check(*, db_session: Session, excursion: ColdChainExcursion, now: datetime) 
             return
         excursion.alarm_at = now
         parcels = _flag_parcels(db_session=db_session, excursion=excursion, until=now)
-        bank = locker_service.get_bank(db_session=db_session, bank_id=excursion.bank_id)
+        bank = banks.get_bank(db_session=db_session, bank_id=excursion.bank_id)
         domain_events.emit(
             db_session=db_session,
             kind=domain_events.LOCKER_COLD_CHAIN_ALARM,
@@ -172,7 +171,7 @@ def check_all(*, db_session: Session, now: datetime | None = None) -> int:
     now = now or utcnow()
     excursions = open_excursions(db_session=db_session)
     for excursion in excursions:
-        online = locker_service.is_online(db_session=db_session, bank_id=excursion.bank_id, now=now)
+        online = banks.is_online(db_session=db_session, bank_id=excursion.bank_id, now=now)
         check(
             db_session=db_session,
             excursion=excursion,
@@ -185,7 +184,7 @@ def _flag_parcels(
     *, db_session: Session, excursion: ColdChainExcursion, until: datetime
 ) -> list[int]:
     """Flag (or update) every parcel in the zone with its minutes out; emit once per parcel."""
-    parcels = locker_service.parcels_in_zone(
+    parcels = locker_parcels.parcels_in_zone(
         db_session=db_session, bank_id=excursion.bank_id, zone=excursion.zone
     )
     minutes = max(1, math.ceil((until - excursion.started_at).total_seconds() / 60))

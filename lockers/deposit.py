@@ -11,8 +11,7 @@ from sqlalchemy.orm import Session
 from app.core.db import utcnow
 from app.core.errors import Conflict
 from app.neighborhoods.models import Compartment, CompartmentStatus, LockerBank
-from lockers import domain_events, intake, protocol
-from lockers import service as locker_service
+from lockers import banks, codes, command_queue, domain_events, intake, locker_parcels, protocol
 from lockers.config import get_locker_settings
 from lockers.models import CodeStatus, CommandStatus, LockerCommand
 from logistics import handover, lifecycle
@@ -38,8 +37,8 @@ def request_deposit(*, db_session: Session, parcel_id: int, driver_id: int) -> L
     and flags the parcel for re-planning. Asking again while an open command is pending
     returns that command instead of opening twice.
     """
-    parcel = locker_service.get_parcel(db_session=db_session, parcel_id=parcel_id, for_update=True)
-    if parcel.status not in locker_service.AWAITING_DEPOSIT:
+    parcel = locker_parcels.get_parcel(db_session=db_session, parcel_id=parcel_id, for_update=True)
+    if parcel.status not in locker_parcels.AWAITING_DEPOSIT:
         raise Conflict(
             f"parcel {parcel.id} is {parcel.status.value}, not awaiting deposit",
             field="parcel_id",
@@ -47,10 +46,8 @@ def request_deposit(*, db_session: Session, parcel_id: int, driver_id: int) -> L
     if parcel.bank_id is None or parcel.compartment_id is None:
         raise Conflict(f"parcel {parcel.id} has no reserved compartment", field="parcel_id")
     handover.ensure_at_stop(db_session=db_session, parcel=parcel, driver_id=driver_id)
-    bank = locker_service.get_bank(db_session=db_session, bank_id=parcel.bank_id)
-    compartment = locker_service.get_compartment(
-        db_session=db_session, compartment_id=parcel.compartment_id
-    )
+    bank = banks.get_bank(db_session=db_session, bank_id=parcel.bank_id)
+    compartment = banks.get_compartment(db_session=db_session, compartment_id=parcel.compartment_id)
     pending = _pending_open(db_session=db_session, parcel_id=parcel.id, purpose="deposit")
     if pending is not None:
         return pending
@@ -64,7 +61,7 @@ def request_deposit(*, db_session: Session, parcel_id: int, driver_id: int) -> L
             bank_code=bank.code,
             compartment=compartment.label,
         )
-    if not locker_service.is_online(db_session=db_session, bank_id=bank.id):
+    if not banks.is_online(db_session=db_session, bank_id=bank.id):
         flag_for_replan(db_session=db_session, parcel=parcel, reason="locker_offline")
         db_session.commit()
         raise BankOffline(
@@ -87,7 +84,7 @@ def request_deposit(*, db_session: Session, parcel_id: int, driver_id: int) -> L
 
 def request_retrieval(*, db_session: Session, parcel_id: int, driver_id: int) -> LockerCommand:
     """Flow: queue the command opening an expired parcel's compartment for the driver."""
-    parcel = locker_service.get_parcel(db_session=db_session, parcel_id=parcel_id, for_update=True)
+    parcel = locker_parcels.get_parcel(db_session=db_session, parcel_id=parcel_id, for_update=True)
     if parcel.status != ParcelStatus.EXPIRED:
         raise Conflict(
             f"parcel {parcel.id} is {parcel.status.value}; only expired parcels are retrieved",
@@ -95,14 +92,12 @@ def request_retrieval(*, db_session: Session, parcel_id: int, driver_id: int) ->
         )
     if parcel.bank_id is None or parcel.compartment_id is None:
         raise Conflict(f"parcel {parcel.id} is in no compartment", field="parcel_id")
-    bank = locker_service.get_bank(db_session=db_session, bank_id=parcel.bank_id)
-    compartment = locker_service.get_compartment(
-        db_session=db_session, compartment_id=parcel.compartment_id
-    )
+    bank = banks.get_bank(db_session=db_session, bank_id=parcel.bank_id)
+    compartment = banks.get_compartment(db_session=db_session, compartment_id=parcel.compartment_id)
     pending = _pending_open(db_session=db_session, parcel_id=parcel.id, purpose="retrieve")
     if pending is not None:
         return pending
-    if not locker_service.is_online(db_session=db_session, bank_id=bank.id):
+    if not banks.is_online(db_session=db_session, bank_id=bank.id):
         raise BankOffline(
             f"locker bank {bank.code} is offline", field="parcel_id", bank_code=bank.code
         )
@@ -151,7 +146,7 @@ def _open(
     purpose: protocol.OpenPurpose,
     actor_id: int,
 ) -> LockerCommand:
-    return locker_service.queue_command(
+    return command_queue.queue_command(
         db_session=db_session,
         bank_id=bank.id,
         kind=protocol.CommandType.OPEN_COMPARTMENT,
@@ -171,7 +166,7 @@ def apply_door_closed(
     staff opening, the parcel left the locker. Returns the outcome recorded with the event."""
     if event.compartment is None:
         return "ignored:no_compartment"
-    compartment = locker_service.get_compartment_by_label(
+    compartment = banks.get_compartment_by_label(
         db_session=db_session, bank_id=bank.id, label=event.compartment
     )
     if compartment is None:
@@ -180,7 +175,7 @@ def apply_door_closed(
     if event.parcel_id is not None:
         parcel = db_session.get(Parcel, event.parcel_id, with_for_update=True)
     if parcel is None:
-        parcel = locker_service.parcel_in_compartment(
+        parcel = locker_parcels.parcel_in_compartment(
             db_session=db_session, compartment_id=compartment.id
         )
     if parcel is None or parcel.compartment_id != compartment.id:
@@ -192,14 +187,14 @@ def apply_door_closed(
 
 
 def _deposited(*, db_session: Session, parcel: Parcel, compartment: Compartment) -> str:
-    if parcel.status not in locker_service.AWAITING_DEPOSIT:
+    if parcel.status not in locker_parcels.AWAITING_DEPOSIT:
         return f"ignored:parcel_{parcel.status.value}"
     lifecycle.transition(parcel, ParcelStatus.READY_FOR_PICKUP)
-    locker_service.set_compartment_status(
+    locker_parcels.set_compartment_status(
         compartment=compartment, status=CompartmentStatus.OCCUPIED
     )
-    locker_service.ensure_pickup_code(db_session=db_session, parcel=parcel)
-    locker_service.sync_order(db_session=db_session, order_id=parcel.order_id)
+    codes.ensure_pickup_code(db_session=db_session, parcel=parcel)
+    locker_parcels.sync_order(db_session=db_session, order_id=parcel.order_id)
     domain_events.emit(
         db_session=db_session,
         kind=domain_events.PARCEL_READY,
@@ -222,17 +217,17 @@ def _emptied(
         purpose = command.purpose if command is not None else None
     if purpose not in ("retrieve", "operator"):
         return "ignored:empty_close"
-    if parcel.status not in locker_service.LIVE_PARCEL:
+    if parcel.status not in locker_parcels.LIVE_PARCEL:
         return f"ignored:parcel_{parcel.status.value}"
     lifecycle.transition(parcel, ParcelStatus.RETRIEVED)
-    locker_service.retire_code(
+    codes.retire_code(
         db_session=db_session,
         parcel_id=parcel.id,
         status=CodeStatus.REVOKED,
         revoke_at_locker=True,
     )
-    locker_service.set_compartment_status(compartment=compartment, status=CompartmentStatus.FREE)
-    locker_service.sync_order(db_session=db_session, order_id=parcel.order_id)
+    locker_parcels.set_compartment_status(compartment=compartment, status=CompartmentStatus.FREE)
+    locker_parcels.sync_order(db_session=db_session, order_id=parcel.order_id)
     domain_events.emit(
         db_session=db_session,
         kind=domain_events.PARCEL_RETRIEVED,

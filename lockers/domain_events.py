@@ -1,7 +1,7 @@
 """The outbox events the locker side emits (consumed by notifications, logistics, operators).
 
 Payloads carry ids, never codes; consumers load what they need (the notifications package
-derives the pickup code with `lockers.service.pickup_code_for_parcel` when it renders an SMS).
+derives the pickup code with `lockers.codes.pickup_code_for_parcel` when it renders an SMS).
 """
 
 from datetime import datetime

@@ -14,8 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
 from app.neighborhoods.models import LockerBank
-from lockers import protocol, resync
-from lockers import service as locker_service
+from lockers import banks, command_queue, protocol, resync
 from lockers.config import get_locker_settings
 from lockers.models import CommandStatus, LockerBankState, LockerCommand, LockerEvent
 
@@ -41,7 +40,7 @@ def take_reported(*, state: LockerBankState, reported: int, reconnect: bool, at:
 
 def track(*, db_session: Session, bank: LockerBank, seq: int) -> None:
     """Advance the bank's gap-free event mark past every stored event."""
-    state = locker_service.get_or_create_state(db_session=db_session, bank_id=bank.id)
+    state = banks.get_or_create_state(db_session=db_session, bank_id=bank.id)
     state.event_seq_max = max(state.event_seq_max or 0, seq)
     if state.event_seq_contiguous is None:
         state.event_seq_contiguous = seq - 1
@@ -122,7 +121,7 @@ def request_missing_events(*, db_session: Session, now: datetime | None = None) 
             )
         )
         if pending is None:
-            locker_service.queue_command(
+            command_queue.queue_command(
                 db_session=db_session,
                 bank_id=state.bank_id,
                 kind=protocol.CommandType.REPLAY_EVENTS,
@@ -153,7 +152,7 @@ def _accept_new_base(*, state: LockerBankState, top: int) -> None:
 def skip_unavailable(*, db_session: Session, bank: LockerBank, result: dict[str, Any]) -> None:
     """Events older than the locker still keeps are gone for good: stop asking for them."""
     oldest = result.get("oldest_available")
-    state = locker_service.get_state(db_session=db_session, bank_id=bank.id)
+    state = banks.get_state(db_session=db_session, bank_id=bank.id)
     if not isinstance(oldest, int) or state is None or state.event_seq_contiguous is None:
         return
     if oldest > state.event_seq_contiguous + 1:

@@ -8,8 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
-from lockers import domain_events
-from lockers import service as locker_service
+from lockers import codes, domain_events, locker_parcels
 from lockers.models import CodeStatus
 from logistics import lifecycle
 from logistics.models import Parcel, ParcelStatus
@@ -45,13 +44,13 @@ def expire_overdue(
 def expire_one(*, db_session: Session, parcel: Parcel) -> None:
     """Mark one overdue parcel expired, revoke its code, tell the resident and the planners."""
     lifecycle.transition(parcel, ParcelStatus.EXPIRED)
-    locker_service.retire_code(
+    codes.retire_code(
         db_session=db_session,
         parcel_id=parcel.id,
         status=CodeStatus.EXPIRED,
         revoke_at_locker=True,
     )
-    locker_service.sync_order(db_session=db_session, order_id=parcel.order_id)
+    locker_parcels.sync_order(db_session=db_session, order_id=parcel.order_id)
     domain_events.emit(
         db_session=db_session,
         kind=domain_events.PARCEL_EXPIRED,

@@ -10,8 +10,7 @@ from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound
 from app.neighborhoods.models import Compartment, CompartmentStatus, Neighborhood
 from app.windows.models import DeliveryWindow
-from lockers import domain_events
-from lockers import service as locker_service
+from lockers import banks, codes, domain_events, locker_parcels
 from lockers.config import get_locker_settings
 from logistics.models import Parcel, ParcelStatus
 
@@ -22,7 +21,7 @@ class ExtensionRefused(Conflict):
 
 def extend(*, db_session: Session, parcel_id: int, resident_id: int) -> Parcel:
     """Flow: extend the resident's parcel deadline once (commits); refusals say why."""
-    parcel = locker_service.get_parcel(db_session=db_session, parcel_id=parcel_id, for_update=True)
+    parcel = locker_parcels.get_parcel(db_session=db_session, parcel_id=parcel_id, for_update=True)
     if parcel.resident_id != resident_id:
         raise NotFound(f"no parcel {parcel_id}", field="parcel_id")
     if parcel.status != ParcelStatus.READY_FOR_PICKUP:
@@ -30,7 +29,7 @@ def extend(*, db_session: Session, parcel_id: int, resident_id: int) -> Parcel:
             f"only a parcel waiting in a locker can be extended; this one is {parcel.status.value}",
             field="parcel_id",
         )
-    code = locker_service.get_pickup_code(db_session=db_session, parcel_id=parcel.id)
+    code = codes.get_pickup_code(db_session=db_session, parcel_id=parcel.id)
     if code is None:
         raise ExtensionRefused("the parcel has no pickup code", field="parcel_id")
     if code.extended_at is not None:
@@ -49,7 +48,7 @@ def extend(*, db_session: Session, parcel_id: int, resident_id: int) -> Parcel:
     parcel.pickup_deadline = new_deadline
     code.expires_at = new_deadline
     code.extended_at = now
-    locker_service.push_code(db_session=db_session, parcel=parcel, row=code)
+    codes.push_code(db_session=db_session, parcel=parcel, row=code)
     domain_events.emit(
         db_session=db_session,
         kind=domain_events.PARCEL_EXTENDED,
@@ -71,9 +70,7 @@ def compartment_needed(*, db_session: Session, parcel: Parcel, until: datetime) 
     """
     if parcel.compartment_id is None or parcel.bank_id is None:
         return "the parcel is in no compartment"
-    compartment = locker_service.get_compartment(
-        db_session=db_session, compartment_id=parcel.compartment_id
-    )
+    compartment = banks.get_compartment(db_session=db_session, compartment_id=parcel.compartment_id)
     awaiting = (ParcelStatus.PACKED, ParcelStatus.RESERVED, ParcelStatus.LOADED)
     other = db_session.scalar(
         select(func.count(Parcel.id)).where(
@@ -94,7 +91,7 @@ def compartment_needed(*, db_session: Session, parcel: Parcel, until: datetime) 
     )
     if unplaced:
         return "parcels for this locker are waiting for a compartment"
-    bank = locker_service.get_bank(db_session=db_session, bank_id=parcel.bank_id)
+    bank = banks.get_bank(db_session=db_session, bank_id=parcel.bank_id)
     city_id = db_session.scalar(
         select(Neighborhood.city_id).where(Neighborhood.id == bank.neighborhood_id)
     )
@@ -125,7 +122,7 @@ def can_extend(*, db_session: Session, parcel: Parcel) -> bool:
     """Whether `extend` would accept this parcel now (for the app's button)."""
     if parcel.status != ParcelStatus.READY_FOR_PICKUP or parcel.pickup_deadline <= utcnow():
         return False
-    code = locker_service.get_pickup_code(db_session=db_session, parcel_id=parcel.id)
+    code = codes.get_pickup_code(db_session=db_session, parcel_id=parcel.id)
     if code is None or code.extended_at is not None:
         return False
     until = parcel.pickup_deadline + timedelta(hours=get_locker_settings().extension_hours)

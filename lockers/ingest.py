@@ -16,10 +16,13 @@ from sqlalchemy.orm import Session
 from app.core.db import utcnow
 from app.neighborhoods.models import LockerBank
 from lockers import (
+    banks,
     coldchain,
+    command_states,
     deposit,
     domain_events,
     event_seq,
+    locker_parcels,
     operator,
     pickup,
     protocol,
@@ -27,7 +30,6 @@ from lockers import (
     settings_sync,
     temperature_log,
 )
-from lockers import service as locker_service
 from lockers.config import get_locker_settings
 from lockers.event_seq import request_missing_events as request_missing_events  # callers' path
 from lockers.models import CommandStatus, LockerBankState, LockerCommand, LockerEvent
@@ -86,7 +88,7 @@ def handle_state(
     except ValidationError as exc:
         log.warning("bank %s sent an invalid state: %s", bank.code, exc.errors()[:1])
         return "invalid"
-    state = locker_service.get_or_create_state(db_session=db_session, bank_id=bank.id)
+    state = banks.get_or_create_state(db_session=db_session, bank_id=bank.id)
     if not message.online:
         if state.online:
             mark_offline(
@@ -226,7 +228,7 @@ def offline_silent_banks(*, db_session: Session, now: datetime | None = None) ->
     # A bank that reported a slower heartbeat gets three of its heartbeats ([S-5.1]).
     states = [s for s in states if (s.last_seen_at or now) < now - settings_sync.offline_after(s)]
     for state in states:
-        bank = locker_service.get_bank(db_session=db_session, bank_id=state.bank_id)
+        bank = banks.get_bank(db_session=db_session, bank_id=state.bank_id)
         mark_offline(
             db_session=db_session, bank=bank, state=state, at=now, reason="heartbeat_timeout"
         )
@@ -234,7 +236,7 @@ def offline_silent_banks(*, db_session: Session, now: datetime | None = None) ->
 
 
 def _touch(*, db_session: Session, bank: LockerBank, at: datetime) -> None:
-    state = locker_service.get_or_create_state(db_session=db_session, bank_id=bank.id)
+    state = banks.get_or_create_state(db_session=db_session, bank_id=bank.id)
     # Heartbeats keep it fresh anyway; write at most once a second per bank.
     if state.online and (state.last_seen_at is None or at - state.last_seen_at > _TOUCH_EVERY):
         state.last_seen_at = at
@@ -257,7 +259,7 @@ def _resend_soon(
 
 
 def _jammed(*, db_session: Session, bank: LockerBank, label: str) -> None:
-    compartment = locker_service.get_compartment_by_label(
+    compartment = banks.get_compartment_by_label(
         db_session=db_session, bank_id=bank.id, label=label
     )
     if compartment is None:
@@ -386,12 +388,12 @@ def handle_ack(
             event_seq.skip_unavailable(
                 db_session=db_session, bank=bank, result=message.result or {}
             )
-        locker_service.notify_finished(db_session=db_session, command=command)
+        command_states.notify_finished(db_session=db_session, command=command)
         return "acked", command
     command.status = CommandStatus.FAILED
     command.error = (message.error or "error")[:80]
     report_failure(db_session=db_session, command=command, reason=command.error)
-    locker_service.notify_finished(db_session=db_session, command=command)
+    command_states.notify_finished(db_session=db_session, command=command)
     return "failed", command
 
 
@@ -412,8 +414,8 @@ def report_failure(*, db_session: Session, command: LockerCommand, reason: str) 
         },
     )
     if command.purpose == protocol.OpenPurpose.DEPOSIT.value and command.parcel_id is not None:
-        parcel = locker_service.get_parcel(db_session=db_session, parcel_id=command.parcel_id)
-        if parcel.status in locker_service.AWAITING_DEPOSIT:
+        parcel = locker_parcels.get_parcel(db_session=db_session, parcel_id=command.parcel_id)
+        if parcel.status in locker_parcels.AWAITING_DEPOSIT:
             deposit.flag_for_replan(
                 db_session=db_session, parcel=parcel, reason=f"open_failed:{reason}"
             )

@@ -12,8 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.events import consumer as events_consumer
 from app.events.models import OutboxEvent
-from lockers import protocol
-from lockers import service as locker_service
+from lockers import codes, locker_parcels, protocol
 from lockers.models import CodeStatus, CommandStatus, LockerCommand
 from logistics.models import Parcel
 
@@ -47,25 +46,25 @@ def _reserved(db_session: Session, event: OutboxEvent) -> str:
 def prepare_parcel(*, db_session: Session, parcel_id: int) -> bool:
     """Issue (or move) the parcel's code and push it to its bank; whether anything was sent."""
     parcel = db_session.get(Parcel, parcel_id)
-    if parcel is None or parcel.status not in locker_service.AWAITING_DEPOSIT:
+    if parcel is None or parcel.status not in locker_parcels.AWAITING_DEPOSIT:
         return False
     if parcel.bank_id is None or parcel.compartment_id is None:
         return False
-    before = locker_service.get_pickup_code(db_session=db_session, parcel_id=parcel.id)
+    before = codes.get_pickup_code(db_session=db_session, parcel_id=parcel.id)
     old_bank = before.bank_id if before is not None else None
     old_status = before.status if before is not None else None
     if before is not None and old_bank != parcel.bank_id and old_status == CodeStatus.ACTIVE:
-        locker_service.retire_code(
+        codes.retire_code(
             db_session=db_session,
             parcel_id=parcel.id,
             status=CodeStatus.REVOKED,
             revoke_at_locker=True,
         )
-    row = locker_service.ensure_pickup_code(db_session=db_session, parcel=parcel)
-    entry = locker_service.code_entry(db_session=db_session, parcel=parcel, row=row)
+    row = codes.ensure_pickup_code(db_session=db_session, parcel=parcel)
+    entry = codes.code_entry(db_session=db_session, parcel=parcel, row=row)
     if _already_pushed(db_session=db_session, parcel_id=parcel.id, entry=entry):
         return False
-    locker_service.push_code(db_session=db_session, parcel=parcel, row=row)
+    codes.push_code(db_session=db_session, parcel=parcel, row=row)
     return True
 
 

@@ -11,8 +11,15 @@ from app.core.db import utcnow
 from app.core.errors import NotFound
 from app.neighborhoods import compartments as compartment_lifecycle
 from app.neighborhoods.models import Compartment, CompartmentStatus, LockerBank
-from lockers import coldchain, domain_events, protocol
-from lockers import service as locker_service
+from lockers import (
+    audit_log,
+    banks,
+    coldchain,
+    command_queue,
+    domain_events,
+    locker_parcels,
+    protocol,
+)
 from lockers.config import get_locker_settings
 from lockers.deposit import BankOffline, flag_for_replan
 from lockers.models import ColdChainExcursion, LockerBankState, LockerCommand
@@ -30,18 +37,18 @@ def remote_open(
     *, db_session: Session, bank_id: int, compartment_id: int, reason: str, operator_id: int
 ) -> LockerCommand:
     """Flow: open a compartment from afar, audited with the operator and the reason."""
-    bank = locker_service.get_bank(db_session=db_session, bank_id=bank_id)
+    bank = banks.get_bank(db_session=db_session, bank_id=bank_id)
     compartment = _compartment_of(
         db_session=db_session, bank_id=bank_id, compartment_id=compartment_id
     )
-    if not locker_service.is_online(db_session=db_session, bank_id=bank.id):
+    if not banks.is_online(db_session=db_session, bank_id=bank.id):
         raise BankOffline(
             f"locker bank {bank.code} is offline", field="bank_id", bank_code=bank.code
         )
-    parcel = locker_service.parcel_in_compartment(
+    parcel = locker_parcels.parcel_in_compartment(
         db_session=db_session, compartment_id=compartment.id
     )
-    command = locker_service.queue_command(
+    command = command_queue.queue_command(
         db_session=db_session,
         bank_id=bank.id,
         kind=protocol.CommandType.OPEN_COMPARTMENT,
@@ -56,7 +63,7 @@ def remote_open(
         compartment_id=compartment.id,
         requested_by_id=operator_id,
     )
-    locker_service.audit(
+    audit_log.audit(
         db_session=db_session,
         actor_id=operator_id,
         action="remote_open",
@@ -80,7 +87,7 @@ def set_out_of_service(
     operator_id: int | None,
 ) -> Compartment:
     """Flow: take a compartment out of service (or back), audited; the locker is told too."""
-    bank = locker_service.get_bank(db_session=db_session, bank_id=bank_id)
+    bank = banks.get_bank(db_session=db_session, bank_id=bank_id)
     compartment = _compartment_of(
         db_session=db_session, bank_id=bank_id, compartment_id=compartment_id
     )
@@ -108,14 +115,14 @@ def mark_out_of_service(
     tell_locker: bool,
 ) -> None:
     """Move a compartment out of service or back (no commit); parcels awaiting it are re-planned."""
-    parcel = locker_service.parcel_in_compartment(
+    parcel = locker_parcels.parcel_in_compartment(
         db_session=db_session, compartment_id=compartment.id
     )
     if out_of_service:
         if compartment.status == CompartmentStatus.OUT_OF_SERVICE:
             return
         compartment_lifecycle.transition(compartment, CompartmentStatus.OUT_OF_SERVICE)
-        if parcel is not None and parcel.status in locker_service.AWAITING_DEPOSIT:
+        if parcel is not None and parcel.status in locker_parcels.AWAITING_DEPOSIT:
             flag_for_replan(
                 db_session=db_session, parcel=parcel, reason="compartment_out_of_service"
             )
@@ -138,7 +145,7 @@ def mark_out_of_service(
         compartment_lifecycle.transition(compartment, _status_from_parcel(parcel))
     command_id = None
     if tell_locker:
-        command = locker_service.queue_command(
+        command = command_queue.queue_command(
             db_session=db_session,
             bank_id=bank.id,
             kind=protocol.CommandType.SET_OUT_OF_SERVICE,
@@ -148,7 +155,7 @@ def mark_out_of_service(
             requested_by_id=actor_id,
         )
         command_id = command.id
-    locker_service.audit(
+    audit_log.audit(
         db_session=db_session,
         actor_id=actor_id,
         action="out_of_service" if out_of_service else "back_in_service",
@@ -162,7 +169,7 @@ def mark_out_of_service(
 def _status_from_parcel(parcel: Parcel | None) -> CompartmentStatus:
     if parcel is None:
         return CompartmentStatus.FREE
-    if parcel.status in locker_service.AWAITING_DEPOSIT:
+    if parcel.status in locker_parcels.AWAITING_DEPOSIT:
         return CompartmentStatus.RESERVED
     if parcel.status in (ParcelStatus.READY_FOR_PICKUP, ParcelStatus.EXPIRED):
         return CompartmentStatus.OCCUPIED
@@ -184,7 +191,7 @@ class BankPicture:
 
 def bank_picture(*, db_session: Session, bank_id: int) -> BankPicture:
     """Everything an operator needs to see about one bank now."""
-    bank = locker_service.get_bank(db_session=db_session, bank_id=bank_id)
+    bank = banks.get_bank(db_session=db_session, bank_id=bank_id)
     compartments = list(
         db_session.scalars(
             select(Compartment).where(Compartment.bank_id == bank.id).order_by(Compartment.label)
@@ -192,13 +199,13 @@ def bank_picture(*, db_session: Session, bank_id: int) -> BankPicture:
     )
     return BankPicture(
         bank=bank,
-        state=locker_service.get_state(db_session=db_session, bank_id=bank.id),
-        online=locker_service.is_online(db_session=db_session, bank_id=bank.id),
+        state=banks.get_state(db_session=db_session, bank_id=bank.id),
+        online=banks.is_online(db_session=db_session, bank_id=bank.id),
         compartments=[
-            (c, locker_service.parcel_in_compartment(db_session=db_session, compartment_id=c.id))
+            (c, locker_parcels.parcel_in_compartment(db_session=db_session, compartment_id=c.id))
             for c in compartments
         ],
-        pending_commands=locker_service.get_commands(
+        pending_commands=command_queue.get_commands(
             db_session=db_session, bank_id=bank.id, pending_only=True
         ),
         open_excursions=coldchain.open_excursions(db_session=db_session, bank_id=bank.id),

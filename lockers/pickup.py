@@ -9,8 +9,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from app.neighborhoods.models import CompartmentStatus, LockerBank
-from lockers import domain_events, protocol
-from lockers import service as locker_service
+from lockers import banks, codes, domain_events, locker_parcels, protocol
 from lockers.models import CodeStatus
 from logistics import lifecycle
 from logistics.models import Parcel, ParcelStatus
@@ -34,17 +33,17 @@ def apply_collected(*, db_session: Session, bank: LockerBank, event: protocol.Ev
     if parcel.status not in _COLLECTABLE:
         return f"ignored:parcel_{parcel.status.value}"
     lifecycle.transition(parcel, ParcelStatus.COLLECTED)
-    locker_service.retire_code(
+    codes.retire_code(
         db_session=db_session, parcel_id=parcel.id, status=CodeStatus.USED, revoke_at_locker=False
     )
     if parcel.compartment_id is not None:
-        compartment = locker_service.get_compartment(
+        compartment = banks.get_compartment(
             db_session=db_session, compartment_id=parcel.compartment_id
         )
-        locker_service.set_compartment_status(
+        locker_parcels.set_compartment_status(
             compartment=compartment, status=CompartmentStatus.FREE
         )
-    locker_service.sync_order(db_session=db_session, order_id=parcel.order_id)
+    locker_parcels.sync_order(db_session=db_session, order_id=parcel.order_id)
     domain_events.emit(
         db_session=db_session,
         kind=domain_events.PARCEL_COLLECTED,
@@ -60,7 +59,7 @@ def apply_code_rejected(
     *, db_session: Session, bank: LockerBank, event: protocol.EventMessage
 ) -> str:
     """A wrong code was typed: keep the locker's count of failed tries."""
-    state = locker_service.get_or_create_state(db_session=db_session, bank_id=bank.id)
+    state = banks.get_or_create_state(db_session=db_session, bank_id=bank.id)
     state.keypad_failed_attempts = int(event.data.get("failed_attempts", 0))
     return "applied:code_rejected"
 
@@ -69,7 +68,7 @@ def apply_keypad_locked(
     *, db_session: Session, bank: LockerBank, event: protocol.EventMessage
 ) -> str:
     """Too many wrong codes: the locker locked its keypad until a time; operators are told."""
-    state = locker_service.get_or_create_state(db_session=db_session, bank_id=bank.id)
+    state = banks.get_or_create_state(db_session=db_session, bank_id=bank.id)
     until = _parse_time(event.data.get("until"))
     if until is not None and (
         state.keypad_locked_until is None or until > state.keypad_locked_until
@@ -95,7 +94,7 @@ def apply_keypad_unlocked(
     *, db_session: Session, bank: LockerBank, event: protocol.EventMessage
 ) -> str:
     """The lockout ended at the locker."""
-    state = locker_service.get_or_create_state(db_session=db_session, bank_id=bank.id)
+    state = banks.get_or_create_state(db_session=db_session, bank_id=bank.id)
     if state.keypad_locked_until is not None and state.keypad_locked_until <= event.ts:
         state.keypad_locked_until = None
     state.keypad_failed_attempts = 0

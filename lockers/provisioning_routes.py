@@ -6,8 +6,7 @@ from pydantic import BaseModel, ConfigDict
 
 from app.auth.deps import CurrentOperator
 from app.core.db import SessionDep
-from lockers import provisioning
-from lockers import service as locker_service
+from lockers import banks, provisioning
 
 router = APIRouter(prefix="/lockers", tags=["lockers", "operator"])
 
@@ -29,7 +28,7 @@ def issue_credentials(
     bank_id: int,
     body: CredentialsRequest | None = None,
 ) -> provisioning.Provisioned:
-    bank = locker_service.get_bank(db_session=db, bank_id=bank_id)
+    bank = banks.get_bank(db_session=db, bank_id=bank_id)
     sheet = provisioning.provision(
         db_session=db, bank=bank, rotate=body.rotate if body is not None else False
     )

@@ -20,11 +20,10 @@ from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
 from app.neighborhoods.models import Compartment, CompartmentStatus
-from lockers import protocol
-from lockers import service as locker_service
+from lockers import banks, codes, command_queue, locker_parcels, protocol
 from lockers.config import get_locker_settings
 from lockers.models import CodeStatus, CommandStatus, LockerCommand
-from logistics.models import ParcelStatus
+from logistics.models import Parcel, ParcelStatus
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +72,10 @@ def resync_bank(
         command.finished_at = now
     contents: list[dict[str, Any]] = []
     entries: list[tuple[dict[str, Any], datetime]] = []
-    for parcel in locker_service.parcels_held_for_bank(db_session=db_session, bank_id=bank_id):
+    for parcel in parcels_held_for_bank(db_session=db_session, bank_id=bank_id):
         assert parcel.compartment_id is not None  # selected so
         if parcel.status in _INSIDE:
-            compartment = locker_service.get_compartment(
+            compartment = banks.get_compartment(
                 db_session=db_session, compartment_id=parcel.compartment_id
             )
             contents.append(
@@ -84,15 +83,15 @@ def resync_bank(
                     compartment=compartment.label, parcel_id=parcel.id
                 ).model_dump()
             )
-        row = locker_service.get_pickup_code(db_session=db_session, parcel_id=parcel.id)
+        row = codes.get_pickup_code(db_session=db_session, parcel_id=parcel.id)
         if row is None or row.status != CodeStatus.ACTIVE or row.bank_id != bank_id:
             continue  # not issued yet: the intake or the deposit pushes it when it is
-        entry = locker_service.code_entry(db_session=db_session, parcel=parcel, row=row)
+        entry = codes.code_entry(db_session=db_session, parcel=parcel, row=row)
         entries.append((entry, row.expires_at))
     queued: list[LockerCommand] = []
     if contents:
         queued.append(
-            locker_service.queue_command(
+            command_queue.queue_command(
                 db_session=db_session,
                 bank_id=bank_id,
                 kind=protocol.CommandType.SET_CONTENTS,
@@ -104,7 +103,7 @@ def resync_bank(
         )
     for label in _out_of_service_labels(db_session=db_session, bank_id=bank_id):
         queued.append(
-            locker_service.queue_command(
+            command_queue.queue_command(
                 db_session=db_session,
                 bank_id=bank_id,
                 kind=protocol.CommandType.SET_OUT_OF_SERVICE,
@@ -118,7 +117,7 @@ def resync_bank(
         chunk = entries[start : start + CODES_PER_COMMAND]
         last_expiry = max(expires_at for _, expires_at in chunk)
         queued.append(
-            locker_service.queue_command(
+            command_queue.queue_command(
                 db_session=db_session,
                 bank_id=bank_id,
                 kind=protocol.CommandType.LOAD_CODES,
@@ -172,4 +171,20 @@ def replay_answered_without_effect(
         and last.status == CommandStatus.ACKED
         and last.payload.get("from_seq") == from_seq
         and last.created_at >= gap_since
+    )
+
+
+def parcels_held_for_bank(*, db_session: Session, bank_id: int) -> list[Parcel]:
+    """The bank's parcels a locker must know of: reserved or loaded (awaiting deposit), ready
+    for pickup or expired (inside a compartment), each with its compartment; by id."""
+    return list(
+        db_session.scalars(
+            select(Parcel)
+            .where(
+                Parcel.bank_id == bank_id,
+                Parcel.compartment_id.is_not(None),
+                Parcel.status.in_((*locker_parcels.AWAITING_DEPOSIT, *locker_parcels.LIVE_PARCEL)),
+            )
+            .order_by(Parcel.id)
+        )
     )

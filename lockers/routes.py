@@ -15,8 +15,17 @@ from app.core.errors import Forbidden, NotFound
 from app.core.limits import DbId
 from app.neighborhoods.models import LockerBank, Neighborhood
 from app.staff.models import StaffUser
-from lockers import coldchain, deposit, extension, operator, protocol
-from lockers import service as locker_service
+from lockers import (
+    audit_log,
+    banks,
+    codes,
+    coldchain,
+    deposit,
+    extension,
+    locker_parcels,
+    operator,
+    protocol,
+)
 from lockers.models import LockerCommand, LockerEvent
 from lockers.schemas import (
     AuditRead,
@@ -83,20 +92,16 @@ def _command_read(command: LockerCommand) -> CommandRead:
 def _my_parcel(db: Session, parcel: Parcel) -> MyParcelRead:
     bank = db.get(LockerBank, parcel.bank_id) if parcel.bank_id is not None else None
     compartment = (
-        locker_service.get_compartment(db_session=db, compartment_id=parcel.compartment_id)
+        banks.get_compartment(db_session=db, compartment_id=parcel.compartment_id)
         if parcel.compartment_id is not None
         else None
     )
     city_zone = "UTC"
     if bank is not None:
         city_zone = _bank_city(db, bank).timezone
-    code_row = locker_service.get_pickup_code(db_session=db, parcel_id=parcel.id)
+    code_row = codes.get_pickup_code(db_session=db, parcel_id=parcel.id)
     in_locker = parcel.status == ParcelStatus.READY_FOR_PICKUP
-    code = (
-        locker_service.pickup_code_for_parcel(db_session=db, parcel_id=parcel.id)
-        if in_locker
-        else None
-    )
+    code = codes.pickup_code_for_parcel(db_session=db, parcel_id=parcel.id) if in_locker else None
     flags = coldchain.flags_for_parcel(db_session=db, parcel_id=parcel.id)
     extended = code_row is not None and code_row.extended_at is not None
     can_extend = in_locker and extension.can_extend(db_session=db, parcel=parcel)
@@ -124,13 +129,13 @@ def _my_parcel(db: Session, parcel: Parcel) -> MyParcelRead:
 
 
 def _summary_fields(db: Session, bank: LockerBank) -> dict[str, object]:
-    state = locker_service.get_state(db_session=db, bank_id=bank.id)
+    state = banks.get_state(db_session=db, bank_id=bank.id)
     return {
         "id": bank.id,
         "code": bank.code,
         "name": bank.name,
         "address": bank.address,
-        "online": locker_service.is_online(db_session=db, bank_id=bank.id),
+        "online": banks.is_online(db_session=db, bank_id=bank.id),
         "last_seen_at": state.last_seen_at if state else None,
         "keypad_locked_until": state.keypad_locked_until if state else None,
         "open_alarms": sum(
@@ -184,12 +189,12 @@ def list_retrievals(
     if bank_id is not None:
         _staff_bank(db, staff, bank_id)
     items = []
-    for parcel in locker_service.parcels_to_retrieve(db_session=db, bank_id=bank_id):
+    for parcel in locker_parcels.parcels_to_retrieve(db_session=db, bank_id=bank_id):
         bank = db.get(LockerBank, parcel.bank_id) if parcel.bank_id is not None else None
         if bank is None or _bank_city(db, bank).id != staff.city_id:
             continue
         compartment = (
-            locker_service.get_compartment(db_session=db, compartment_id=parcel.compartment_id)
+            banks.get_compartment(db_session=db, compartment_id=parcel.compartment_id)
             if parcel.compartment_id is not None
             else None
         )
@@ -227,7 +232,7 @@ def get_command(db: SessionDep, principal: CurrentPrincipal, command_id: str) ->
 def my_parcels(db: SessionDep, resident: CurrentResident) -> list[MyParcelRead]:
     """Each parcel with its bank, address, compartment, pickup code (while it waits in the
     locker) and deadline in the city's time."""
-    parcels = locker_service.get_parcels_of_resident(db_session=db, resident_id=resident.id)
+    parcels = locker_parcels.get_parcels_of_resident(db_session=db, resident_id=resident.id)
     return [_my_parcel(db, p) for p in parcels]
 
 
@@ -349,7 +354,7 @@ def out_of_service(
         reason=body.reason,
         operator_id=operator_user.id,
     )
-    parcel = locker_service.parcel_in_compartment(db_session=db, compartment_id=compartment.id)
+    parcel = locker_parcels.parcel_in_compartment(db_session=db, compartment_id=compartment.id)
     return CompartmentState(
         id=compartment.id,
         label=compartment.label,
@@ -368,8 +373,7 @@ def out_of_service(
 def bank_audit(db: SessionDep, operator_user: CurrentOperator, bank_id: int) -> list[AuditRead]:
     bank = _staff_bank(db, operator_user, bank_id)
     return [
-        AuditRead.model_validate(e)
-        for e in locker_service.get_audit_log(db_session=db, bank_id=bank.id)
+        AuditRead.model_validate(e) for e in audit_log.get_audit_log(db_session=db, bank_id=bank.id)
     ]
 
 

@@ -16,8 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lockers import protocol
-from lockers import service as locker_service
+from lockers import command_queue, protocol
 from lockers.config import get_locker_settings
 from lockers.models import CommandStatus, LockerBankState, LockerCommand
 
@@ -57,7 +56,7 @@ def sync_settings(
         return None
     if _pending_configure(db_session=db_session, bank_id=bank_id):
         return None
-    return locker_service.queue_command(
+    return command_queue.queue_command(
         db_session=db_session,
         bank_id=bank_id,
         kind=protocol.CommandType.CONFIGURE,

@@ -1,6 +1,6 @@
 """In-process wake-ups: a bridge running in this process hears of new commands at commit.
 
-Across processes the bridge is woken by PostgreSQL NOTIFY (see service.queue_command) or finds
+Across processes the bridge is woken by PostgreSQL NOTIFY (see command_queue.queue_command) or finds
 new commands by polling.
 """
 

@@ -42,9 +42,9 @@ def _bank(db_session: Session, bank_id: Any) -> LockerBank:
 
 def pickup_code(db_session: Session, parcel_id: int) -> str | None:
     """The parcel's clear pickup code while it is usable (derived by the lockers package)."""
-    from lockers import service as locker_service
+    from lockers import codes
 
-    return locker_service.pickup_code_for_parcel(db_session=db_session, parcel_id=parcel_id)
+    return codes.pickup_code_for_parcel(db_session=db_session, parcel_id=parcel_id)
 
 
 def _money(params: dict[str, Any], name: str) -> str:

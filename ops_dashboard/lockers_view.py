@@ -11,9 +11,8 @@ from app.core.errors import DomainError, InvalidInput, NotFound
 from app.neighborhoods.models import Compartment, LockerBank, Neighborhood
 from app.staff.models import StaffUser
 from app.web.session import PageOperator
+from lockers import audit_log, resync
 from lockers import operator as locker_operator
-from lockers import resync
-from lockers import service as locker_service
 from logistics import compartment_move
 from ops_dashboard import lockers_queries as queries
 from ops_dashboard.pages import pages
@@ -58,7 +57,7 @@ def lockers_table(
 def _bank_context(db: Session, bank: LockerBank) -> dict[str, Any]:
     picture = locker_operator.bank_picture(db_session=db, bank_id=bank.id)
     reported = (picture.state.state if picture.state else None) or {}
-    audit = locker_service.get_audit_log(db_session=db, bank_id=bank.id, limit=30)
+    audit = audit_log.get_audit_log(db_session=db, bank_id=bank.id, limit=30)
     return {
         "bank": bank,
         "picture": picture,
@@ -200,7 +199,7 @@ def resync_codes(
     except DomainError as refusal:
         return _refused(request, db, bank, refusal)
     commands = resync.resync_bank(db_session=db, bank_id=bank.id, reason="operator", supersede=True)
-    locker_service.audit(
+    audit_log.audit(
         db_session=db,
         actor_id=operator.id,
         action="resync",

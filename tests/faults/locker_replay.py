@@ -25,8 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.enums import CompartmentSize, TemperatureClass
 from app.events.models import OutboxEvent
-from lockers import domain_events
-from lockers import service as locker_service
+from lockers import codes, domain_events
 from lockers.broker import MqttTarget
 from lockers.config import get_locker_settings
 from lockers.models import LockerBankState, LockerEvent
@@ -98,13 +97,13 @@ def run(
             wait_for(lambda: _count_status(sessions, ids, ParcelStatus.READY_FOR_PICKUP) == parcels,
                      timeout=60, interval=0.1)  # fmt: skip
             with sessions() as db:
-                codes = [locker_service.pickup_code_for_parcel(db_session=db, parcel_id=p)
-                         for p in ids]  # fmt: skip
+                pickup_codes = [codes.pickup_code_for_parcel(db_session=db, parcel_id=p)
+                                for p in ids]  # fmt: skip
             first_seq = bank.event_seq + 1
 
             bank.drop_link(3600)
             wait_for(lambda: not _online(sessions, world.bank.id), timeout=20)
-            _a_day_at_the_locker(bank, codes)
+            _a_day_at_the_locker(bank, pickup_codes)
             last_seq = bank.event_seq
             result.events_offline = last_seq - first_seq + 1
 

@@ -270,7 +270,7 @@ def fleet(mqtt_target: MqttTarget, prefix: str) -> Iterator[Fleet]:
 @pytest.fixture
 def online_bank(world: World, fleet: Fleet, bridge: Bridge) -> VirtualBank:
     """The world's bank, simulated, online and known online to the server."""
-    from lockers import service as locker_service
+    from lockers import banks
 
     bank = fleet.add_bank(world.spec())
     fleet.start()
@@ -278,7 +278,7 @@ def online_bank(world: World, fleet: Fleet, bridge: Bridge) -> VirtualBank:
 
     def _online() -> bool:
         with world.sessions() as db:
-            return locker_service.is_online(db_session=db, bank_id=world.bank.id)
+            return banks.is_online(db_session=db, bank_id=world.bank.id)
 
     wait_for(_online)
     return bank

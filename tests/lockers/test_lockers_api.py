@@ -12,8 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
 from app.events.models import OutboxEvent
-from lockers import domain_events
-from lockers import service as locker_service
+from lockers import codes, command_queue, domain_events, protocol
 from lockers.models import LockerCommand
 from logistics.models import ParcelStatus
 from tests.lockers.conftest import World, build_world
@@ -164,16 +163,14 @@ def test_my_parcels_shows_only_mine_with_code_when_ready(
     neighbour = w.make.resident(w.hood)
     theirs = w.parcel("A3", resident=neighbour, status=ParcelStatus.READY_FOR_PICKUP)
     for parcel in (mine, theirs):
-        locker_service.ensure_pickup_code(db_session=db, parcel=parcel)
+        codes.ensure_pickup_code(db_session=db, parcel=parcel)
 
     listing = client_for(w.resident).get("/lockers/my-parcels").json()
 
     by_id = {p["parcel_id"]: p for p in listing}
     assert set(by_id) == {mine.id, on_the_way.id}
     ready = by_id[mine.id]
-    assert ready["pickup_code"] == locker_service.pickup_code_for_parcel(
-        db_session=db, parcel_id=mine.id
-    )
+    assert ready["pickup_code"] == codes.pickup_code_for_parcel(db_session=db, parcel_id=mine.id)
     assert ready["compartment"] == "A1" and ready["address"] == "1 Test Road"
     assert ready["timezone"] == "Asia/Shanghai" and ready["pickup_deadline"].endswith("+08:00")
     assert ready["qr_text"].startswith(f"PKP1:{w.bank.code}:{mine.id}:")
@@ -185,7 +182,7 @@ def test_a_resident_cannot_extend_someone_elses_parcel(
 ) -> None:
     neighbour = w.make.resident(w.hood)
     theirs = w.parcel("A3", resident=neighbour, status=ParcelStatus.READY_FOR_PICKUP)
-    locker_service.ensure_pickup_code(db_session=db, parcel=theirs)
+    codes.ensure_pickup_code(db_session=db, parcel=theirs)
     response = client_for(w.resident).post(f"/lockers/parcels/{theirs.id}/extend")
     assert response.status_code == 404
     assert client_for(w.driver).post(f"/lockers/parcels/{theirs.id}/extend").status_code == 403
@@ -195,10 +192,10 @@ def test_commands_are_visible_to_their_driver_and_operators_only(
     client_for: Callable[[Any], TestClient], w: World, db: Session
 ) -> None:
     parcel = w.parcel("A1")
-    command = locker_service.queue_command(
+    command = command_queue.queue_command(
         db_session=db,
         bank_id=w.bank.id,
-        kind=locker_service.protocol.CommandType.OPEN_COMPARTMENT,
+        kind=protocol.CommandType.OPEN_COMPARTMENT,
         args={"compartment": "A1", "purpose": "deposit", "parcel_id": parcel.id},
         ttl_seconds=60,
         purpose="deposit",

@@ -12,8 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.events.models import OutboxEvent
-from lockers import deposit, domain_events, mosquitto
-from lockers import service as locker_service
+from lockers import codes, deposit, domain_events, mosquitto
 from lockers.credentials import locker_password
 from lockers.models import CommandStatus, LockerBankState, LockerCommand
 from lockers.simulator import Fleet
@@ -120,7 +119,7 @@ def _status(world: World, parcel_id: int) -> ParcelStatus:
 
 def _code(world: World, parcel_id: int) -> str:
     with world.sessions() as db:
-        code = locker_service.pickup_code_for_parcel(db_session=db, parcel_id=parcel_id)
+        code = codes.pickup_code_for_parcel(db_session=db, parcel_id=parcel_id)
     assert code is not None
     return code
 

@@ -12,7 +12,6 @@ from app.events.models import OutboxEvent
 from app.neighborhoods.models import Compartment, CompartmentStatus
 from app.orders.models import Order, OrderStatus
 from lockers import codes, domain_events, expiry, protocol
-from lockers import service as locker_service
 from lockers.bridge import Bridge
 from lockers.models import (
     AuditLog,
@@ -103,7 +102,7 @@ def test_resident_pickup_with_code_collects_everything(
 
 def locker_service_code(world: World, parcel_id: int) -> str | None:
     with world.sessions() as db:
-        return locker_service.pickup_code_for_parcel(db_session=db, parcel_id=parcel_id)
+        return codes.pickup_code_for_parcel(db_session=db, parcel_id=parcel_id)
 
 
 def test_qr_pickup(

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from lockers import intake, resync
-from lockers import service as locker_service
+from lockers import banks, codes, intake, resync
 from lockers.bridge import Bridge
 from lockers.models import CommandStatus, LockerBankState, LockerCommand
 from lockers.simulator import Fleet, VirtualBank
@@ -44,7 +43,7 @@ def _reserved_with_code(world: World, label: str) -> Parcel:
 
 def _code(world: World, parcel_id: int) -> str:
     with world.sessions() as db:
-        code = locker_service.pickup_code_for_parcel(db_session=db, parcel_id=parcel_id)
+        code = codes.pickup_code_for_parcel(db_session=db, parcel_id=parcel_id)
     assert code is not None
     return code
 
@@ -114,7 +113,7 @@ def test_restart_with_storage_kept_needs_no_resync(
 
     def _online() -> bool:  # a fresh session each time: one session keeps what it read first
         with world.sessions() as db:
-            return locker_service.is_online(db_session=db, bank_id=world.bank.id)
+            return banks.is_online(db_session=db, bank_id=world.bank.id)
 
     wait_for(_online)
     assert online_bank.enter_code(_code(world, parcel.id)) == "opened:A1"

@@ -10,8 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
 from app.neighborhoods.models import CompartmentStatus
-from lockers import event_seq, ingest, intake, protocol, resync
-from lockers import service as locker_service
+from lockers import codes, event_seq, ingest, intake, protocol, resync
 from lockers.models import CommandStatus, LockerBankState, LockerCommand
 from logistics.models import ParcelStatus
 from tests.lockers.conftest import World, build_world
@@ -75,7 +74,7 @@ def _replays(w: World, db: Session) -> list[LockerCommand]:
 
 def test_a_resync_carries_what_the_locker_must_hold(w: World, db: Session) -> None:
     ready = w.parcel("A1", status=ParcelStatus.READY_FOR_PICKUP)
-    locker_service.ensure_pickup_code(db_session=db, parcel=ready)
+    codes.ensure_pickup_code(db_session=db, parcel=ready)
     coming = w.parcel("A2")
     intake.prepare_parcel(db_session=db, parcel_id=coming.id)
     no_code_yet = w.parcel("A3")

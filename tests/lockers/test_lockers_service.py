@@ -13,17 +13,19 @@ from app.events.models import OutboxEvent
 from app.neighborhoods.models import CompartmentStatus
 from app.orders.models import Order, OrderStatus
 from lockers import (
+    banks,
     codes,
     coldchain,
+    command_queue,
     domain_events,
     expiry,
     extension,
     ingest,
+    locker_parcels,
     outbox,
     protocol,
     settings_sync,
 )
-from lockers import service as locker_service
 from lockers.models import (
     CodeStatus,
     ColdChainExcursion,
@@ -54,19 +56,19 @@ def _events(db: Session, kind: str, **match: object) -> list[OutboxEvent]:
 def test_codes_are_unique_among_a_banks_live_parcels(w: World, db: Session) -> None:
     first, second = w.parcel("A1"), w.parcel("A2")
     # Make `first` hold exactly the code `second` would get at nonce 0: a collision.
-    row = locker_service.ensure_pickup_code(db_session=db, parcel=first)
+    row = codes.ensure_pickup_code(db_session=db, parcel=first)
     clash = codes.pickup_code_hash(parcel_id=second.id, nonce=0)
     row.code_hash = row.live_code_hash = clash
     db.flush()
 
-    issued = locker_service.ensure_pickup_code(db_session=db, parcel=second)
+    issued = codes.ensure_pickup_code(db_session=db, parcel=second)
 
     assert issued.nonce == 1 and issued.live_code_hash != clash
-    assert locker_service.pickup_code_for_parcel(db_session=db, parcel_id=second.id) == (
+    assert codes.pickup_code_for_parcel(db_session=db, parcel_id=second.id) == (
         codes.pickup_code(parcel_id=second.id, nonce=1)
     )
     # Once the first code is used, its hash no longer blocks anyone.
-    locker_service.retire_code(
+    codes.retire_code(
         db_session=db, parcel_id=first.id, status=CodeStatus.USED, revoke_at_locker=False
     )
     assert db.get(PickupCode, row.id).live_code_hash is None  # type: ignore[union-attr]
@@ -74,8 +76,8 @@ def test_codes_are_unique_among_a_banks_live_parcels(w: World, db: Session) -> N
 
 def test_the_locker_gets_a_slow_salted_hash_never_the_code(w: World, db: Session) -> None:
     parcel = w.parcel("A1")
-    row = locker_service.ensure_pickup_code(db_session=db, parcel=parcel)
-    command = locker_service.push_code(db_session=db, parcel=parcel, row=row)
+    row = codes.ensure_pickup_code(db_session=db, parcel=parcel)
+    command = codes.push_code(db_session=db, parcel=parcel, row=row)
     clear = codes.pickup_code(parcel_id=parcel.id, nonce=row.nonce)
 
     entry = protocol.CodeEntry.model_validate(command.payload["codes"][0])
@@ -91,14 +93,14 @@ def test_the_locker_gets_a_slow_salted_hash_never_the_code(w: World, db: Session
 
 def test_no_code_before_issue(w: World, db: Session) -> None:
     parcel = w.parcel("A1")
-    assert locker_service.pickup_code_for_parcel(db_session=db, parcel_id=parcel.id) is None
+    assert codes.pickup_code_for_parcel(db_session=db, parcel_id=parcel.id) is None
 
 
 # --- the command outbox and acks -------------------------------------------------------------
 
 
 def _command(w: World, db: Session, ttl: float = 60) -> LockerCommand:
-    return locker_service.queue_command(
+    return command_queue.queue_command(
         db_session=db,
         bank_id=w.bank.id,
         kind=protocol.CommandType.SET_OUT_OF_SERVICE,
@@ -207,7 +209,7 @@ def _state(w: World, db: Session, message: protocol.StateMessage, at: object = N
 
 def test_last_will_and_heartbeat_timeout_take_a_bank_offline(w: World, db: Session) -> None:
     assert _state(w, db, protocol.StateMessage(online=True, seq=1, ts=utcnow())) == "online"
-    assert locker_service.is_online(db_session=db, bank_id=w.bank.id)
+    assert banks.is_online(db_session=db, bank_id=w.bank.id)
     assert _state(w, db, protocol.StateMessage(online=False, reason="connection_lost")) == (
         "offline"
     )
@@ -216,7 +218,7 @@ def test_last_will_and_heartbeat_timeout_take_a_bank_offline(w: World, db: Sessi
 
     assert _state(w, db, protocol.StateMessage(online=True, seq=2, ts=utcnow())) == "online"
     later = utcnow() + timedelta(seconds=10)
-    assert not locker_service.is_online(db_session=db, bank_id=w.bank.id, now=later)
+    assert not banks.is_online(db_session=db, bank_id=w.bank.id, now=later)
     assert ingest.offline_silent_banks(db_session=db, now=later) == [w.bank.id]
     offline = _events(db, domain_events.LOCKER_OFFLINE, bank_id=w.bank.id)
     assert [e.payload["reason"] for e in offline] == ["connection_lost", "heartbeat_timeout"]
@@ -369,13 +371,13 @@ def test_overdue_parcels_expire_and_their_codes_are_revoked(w: World, db: Sessio
         "A2", status=ParcelStatus.READY_FOR_PICKUP, deadline=utcnow() + timedelta(hours=1)
     )
     for parcel in (overdue, fine):
-        locker_service.ensure_pickup_code(db_session=db, parcel=parcel)
+        codes.ensure_pickup_code(db_session=db, parcel=parcel)
 
     assert overdue.id in expiry.expire_overdue(db_session=db)
 
     assert overdue.status == ParcelStatus.EXPIRED and fine.status == ParcelStatus.READY_FOR_PICKUP
     assert db.get(Order, overdue.order_id).status == OrderStatus.EXPIRED  # type: ignore[union-attr]
-    assert locker_service.pickup_code_for_parcel(db_session=db, parcel_id=overdue.id) is None
+    assert codes.pickup_code_for_parcel(db_session=db, parcel_id=overdue.id) is None
     revoke = db.scalar(
         select(LockerCommand).where(
             LockerCommand.parcel_id == overdue.id, LockerCommand.kind == "revoke_code"
@@ -383,7 +385,7 @@ def test_overdue_parcels_expire_and_their_codes_are_revoked(w: World, db: Sessio
     )
     assert revoke is not None and revoke.payload == {"parcel_id": overdue.id}
     assert len(_events(db, domain_events.PARCEL_EXPIRED, parcel_id=overdue.id)) == 1
-    assert [p.id for p in locker_service.parcels_to_retrieve(db_session=db, bank_id=w.bank.id)] == [
+    assert [p.id for p in locker_parcels.parcels_to_retrieve(db_session=db, bank_id=w.bank.id)] == [
         overdue.id
     ]
     assert w.compartments["A1"].status == CompartmentStatus.OCCUPIED  # until retrieved
@@ -391,7 +393,7 @@ def test_overdue_parcels_expire_and_their_codes_are_revoked(w: World, db: Sessio
 
 def test_extension_refused_when_the_compartment_is_needed(w: World, db: Session) -> None:
     parcel = w.parcel("A1", status=ParcelStatus.READY_FOR_PICKUP)
-    locker_service.ensure_pickup_code(db_session=db, parcel=parcel)
+    codes.ensure_pickup_code(db_session=db, parcel=parcel)
     until = parcel.pickup_deadline + timedelta(hours=24)
     assert extension.compartment_needed(db_session=db, parcel=parcel, until=until) is None
 
@@ -415,7 +417,7 @@ def test_extension_refused_when_the_compartment_is_needed(w: World, db: Session)
 def test_sync_order_walks_the_state_machine(w: World, db: Session) -> None:
     parcel = w.parcel("A1", order_status=OrderStatus.CONFIRMED)
     parcel.status = ParcelStatus.COLLECTED
-    order = locker_service.sync_order(db_session=db, order_id=parcel.order_id)
+    order = locker_parcels.sync_order(db_session=db, order_id=parcel.order_id)
     assert order is not None and order.status == OrderStatus.COLLECTED
 
 
@@ -484,7 +486,7 @@ def test_reservations_issue_and_push_codes_once(w: World, db: Session) -> None:
         },
     )
     assert intake.consume_reservations(db_session=db) >= 1
-    assert locker_service.pickup_code_for_parcel(db_session=db, parcel_id=parcel.id)
+    assert codes.pickup_code_for_parcel(db_session=db, parcel_id=parcel.id)
     pushes = db.scalars(
         select(LockerCommand).where(
             LockerCommand.parcel_id == parcel.id, LockerCommand.kind == "load_codes"

@@ -10,8 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.db import utcnow
 from app.core.enums import CompartmentSize, TemperatureClass
 from app.events.models import OutboxEvent
-from lockers import deposit
-from lockers import service as locker_service
+from lockers import banks, deposit
 from logistics import driver as driver_service
 from logistics import handover, lifecycle, pipeline
 from logistics.models import Parcel, ParcelStatus, Route, RouteStatus, RouteStop, StopStatus
@@ -39,7 +38,7 @@ def published_route(world: World, db: Session, *, hoods: int = 2, per_hood: int 
     world.van(default_driver_id=driver.id)
     for n in range(hoods):
         hood, bank = world.hood(km_north=1.0 + 1.5 * n, lockers=LOCKERS)
-        state = locker_service.get_or_create_state(db_session=db, bank_id=bank.id)
+        state = banks.get_or_create_state(db_session=db, bank_id=bank.id)
         state.online, state.last_seen_at = True, utcnow()
         for _ in range(per_hood):
             world.order(hood, [(world.chilled, 1)], confirmed=False)

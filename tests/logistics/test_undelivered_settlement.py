@@ -13,7 +13,7 @@ from app.events.models import OutboxEvent
 from app.orders.models import Order, OrderStatus
 from app.payments import service as payment_service
 from app.payments.models import EntryKind, LedgerEntry
-from lockers import service as locker_service
+from lockers import banks
 from logistics import driver as driver_service
 from logistics import lifecycle, settlement
 from logistics.models import Parcel, ParcelStatus, Route, RouteStatus
@@ -43,7 +43,7 @@ def _route(world: World, db: Session, orders: list[list[tuple[object, int]]]) ->
     driver = world.driver()
     world.van(default_driver_id=driver.id)
     hood, bank = world.hood(lockers=LOCKERS)
-    state = locker_service.get_or_create_state(db_session=db, bank_id=bank.id)
+    state = banks.get_or_create_state(db_session=db, bank_id=bank.id)
     state.online, state.last_seen_at = True, utcnow()
     for lines in orders:
         order = world.order(hood, lines, confirmed=False)  # type: ignore[arg-type]

@@ -167,7 +167,7 @@ class World:
         label: str = "B07",
     ) -> Parcel:
         """A parcel in a compartment of a bank in the resident's neighborhood, with its code."""
-        from lockers import service as locker_service
+        from lockers import codes
 
         resident = resident or self.resident()
         hood = self.db.get(Neighborhood, resident.neighborhood_id)
@@ -191,7 +191,7 @@ class World:
         )
         self.db.add(parcel)
         self.db.flush()
-        locker_service.ensure_pickup_code(db_session=self.db, parcel=parcel)
+        codes.ensure_pickup_code(db_session=self.db, parcel=parcel)
         self.db.flush()
         return parcel
 

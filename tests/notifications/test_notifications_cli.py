@@ -4,7 +4,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from app.cli import app as pickup
-from lockers import service as locker_service
+from lockers import codes
 from notifications import delivery, dispatch
 from notifications.providers import get_provider
 from tests.factories import Factory
@@ -23,7 +23,7 @@ def test_the_outbox_shows_messages_masked_and_reveals_codes_on_request(
         db_session.commit()
         (message_id,) = dispatch.consume(db_session=db_session).to_send
         db_session.commit()
-        code = locker_service.pickup_code_for_parcel(db_session=db_session, parcel_id=parcel.id)
+        code = codes.pickup_code_for_parcel(db_session=db_session, parcel_id=parcel.id)
     assert code is not None
     outcome = delivery.deliver(
         session_factory=committed, message_id=message_id, provider=get_provider()

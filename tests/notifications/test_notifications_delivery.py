@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import utcnow
 from app.core.enums import Language
-from lockers import service as locker_service
+from lockers import codes
 from logistics.models import ParcelStatus
 from notifications import delivery, service
 from notifications.config import get_config
@@ -25,7 +25,7 @@ def test_parcel_ready_reaches_twilio_with_the_live_code_and_is_stored_redacted(
     parcel = world.parcel()
     world.ready_event(parcel)
     (message_id,) = dispatched(db)
-    code = locker_service.pickup_code_for_parcel(db_session=db, parcel_id=parcel.id)
+    code = codes.pickup_code_for_parcel(db_session=db, parcel_id=parcel.id)
     assert code is not None
 
     assert deliver(message_id) == "sent"
@@ -186,7 +186,7 @@ def test_an_opted_out_resident_gets_no_sms_but_keeps_the_code_in_the_app(
     message = db.scalars(select(Message)).one()
     assert (message.status, message.suppression_reason) == (MessageStatus.SUPPRESSED, "opted_out")
     assert fake_twilio.requests == []
-    assert locker_service.pickup_code_for_parcel(db_session=db, parcel_id=parcel.id)
+    assert codes.pickup_code_for_parcel(db_session=db, parcel_id=parcel.id)
 
 
 def test_opting_out_after_the_message_was_queued_still_stops_it(

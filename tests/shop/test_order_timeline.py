@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from app.core.db import utcnow
 from app.neighborhoods.models import CompartmentStatus
 from app.orders.models import Order, OrderStatus
-from lockers import service as locker_service
+from lockers import codes
 from logistics.models import Parcel, ParcelStatus
 from tests.conftest import World
 from tests.factories import Factory
@@ -34,7 +34,7 @@ def _parcel_in_locker(db: Session, make: Factory, world: World, order: Order) ->
     )
     db.add(parcel)
     db.flush()
-    locker_service.ensure_pickup_code(db_session=db, parcel=parcel)
+    codes.ensure_pickup_code(db_session=db, parcel=parcel)
     return parcel
 
 
@@ -43,7 +43,7 @@ def test_the_owner_sees_the_pickup_code_and_its_qr(  # type: ignore[no-untyped-d
 ) -> None:
     order = make.order(world.resident, [(world.gb, 2)], status=OrderStatus.READY_FOR_PICKUP)
     parcel = _parcel_in_locker(db, make, world, order)
-    code = locker_service.pickup_code_for_parcel(db_session=db, parcel_id=parcel.id)
+    code = codes.pickup_code_for_parcel(db_session=db, parcel_id=parcel.id)
     assert code
     page = page_client_for(world.resident).get(f"/my-orders/{order.id}")
     assert page.status_code == 200
