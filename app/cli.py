@@ -4,6 +4,8 @@ import typer
 from rich.console import Console
 
 from app import serving
+from app.clockwork.cli import tick as tick_command
+from app.clockwork.cli import worker as worker_command
 from app.core.settings import get_settings
 from app.seed.cli import app as seed_app
 from lockers.broker import PortInUse
@@ -24,7 +26,11 @@ app.add_typer(db_app, name="db")
 app.add_typer(seed_app, name="seed")
 app.add_typer(logistics_app, name="logistics")
 app.add_typer(lockers_app, name="lockers")
+notifications_app.command(name="tick")(tick_command)
+notifications_app.command(name="worker")(worker_command)
 app.add_typer(notifications_app, name="notifications")
+sim_app = typer.Typer(help="Stand-ins for the outside world, run locally.", no_args_is_help=True)
+app.add_typer(sim_app, name="sim")
 app.command(name="demo")(demo)
 app.command(name="day")(day_command)
 
@@ -71,6 +77,28 @@ def serve(
     broker = f", MQTT broker on port {address.mqtt_port}" if address.mqtt_port else ""
     console.print(f"API on [bold]{address.base_url}[/bold]  (docs: /docs){broker}")
     serving.run(address, reload=reload)
+
+
+@sim_app.command("twilio")
+def sim_twilio(
+    port: int = typer.Option(8765, help="Port to listen on"),
+    account_sid: str = typer.Option("AC" + "0" * 32, help="Account SID it accepts"),
+    auth_token: str = typer.Option("fake-auth-token", help="Auth token it accepts"),
+    callbacks: bool = typer.Option(True, help="Post signed status callbacks"),
+) -> None:
+    """Run a local server that speaks Twilio's Messages API (point TWILIO_BASE_URL at it)."""
+    from simulation.twilio_server import FakeTwilio, FakeTwilioServer
+
+    fake = FakeTwilio(account_sid=account_sid, auth_token=auth_token, auto_callbacks=callbacks)
+    fake.on_create = lambda m: console.print(f"[cyan]{m['sid']}[/cyan] to {m['to']}: {m['body']}")
+    server = FakeTwilioServer(fake, port=port)
+    console.print(
+        f"Twilio Messages API on [bold]{server.base_url}[/bold]\n"
+        f"  SMS_PROVIDER=twilio TWILIO_BASE_URL={server.base_url} "
+        f"TWILIO_ACCOUNT_SID={account_sid} TWILIO_AUTH_TOKEN={auth_token} "
+        "TWILIO_MESSAGING_SERVICE_SID=MG" + "0" * 32
+    )
+    server.serve_forever()
 
 
 def _redact(url: str) -> str:

@@ -55,8 +55,8 @@ from app.events.models import OutboxEvent  # noqa: E402
 from app.schema import load_all_models  # noqa: E402
 from logistics.models import Parcel, ParcelStatus  # noqa: E402
 from notifications import dispatch  # noqa: E402
-from notifications.fake_twilio import FakeTwilio, FakeTwilioServer  # noqa: E402
 from notifications.models import Message, MessageStatus  # noqa: E402
+from simulation.twilio_server import FakeTwilio, FakeTwilioServer  # noqa: E402
 from tests.factories import Factory  # noqa: E402
 
 console = Console(stderr=True)
@@ -337,7 +337,7 @@ def markdown(results: list[Result], args: argparse.Namespace, load: tuple[float,
         "Messages per second from outbox rows to the provider, through a real Celery worker "
         f"(`-c {args.concurrency} --pool=prefork`, send tasks of {args.batch} messages, "
         f"{args.threads} provider calls in flight per process) over Redis, to the local fake "
-        "Twilio Messages API (`notifications/fake_twilio.py`, in the benchmark process) through "
+        "Twilio Messages API (`simulation/twilio_server.py`, in the benchmark process) through "
         "the official `twilio` SDK. Each message: claim (row lock, compare-and-set to "
         "`sending`, render with codes derived at send time), the HTTP create call, record of "
         "Twilio's SID. **Target: at least 200 messages/s to the provider.**",

@@ -1,6 +1,9 @@
-"""`pickup notifications`: read the SMS outbox, run the worker, preview templates, fake Twilio."""
+"""`pickup notifications`: read the SMS outbox, count it, preview templates.
 
-import time
+(`tick` and `worker` join this group from `app.clockwork.cli`; the local Twilio is `pickup sim
+twilio`.)
+"""
+
 from typing import Annotated, Any
 
 import typer
@@ -14,7 +17,7 @@ from notifications.models import MessageStatus
 
 console = Console()
 app = typer.Typer(
-    help="SMS notifications: the message outbox, its worker, templates and a local fake Twilio.",
+    help="SMS notifications: the message outbox, its worker and templates.",
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
@@ -131,51 +134,6 @@ def stats() -> None:
 
 
 @app.command()
-def tick() -> None:
-    """Run every pass of the clockwork's schedule once, here (the day's tick, events ->
-    messages, sweep, reconcile, nudges). Sends run here too with the embedded broker."""
-    from app.clockwork import ThreadedCutoffs
-    from app.clockwork.runner import jobs
-
-    cutoffs = ThreadedCutoffs()
-    for job in jobs(launcher=cutoffs):
-        console.print(f"{job.name}: {job.run()}")
-    cutoffs.wait()
-
-
-@app.command()
-def worker(
-    concurrency: Annotated[int, typer.Option(help="Worker processes")] = 2,
-    beat: Annotated[
-        bool, typer.Option(help="Also run the periodic passes (one beat per site)")
-    ] = True,
-    loglevel: Annotated[str, typer.Option(help="Celery log level")] = "info",
-) -> None:
-    """Run the notifications worker.
-
-    With a real broker (CELERY_BROKER_URL=redis://...) this is a Celery worker on the
-    `notifications` queue (with `--beat`, the periodic passes too). With the embedded broker
-    (memory://) it is an in-process loop that runs the periodic passes itself.
-    """
-    from app.core.celery_app import celery_app
-
-    if not get_settings().celery_broker_url.startswith("memory://"):
-        argv = ["worker", "-Q", "notifications", "-c", str(concurrency), "-l", loglevel]
-        celery_app.worker_main([*argv, *(["-B"] if beat else [])])
-        return
-    from app.clockwork.runner import ClockworkRunner, jobs
-
-    console.print("[bold]Clockwork loop[/bold] (embedded broker; Ctrl-C to stop)")
-    runner = ClockworkRunner(jobs()).start()
-    try:
-        while True:
-            time.sleep(1.0)
-    except KeyboardInterrupt:
-        runner.stop()
-        console.print("stopped")
-
-
-@app.command()
 def preview(
     template: Annotated[str, typer.Argument(help="Template name, e.g. parcel_ready")],
     lang: Annotated[str, typer.Option(help="en or zh")] = "en",
@@ -197,28 +155,3 @@ def preview(
         f"[dim]{rendered.encoding}, {len(rendered.body)} characters, "
         f"{rendered.segments} segment(s); stored as: {rendered.redacted}[/dim]"
     )
-
-
-@app.command("fake-twilio")
-def fake_twilio(
-    port: Annotated[int, typer.Option(help="Port to listen on")] = 8765,
-    account_sid: Annotated[str, typer.Option(help="Account SID it accepts")] = "AC" + "0" * 32,
-    auth_token: Annotated[str, typer.Option(help="Auth token it accepts")] = "fake-auth-token",
-    callbacks: Annotated[bool, typer.Option(help="Post signed status callbacks")] = True,
-) -> None:
-    """Run a local stand-in for Twilio's Messages API (point TWILIO_BASE_URL at it)."""
-    from notifications.fake_twilio import FakeTwilio, FakeTwilioServer
-
-    fake = FakeTwilio(account_sid=account_sid, auth_token=auth_token, auto_callbacks=callbacks)
-    fake.on_create = lambda m: console.print(f"[cyan]{m['sid']}[/cyan] to {m['to']}: {m['body']}")
-    server = FakeTwilioServer(fake, port=port)
-    console.print(
-        f"Fake Twilio on [bold]{server.base_url}[/bold]\n"
-        f"  SMS_PROVIDER=twilio TWILIO_BASE_URL={server.base_url} "
-        f"TWILIO_ACCOUNT_SID={account_sid} TWILIO_AUTH_TOKEN={auth_token} "
-        "TWILIO_MESSAGING_SERVICE_SID=MG" + "0" * 32
-    )
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        server.server_close()

@@ -39,7 +39,6 @@ ALLOWED_LONG: frozenset[str] = frozenset(
         "lockers/ingest.py",
         "lockers/service.py",
         "lockers/simulator.py",
-        "notifications/fake_twilio.py",
         "tests/lockers/test_lockers_flows_live.py",
         "tests/lockers/test_lockers_service.py",
     }

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from notifications.fake_twilio import FakeTwilio, FakeTwilioServer
+from simulation.twilio_server import FakeTwilio, FakeTwilioServer
 
 LOGIN_CODE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
 PICKUP_CODE = re.compile(r"(?:Code |取件码)(\d{6})")

@@ -31,8 +31,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.enums import Language
 from notifications import dispatch
-from notifications.fake_twilio import FakeTwilio, FakeTwilioServer
 from notifications.models import Message, MessageStatus
+from simulation.twilio_server import FakeTwilio, FakeTwilioServer
 from tests.factories import Factory
 from tests.faults.servers import RedisProcess, environment
 from tests.notifications import conftest as sms_fixtures

@@ -6,7 +6,7 @@ import os
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from notifications.fake_twilio import FakeTwilioServer
+from simulation.twilio_server import FakeTwilioServer
 from tests.faults import redis_restart
 from tests.notifications.conftest import twilio_server  # noqa: F401 - the fixture
 

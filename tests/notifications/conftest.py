@@ -22,8 +22,8 @@ from app.residents.models import Resident
 from logistics.models import Parcel, ParcelStatus
 from notifications import providers
 from notifications.config import get_config
-from notifications.fake_twilio import FakeTwilio, FakeTwilioServer
 from notifications.models import Message
+from simulation.twilio_server import FakeTwilio, FakeTwilioServer
 from tests.factories import Factory
 
 ACCOUNT_SID = "AC" + "1" * 32

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 from app.residents.models import Resident
 from app.staff.models import StaffUser
 from notifications import dispatch, service
-from notifications.fake_twilio import FakeTwilio
 from notifications.models import Message, MessageStatus
+from simulation.twilio_server import FakeTwilio
 from tests.factories import Factory
 from tests.notifications.conftest import World, queued_tasks
 

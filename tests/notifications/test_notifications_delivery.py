@@ -13,9 +13,9 @@ from lockers import codes
 from logistics.models import ParcelStatus
 from notifications import delivery, service
 from notifications.config import get_config
-from notifications.fake_twilio import FakeTwilio
 from notifications.models import Message, MessageStatus, OptOut
 from notifications.providers import SmsProvider
+from simulation.twilio_server import FakeTwilio
 from tests.notifications.conftest import PUBLIC_BASE_URL, Deliver, World, dispatched, reloaded
 
 

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.db import utcnow
 from notifications import claiming, delivery
 from notifications.config import get_config
-from notifications.fake_twilio import FakeTwilio
 from notifications.models import Message, MessageStatus
 from notifications.providers import SmsProvider
+from simulation.twilio_server import FakeTwilio
 from tests.notifications.conftest import Deliver, World, dispatched, reloaded
 
 

@@ -10,7 +10,7 @@ from app.core import sms as core_sms
 from app.core.settings import get_settings
 from notifications import providers
 from notifications.config import get_config
-from notifications.fake_twilio import FakeTwilio
+from simulation.twilio_server import FakeTwilio
 from tests.notifications.conftest import ACCOUNT_SID, AUTH_TOKEN, MESSAGING_SERVICE_SID
 
 TO = "+8613800001111"

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
 from notifications import dispatch, service
-from notifications.fake_twilio import FakeTwilio
 from notifications.models import InboundMessage, Message, MessageStatus
+from simulation.twilio_server import FakeTwilio
 from tests.notifications.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, World
 
 STATUS_PATH = "/notifications/webhooks/twilio/status"

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.enums import Language
 from notifications import dispatch
-from notifications.fake_twilio import FakeTwilioServer
 from notifications.models import Message, MessageStatus
+from simulation.twilio_server import FakeTwilioServer
 from tests.factories import Factory
 from tests.notifications.conftest import World
 

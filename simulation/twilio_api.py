@@ -1,18 +1,11 @@
-"""A local stand-in for Twilio's Messages API, for tests, benchmarks and development.
+"""The state behind the local Twilio-speaking server (`simulation.twilio_server`): accounts,
+messages as Twilio stores them, scripted failures, and every request as it arrived.
 
-It speaks the wire format the official SDK uses: `POST /2010-04-01/Accounts/{AccountSid}/
-Messages.json` (form-encoded, HTTP Basic auth) answered `201` with Twilio's JSON; error bodies
-with Twilio's codes (`21211` invalid To, `21610` unsubscribed recipient, `20429` too many
-requests, `20003` bad credentials); `GET .../Messages/{Sid}.json` and `GET .../Messages.json?To=`
-(newest first, paged) for reconciliation. Every request is recorded, so a test can check the
-exact request Twilio would have received. Optionally it posts signed status callbacks.
-
-Run one: `pickup notifications fake-twilio`, then `TWILIO_BASE_URL=http://127.0.0.1:8765`.
+Messages are created, fetched and listed (newest first, paged) with Twilio's JSON and error
+codes; an accepted message can post signed status callbacks, as Twilio does.
 """
 
-import base64
 import contextlib
-import json
 import re
 import secrets
 import threading
@@ -23,9 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from twilio.request_validator import RequestValidator
 
@@ -107,6 +99,11 @@ class FakeTwilio:
             if status in ("sent", "delivered", "undelivered") and not message["date_sent"]:
                 message["date_sent"] = message["date_updated"]
 
+    def record(self, request: RecordedRequest) -> None:
+        """Keep one request as it arrived (the server calls this for every request)."""
+        with self._lock:
+            self.requests.append(request)
+
     # --- reading ---------------------------------------------------------------------------
 
     def creates(self) -> list[RecordedRequest]:
@@ -151,19 +148,19 @@ class FakeTwilio:
     def create(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         to = form.get("To", "")
         if not to:
-            return _error(400, 21604, "A 'To' phone number is required.")
+            return error_body(400, 21604, "A 'To' phone number is required.")
         if not form.get("Body"):
-            return _error(400, 21602, "Message body is required.")
+            return error_body(400, 21602, "Message body is required.")
         if not (form.get("From") or form.get("MessagingServiceSid")):
-            return _error(400, 21603, "A 'From' or 'MessagingServiceSid' parameter is required")
+            return error_body(400, 21603, "A 'From' or 'MessagingServiceSid' parameter is required")
         with self._lock:
             if self._failures:
                 failure = self._failures.pop(0)
-                return _error(failure.status, failure.code, failure.message)
+                return error_body(failure.status, failure.code, failure.message)
         if to in self.invalid_numbers or not E164.match(to):
-            return _error(400, 21211, f"The 'To' number {to} is not a valid phone number.")
+            return error_body(400, 21211, f"The 'To' number {to} is not a valid phone number.")
         if to in self.unsubscribed:
-            return _error(400, 21610, "Attempt to send to unsubscribed recipient")
+            return error_body(400, 21610, "Attempt to send to unsubscribed recipient")
         sid = "SM" + secrets.token_hex(16)
         now = _rfc2822(datetime.now(UTC))
         body = form["Body"]
@@ -237,7 +234,7 @@ class FakeTwilio:
         with self._lock:
             message = self.messages.get(sid)
         if message is None:
-            return _error(
+            return error_body(
                 404, 20404, f"The requested resource {self._message_uri(sid)} was not found"
             )
         return 200, _public(message)
@@ -287,139 +284,10 @@ def _rfc2822(at: datetime) -> str:
     return format_datetime(at)
 
 
-def _error(status: int, code: int, message: str) -> tuple[int, dict[str, Any]]:
+def error_body(status: int, code: int, message: str) -> tuple[int, dict[str, Any]]:
     return status, {
         "code": code,
         "message": message,
         "more_info": f"https://www.twilio.com/docs/errors/{code}",
         "status": status,
     }
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    wbufsize = -1  # headers and body leave in one write (no delayed-ACK stalls on keep-alive)
-    server: "FakeTwilioServer"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def _auth(self) -> tuple[str, str] | None:
-        header = self.headers.get("Authorization", "")
-        if not header.startswith("Basic "):
-            return None
-        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
-        return user, password
-
-    def _answer(self, status: int, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _handle(self, method: str) -> None:
-        fake = self.server.fake
-        parts = urlsplit(self.path)
-        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        length = int(self.headers.get("Content-Length") or 0)
-        data = self.rfile.read(length) if length else b""
-        auth = self._auth()
-        if len(data) < length:  # the sender died mid-request: Twilio would see no request
-            with fake._lock:
-                fake.requests.append(
-                    RecordedRequest(
-                        method,
-                        parts.path,
-                        query,
-                        dict(self.headers.items()),
-                        {},
-                        auth,
-                        0,
-                        time.time(),
-                        aborted=True,
-                    )
-                )
-            self.close_connection = True
-            return
-        form = {k: v[-1] for k, v in parse_qs(data.decode(), keep_blank_values=True).items()}
-        if fake.latency_s:
-            time.sleep(fake.latency_s)
-        status, payload = self._route(method, parts.path, query, form, auth)
-        with fake._lock:
-            fake.requests.append(
-                RecordedRequest(
-                    method,
-                    parts.path,
-                    query,
-                    dict(self.headers.items()),
-                    form,
-                    auth,
-                    status,
-                    time.time(),
-                )
-            )
-        self._answer(status, payload)
-
-    def _route(
-        self,
-        method: str,
-        path: str,
-        query: dict[str, str],
-        form: dict[str, str],
-        auth: tuple[str, str] | None,
-    ) -> tuple[int, dict[str, Any]]:
-        fake = self.server.fake
-        prefix = f"{API}{fake.account_sid}/"
-        if not path.startswith(API):
-            return _error(404, 20404, "The requested resource was not found")
-        if auth != (fake.account_sid, fake.auth_token) or not path.startswith(prefix):
-            return _error(401, 20003, "Authenticate")
-        rest = path[len(prefix) :]
-        if method == "POST" and rest == "Messages.json":
-            return fake.create(form)
-        if method == "GET" and rest == "Messages.json":
-            return fake.list(query)
-        match = re.fullmatch(r"Messages/(SM[0-9a-f]{32})\.json", rest)
-        if method == "GET" and match:
-            return fake.fetch(match.group(1))
-        return _error(404, 20404, "The requested resource was not found")
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-
-class FakeTwilioServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, fake: FakeTwilio, host: str = "127.0.0.1", port: int = 0) -> None:
-        super().__init__((host, port), _Handler)
-        self.fake = fake
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that hung up (a killed worker, a timeout) is not an error here."""
-        import sys
-
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-    @property
-    def base_url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> "FakeTwilioServer":
-        """Serve in a background thread."""
-        threading.Thread(target=self.serve_forever, daemon=True, name="fake-twilio").start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self.fake.release.set()
-        self.shutdown()
-        self.server_close()
