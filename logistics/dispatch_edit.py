@@ -29,6 +29,7 @@ from app.events import service as event_service
 from app.neighborhoods.models import LockerBank
 from app.windows.models import DeliveryWindow
 from logistics import busy, lifecycle
+from logistics.errors import RouteNotFound, VehicleNotFound
 from logistics.handover import VehicleBusy
 from logistics.models import (
     Parcel,
@@ -47,6 +48,18 @@ STOP_MOVED_EVENT = "route.stop_moved"
 NOT_STARTED = (RouteStatus.PLANNED, RouteStatus.PUBLISHED)
 REVIVABLE = (*NOT_STARTED, RouteStatus.CANCELLED)
 ABOARD = (ParcelStatus.RESERVED, ParcelStatus.LOADED)
+
+
+class StopNotFound(NotFound):
+    """No route stop with this id in the city."""
+
+    case = "stop_not_found"
+
+
+class StopAlreadyOnVehicle(InvalidInput):
+    """The stop is to move to the van it is already on."""
+
+    case = "stop_already_on_vehicle"
 
 
 class StopDone(Conflict):
@@ -97,7 +110,7 @@ def move_stop(
     source = db_session.get(Route, stop.route_id) if stop is not None else None
     window = db_session.get(DeliveryWindow, source.window_id) if source is not None else None
     if stop is None or source is None or window is None or window.city_id != city_id:
-        raise NotFound(f"stop {stop_id} not found", field="stop_id")
+        raise StopNotFound(f"stop {stop_id} not found", field="stop_id")
     if stop.status != StopStatus.PENDING or stop.arrived_at is not None:
         raise StopDone(
             f"stop {stop_id} is {StopStatus(stop.status).value}: it cannot move",
@@ -106,9 +119,9 @@ def move_stop(
         )
     vehicle = db_session.get(Vehicle, to_vehicle_id)
     if vehicle is None or vehicle.city_id != city_id or not vehicle.active:
-        raise NotFound(f"van {to_vehicle_id} not found", field="vehicle_id")
+        raise VehicleNotFound(f"van {to_vehicle_id} not found", field="vehicle_id")
     if vehicle.id == source.vehicle_id:
-        raise InvalidInput("the stop is already on this van", field="vehicle_id")
+        raise StopAlreadyOnVehicle("the stop is already on this van", field="vehicle_id")
     parcels = list(db_session.scalars(select(Parcel).where(Parcel.route_stop_id == stop.id)))
     if source.status not in NOT_STARTED or any(p.status == ParcelStatus.LOADED for p in parcels):
         raise ParcelsLoaded(
@@ -296,7 +309,7 @@ def redispatch(*, db_session: Session, route_id: int, city_id: int) -> Route:
     route = db_session.get(Route, route_id)
     window = db_session.get(DeliveryWindow, route.window_id) if route is not None else None
     if route is None or window is None or window.city_id != city_id:
-        raise NotFound(f"route {route_id} not found", field="route_id")
+        raise RouteNotFound(f"route {route_id} not found", field="route_id")
     if route.status == RouteStatus.PLANNED:
         lifecycle.transition(route, RouteStatus.PUBLISHED)
     elif route.status not in (RouteStatus.PUBLISHED, RouteStatus.IN_PROGRESS):

@@ -24,6 +24,7 @@ from app.orders.models import Order, OrderStatus
 from app.staff.models import StaffRole, StaffUser
 from app.windows.models import DeliveryWindow
 from logistics import handover, lifecycle, van_cold_chain
+from logistics.errors import RouteNotFound
 from logistics.models import (
     Parcel,
     ParcelStatus,
@@ -43,6 +44,18 @@ VISIBLE_TO_DRIVERS = (
     RouteStatus.ABORTED,
 )
 DRIVABLE = (RouteStatus.PUBLISHED, RouteStatus.IN_PROGRESS)
+
+
+class StopNotOnRoute(NotFound):
+    """The route has no such stop (or it was cancelled)."""
+
+    case = "stop_not_on_route"
+
+
+class RouteNotDrivable(Conflict):
+    """The route is neither published nor in progress: it cannot start or reach a stop."""
+
+    case = "route_not_drivable"
 
 
 def navigation_link(lat: float, lon: float) -> str:
@@ -66,7 +79,7 @@ def get_for(*, db_session: Session, route_id: int, staff: StaffUser) -> Route:
         select(Route).where(Route.id == route_id).options(selectinload(Route.stops))
     )
     if route is None or not _may_see(db_session, route, staff):
-        raise NotFound(f"route {route_id} not found", field="route_id")
+        raise RouteNotFound(f"route {route_id} not found", field="route_id")
     return route
 
 
@@ -113,7 +126,7 @@ def routes_today(
 def _stop(route: Route, stop_id: int) -> RouteStop:
     stop = next((s for s in route.stops if s.id == stop_id), None)
     if stop is None or stop.status == StopStatus.CANCELLED:
-        raise NotFound(f"stop {stop_id} is not on route {route.id}", field="stop_id")
+        raise StopNotOnRoute(f"stop {stop_id} is not on route {route.id}", field="stop_id")
     return stop
 
 
@@ -126,7 +139,7 @@ def start(*, db_session: Session, route: Route, now: datetime | None = None) -> 
     if route.started_at is not None:
         return route
     if route.status not in DRIVABLE:
-        raise Conflict(f"route {route.id} is {route.status.value}", field="route_id")
+        raise RouteNotDrivable(f"route {route.id} is {route.status.value}", field="route_id")
     handover.ensure_free_to_start(db_session=db_session, route=route)
     lifecycle.transition(route, RouteStatus.IN_PROGRESS)
     route.started_at = now
@@ -167,7 +180,7 @@ def arrive(
     if stop.arrived_at is not None:
         return route
     if route.status not in DRIVABLE:
-        raise Conflict(f"route {route.id} is {route.status.value}", field="route_id")
+        raise RouteNotDrivable(f"route {route.id} is {route.status.value}", field="route_id")
     handover.ensure_can_arrive(route, stop)
     start(db_session=db_session, route=route, now=now)
     lifecycle.transition(stop, StopStatus.ARRIVED)

@@ -72,6 +72,12 @@ class DriverBusy(Conflict):
     code = "driver_busy"
 
 
+class ParcelNotAtStop(NotFound):
+    """The parcel is not one delivered at this stop."""
+
+    case = "parcel_not_at_stop"
+
+
 def current_stop(route: Route) -> RouteStop | None:
     """The stop the route is at now: arrived and not departed."""
     return next(
@@ -188,7 +194,9 @@ def fail_parcel(
     """The driver could not deposit this parcel at the stop they are at (idempotent)."""
     parcel = db_session.get(Parcel, parcel_id)
     if parcel is None or parcel.route_stop_id != stop.id:
-        raise NotFound(f"parcel {parcel_id} is not delivered at stop {stop.id}", field="parcel_id")
+        raise ParcelNotAtStop(
+            f"parcel {parcel_id} is not delivered at stop {stop.id}", field="parcel_id"
+        )
     if parcel.status == ParcelStatus.UNDELIVERED:
         return parcel
     if current_stop(route) is not stop:

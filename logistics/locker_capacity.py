@@ -15,12 +15,12 @@ from sqlalchemy.orm import Session
 
 from app.catalog.models import Product
 from app.core.enums import CompartmentSize, TemperatureClass
-from app.core.errors import NotFound
 from app.neighborhoods.models import Compartment, CompartmentStatus, LockerBank, Neighborhood
 from app.orders.models import LineStatus, Order, OrderLine, OrderStatus
 from app.windows.models import DeliveryWindow
 from logistics import packing
 from logistics.compartment_claim import SIZE_RANK
+from logistics.errors import NeighborhoodNotFound, WindowNotFound
 from logistics.models import Parcel, ParcelStatus
 
 
@@ -48,10 +48,12 @@ def capacity_for(
     """
     hood = db_session.get(Neighborhood, neighborhood_id)
     if hood is None:
-        raise NotFound(f"neighborhood {neighborhood_id} does not exist", field="neighborhood_id")
+        raise NeighborhoodNotFound(
+            f"neighborhood {neighborhood_id} does not exist", field="neighborhood_id"
+        )
     window = db_session.get(DeliveryWindow, window_id)
     if window is None or window.city_id != hood.city_id:
-        raise NotFound(f"delivery window {window_id} does not exist", field="window_id")
+        raise WindowNotFound(f"delivery window {window_id} does not exist", field="window_id")
     free: dict[TemperatureClass, dict[CompartmentSize, int]] = {
         tc: dict.fromkeys(packing.SIZES, 0) for tc in TemperatureClass
     }

@@ -20,9 +20,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import utcnow
-from app.core.errors import Conflict, NotFound
+from app.core.errors import Conflict
 from app.windows.models import DeliveryWindow
 from logistics.cutoff_steps import STEP_FUNCTIONS, STEPS, StepContext, StepEvent
+from logistics.errors import WindowNotFound
 from logistics.models import (
     PipelineRun,
     PipelineStep,
@@ -37,6 +38,12 @@ class PipelineBusy(Conflict):
     """Another run holds the window's cut-off."""
 
     code = "pipeline_running"
+
+
+class CutoffNotPassed(Conflict):
+    """The window's cut-off is still ahead: its cut-off cannot run yet."""
+
+    case = "cutoff_not_passed"
 
 
 @dataclass(frozen=True)
@@ -134,9 +141,9 @@ def _claim(
     with session_factory() as db_session:
         window = db_session.get(DeliveryWindow, window_id)
         if window is None:
-            raise NotFound(f"delivery window {window_id} does not exist", field="window_id")
+            raise WindowNotFound(f"delivery window {window_id} does not exist", field="window_id")
         if window.cutoff_at > (at or utcnow()):
-            raise Conflict(
+            raise CutoffNotPassed(
                 "the window's cut-off has not passed yet",
                 field="window_id",
                 cutoff_at=window.cutoff_at.isoformat(),

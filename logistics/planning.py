@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from app.cities.models import City
 from app.core.db import utcnow
-from app.core.errors import NotFound
 from app.windows.models import DeliveryWindow
+from logistics.errors import WindowNotFound
 from logistics.models import Parcel, ParcelStatus, PipelineRun, Route, RouteStatus, Vehicle
 from logistics.plan_problem import (
     ParcelLoad,
@@ -39,7 +39,7 @@ def get_window(db_session: Session, window_id: int) -> DeliveryWindow:
     """The delivery window, or 404 naming `window_id`."""
     window = db_session.get(DeliveryWindow, window_id)
     if window is None:
-        raise NotFound(f"delivery window {window_id} does not exist", field="window_id")
+        raise WindowNotFound(f"delivery window {window_id} does not exist", field="window_id")
     return window
 
 

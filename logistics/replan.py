@@ -16,12 +16,13 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.core.db import utcnow
 from app.core.enums import TemperatureClass
-from app.core.errors import InvalidInput, NotFound
+from app.core.errors import InvalidInput
 from app.events import service as event_service
 from app.neighborhoods import compartments as compartment_lifecycle
 from app.neighborhoods.models import CompartmentStatus, LockerBank, Neighborhood
 from app.windows.models import DeliveryWindow
 from logistics import handover, lifecycle, planning, reservation
+from logistics.errors import LockerBankNotFound, VehicleNotFound
 from logistics.models import (
     Parcel,
     ParcelStatus,
@@ -39,12 +40,18 @@ ACTIVE_PARCEL = (ParcelStatus.RESERVED, ParcelStatus.LOADED)
 LIVE_ROUTES = (RouteStatus.PLANNED, RouteStatus.PUBLISHED, RouteStatus.IN_PROGRESS)
 
 
+class ReplanChangeMissing(InvalidInput):
+    """A re-plan request names no van or bank that dropped out, nor a changed fleet."""
+
+    case = "replan_change_missing"
+
+
 def validate_replan(
     vehicle_id_out: int | None, bank_id_out: int | None, fleet_changed: bool = False
 ) -> None:
     """Refuse a re-plan request that names nothing that changed."""
     if vehicle_id_out is None and bank_id_out is None and not fleet_changed:
-        raise InvalidInput(
+        raise ReplanChangeMissing(
             "name a vehicle_id_out or a bank_id_out, or set fleet_changed", field="vehicle_id_out"
         )
 
@@ -118,12 +125,16 @@ def _check_dropouts(
     if vehicle_id_out is not None:
         vehicle = db_session.get(Vehicle, vehicle_id_out)
         if vehicle is None or vehicle.city_id != window.city_id:
-            raise NotFound(f"vehicle {vehicle_id_out} does not exist", field="vehicle_id_out")
+            raise VehicleNotFound(
+                f"vehicle {vehicle_id_out} does not exist", field="vehicle_id_out"
+            )
     if bank_id_out is not None:
         bank = db_session.get(LockerBank, bank_id_out)
         hood = db_session.get(Neighborhood, bank.neighborhood_id) if bank is not None else None
         if bank is None or hood is None or hood.city_id != window.city_id:
-            raise NotFound(f"locker bank {bank_id_out} does not exist", field="bank_id_out")
+            raise LockerBankNotFound(
+                f"locker bank {bank_id_out} does not exist", field="bank_id_out"
+            )
 
 
 def _next_plan_version(db_session: Session, window_id: int) -> int:

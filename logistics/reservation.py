@@ -18,13 +18,13 @@ from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
 from app.core.enums import CompartmentSize, TemperatureClass
-from app.core.errors import NotFound
 from app.events import service as event_service
 from app.neighborhoods import compartments as compartment_lifecycle
 from app.neighborhoods.models import Compartment, CompartmentStatus, LockerBank, Neighborhood
 from app.windows.models import DeliveryWindow
 from logistics import lifecycle, packing
 from logistics.compartment_claim import SIZE_RANK, Pool, claim, snapshot
+from logistics.errors import ParcelNotFound, WindowNotFound
 from logistics.models import Parcel, ParcelStatus
 from logistics.solver.travel import haversine_m
 
@@ -314,7 +314,7 @@ def reserve_window(
     """Reserve compartments for every packed parcel of the window that has none yet."""
     window = db_session.get(DeliveryWindow, window_id)
     if window is None:
-        raise NotFound(f"delivery window {window_id} does not exist", field="window_id")
+        raise WindowNotFound(f"delivery window {window_id} does not exist", field="window_id")
     return reserve(
         db_session=db_session,
         city_id=window.city_id,
@@ -329,7 +329,7 @@ def release(*, db_session: Session, parcel_id: int) -> Parcel:
     """Give a parcel's reserved compartment back (free) and detach it from the parcel."""
     parcel = db_session.get(Parcel, parcel_id)
     if parcel is None:
-        raise NotFound(f"parcel {parcel_id} does not exist", field="parcel_id")
+        raise ParcelNotFound(f"parcel {parcel_id} does not exist", field="parcel_id")
     if parcel.compartment_id is not None:
         compartment_lifecycle.move_compartments(
             db_session=db_session,

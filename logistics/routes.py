@@ -20,6 +20,7 @@ from app.staff.models import StaffRole, StaffUser
 from app.windows.models import DeliveryWindow
 from logistics import busy, cutoff_steps, pipeline
 from logistics import driver as driver_service
+from logistics.errors import NeighborhoodNotFound, RouteNotFound, VehicleNotFound, WindowNotFound
 from logistics.locker_capacity import capacity_for
 from logistics.models import Route, Vehicle
 from logistics.plan_schemas import LockerCapacityRead, PipelineRunRead, ReplanRead, ReplanRequest
@@ -38,10 +39,46 @@ router = APIRouter()
 CurrentStaff = Annotated[StaffUser, Depends(require_staff("driver", "operator"))]
 
 
+class DepotNotFound(NotFound):
+    """No depot with this id in the city."""
+
+    case = "depot_not_found"
+
+
+class DriverNotFound(NotFound):
+    """No driver with this id in the city."""
+
+    case = "driver_not_found"
+
+
+class VehicleCodeTaken(Conflict):
+    """Another van already has this code."""
+
+    case = "vehicle_code_taken"
+
+
+class CutoffNotRun(NotFound):
+    """The window's cut-off has not run: there is no report yet."""
+
+    case = "cutoff_not_run"
+
+
+class OperatorAccountDisabled(Forbidden):
+    """The operator token's account is disabled or gone."""
+
+    case = "operator_account_disabled"
+
+
+class RoleRequired(Forbidden):
+    """The caller's role may not use this endpoint."""
+
+    case = "role_required"
+
+
 def _window_in_city(db: Session, window_id: int, city_id: int) -> DeliveryWindow:
     window = db.get(DeliveryWindow, window_id)
     if window is None or window.city_id != city_id:
-        raise NotFound(f"delivery window {window_id} not found", field="window_id")
+        raise WindowNotFound(f"delivery window {window_id} not found", field="window_id")
     return window
 
 
@@ -55,7 +92,7 @@ def _session_factory(db: Session) -> sessionmaker[Session]:
 def _depot_in_city(db: Session, depot_id: int, city_id: int) -> None:
     depot = db.get(Depot, depot_id)
     if depot is None or depot.city_id != city_id:
-        raise NotFound(f"depot {depot_id} not found", field="depot_id")
+        raise DepotNotFound(f"depot {depot_id} not found", field="depot_id")
 
 
 def _driver_in_city(db: Session, driver_id: int | None, city_id: int, field: str) -> None:
@@ -63,7 +100,7 @@ def _driver_in_city(db: Session, driver_id: int | None, city_id: int, field: str
         return
     user = db.get(StaffUser, driver_id)
     if user is None or user.city_id != city_id or user.role != StaffRole.DRIVER:
-        raise NotFound(f"driver {driver_id} not found", field=field)
+        raise DriverNotFound(f"driver {driver_id} not found", field=field)
 
 
 # --- fleet -----------------------------------------------------------------------------------
@@ -86,7 +123,7 @@ def create_vehicle(
     _depot_in_city(db, vehicle_in.depot_id, operator.city_id)
     _driver_in_city(db, vehicle_in.default_driver_id, operator.city_id, "default_driver_id")
     if db.scalar(select(Vehicle.id).where(Vehicle.code == vehicle_in.code)) is not None:
-        raise Conflict(f"a van with code {vehicle_in.code!r} exists", field="code")
+        raise VehicleCodeTaken(f"a van with code {vehicle_in.code!r} exists", field="code")
     vehicle = Vehicle(city_id=operator.city_id, **vehicle_in.model_dump())
     db.add(vehicle)
     db.commit()
@@ -99,7 +136,7 @@ def update_vehicle(
 ) -> VehicleRead:
     vehicle = db.get(Vehicle, vehicle_id)
     if vehicle is None or vehicle.city_id != operator.city_id:
-        raise NotFound(f"vehicle {vehicle_id} not found", field="vehicle_id")
+        raise VehicleNotFound(f"vehicle {vehicle_id} not found", field="vehicle_id")
     changes = vehicle_in.model_dump(exclude_unset=True)
     if "depot_id" in changes:
         _depot_in_city(db, changes["depot_id"], operator.city_id)
@@ -156,7 +193,7 @@ def get_cutoff(db: SessionDep, operator: CurrentOperator, window_id: int) -> Pip
     _window_in_city(db, window_id, operator.city_id)
     report = pipeline.get_report(db_session=db, window_id=window_id)
     if report is None:
-        raise NotFound("the cut-off of this window has not run", field="window_id")
+        raise CutoffNotRun("the cut-off of this window has not run", field="window_id")
     return PipelineRunRead.of(report)
 
 
@@ -233,7 +270,7 @@ def get_route(db: SessionDep, staff: CurrentStaff, route_id: int) -> RouteRead:
 def _drivable(db: Session, staff: StaffUser, route_id: int) -> Route:
     route = driver_service.get_for(db_session=db, route_id=route_id, staff=staff)
     if staff.role == StaffRole.DRIVER and route.driver_id != staff.id:
-        raise NotFound(f"route {route_id} not found", field="route_id")
+        raise RouteNotFound(f"route {route_id} not found", field="route_id")
     return route
 
 
@@ -329,15 +366,19 @@ def locker_capacity(
     if principal.role == "resident":
         resident = db.get(Resident, principal.subject_id)
         if resident is None or hood is None or resident.neighborhood_id != neighborhood_id:
-            raise NotFound(f"neighborhood {neighborhood_id} not found", field="neighborhood_id")
+            raise NeighborhoodNotFound(
+                f"neighborhood {neighborhood_id} not found", field="neighborhood_id"
+            )
     elif principal.role == "operator":
         staff = db.get(StaffUser, principal.subject_id)
         if staff is None or not staff.active:
-            raise Forbidden("account disabled or unknown", field="authorization")
+            raise OperatorAccountDisabled("account disabled or unknown", field="authorization")
         if hood is None or hood.city_id != staff.city_id:
-            raise NotFound(f"neighborhood {neighborhood_id} not found", field="neighborhood_id")
+            raise NeighborhoodNotFound(
+                f"neighborhood {neighborhood_id} not found", field="neighborhood_id"
+            )
     else:
-        raise Forbidden("requires role resident or operator", field="authorization")
+        raise RoleRequired("requires role resident or operator", field="authorization")
     info = capacity_for(
         db_session=db,
         neighborhood_id=neighborhood_id,
