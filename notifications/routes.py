@@ -9,11 +9,11 @@ from sqlalchemy import select
 
 from app.auth.deps import CurrentOperator, CurrentResident
 from app.core.db import SessionDep
-from app.core.errors import NotFound
 from app.core.limits import MAX_INT, DbId
 from app.neighborhoods.models import Neighborhood
 from app.residents.models import Resident
 from notifications import service, tasks, webhooks
+from notifications.errors import MessageNotFound
 from notifications.models import InboundMessage, Message, MessageStatus
 from notifications.schemas import (
     InboundRead,
@@ -56,7 +56,7 @@ def twilio_inbound(db: SessionDep, form: TwilioRequest) -> Response:
 def _own(db: SessionDep, operator: CurrentOperator, message_id: int) -> Message:
     message = service.get(db_session=db, message_id=message_id)
     if message is None or message.city_id != operator.city_id:
-        raise NotFound("no such message", field="message_id")
+        raise MessageNotFound("no such message", field="message_id")
     return message
 
 

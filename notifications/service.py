@@ -15,6 +15,7 @@ from app.core.settings import get_settings
 from app.neighborhoods.models import Neighborhood
 from app.residents.models import Resident
 from notifications import render
+from notifications.errors import TemplateUnknown
 from notifications.models import (
     FINAL_STATUSES,
     Message,
@@ -25,6 +26,36 @@ from notifications.models import (
 from notifications.quiet_hours import QuietHours
 
 RESENDABLE = frozenset({MessageStatus.FAILED, MessageStatus.UNDELIVERED})
+
+
+class PolicySettingUnknown(InvalidInput):
+    """The notification settings have no such setting."""
+
+    case = "policy_setting_unknown"
+
+
+class MessageNotResendable(Conflict):
+    """Only a failed or undelivered message can be resent."""
+
+    case = "message_not_resendable"
+
+
+class MessageWithoutResident(Conflict):
+    """The message has no resident to resend it to."""
+
+    case = "message_without_resident"
+
+
+class ResidentNotFound(NotFound):
+    """The resident no longer exists."""
+
+    case = "resident_not_found"
+
+
+class ResidentOptedOut(Conflict):
+    """The resident opted out of SMS (replied STOP)."""
+
+    case = "resident_opted_out"
 
 
 @dataclass(frozen=True)
@@ -131,7 +162,7 @@ def update_settings(*, db_session: Session, city_id: int, changes: dict[str, Any
         db_session.add(row)
     for name, value in changes.items():
         if not hasattr(NotificationSettings, name) or name in ("id", "city_id", "updated_at"):
-            raise InvalidInput(f"unknown setting {name}", field=name)
+            raise PolicySettingUnknown(f"unknown setting {name}", field=name)
         setattr(row, name, value)
     db_session.flush()
     return get_policy(db_session=db_session, city_id=city_id)
@@ -224,7 +255,7 @@ def create(
     if existing is not None:
         return existing, False
     if template not in render.SPECS:
-        raise InvalidInput(f"unknown template {template}", field="template")
+        raise TemplateUnknown(f"unknown template {template}", field="template")
     now = now or utcnow()
     city_id = city_id_of_resident(db_session=db_session, resident=resident)
     if render.SPECS[template].quiet_hours:
@@ -272,17 +303,17 @@ def suppress(message: Message, *, reason: str, now: datetime | None = None) -> N
 def resend(*, db_session: Session, message: Message) -> Message:
     """A new outbox message with the same content as a failed one (idempotent per failure)."""
     if message.status not in RESENDABLE:
-        raise Conflict(
+        raise MessageNotResendable(
             f"only failed or undelivered messages can be resent; this one is {message.status}",
             field="message_id",
         )
     if message.resident_id is None:
-        raise Conflict("the message has no resident to resend to", field="message_id")
+        raise MessageWithoutResident("the message has no resident to resend to", field="message_id")
     resident = db_session.get(Resident, message.resident_id)
     if resident is None:
-        raise NotFound("the resident no longer exists", field="message_id")
+        raise ResidentNotFound("the resident no longer exists", field="message_id")
     if is_opted_out(db_session=db_session, phone=resident.phone):
-        raise Conflict("the resident opted out of SMS (replied STOP)", field="message_id")
+        raise ResidentOptedOut("the resident opted out of SMS (replied STOP)", field="message_id")
     root_id = message.resent_from_id or message.id
     root = db_session.get(Message, root_id)
     root_key = root.idempotency_key if root is not None else message.idempotency_key

@@ -30,6 +30,13 @@ from notifications.models import InboundMessage, Message
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Twilio-Signature"
 
+
+class TwilioSignatureInvalid(Forbidden):
+    """A webhook whose Twilio signature is missing or wrong."""
+
+    case = "twilio_signature_invalid"
+
+
 # Twilio's default opt-out keywords (handled and answered by Twilio itself), then ours.
 TWILIO_STOP = frozenset(
     {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
@@ -80,7 +87,7 @@ async def verified_form(request: Request) -> TwilioForm:
         url=public_url(request), fields=ImmutableMultiDict(pairs), signature=signature
     ):
         log.warning("rejected a webhook with a missing or invalid Twilio signature")
-        raise Forbidden("invalid Twilio signature", field=SIGNATURE_HEADER.lower())
+        raise TwilioSignatureInvalid("invalid Twilio signature", field=SIGNATURE_HEADER.lower())
     return TwilioForm(fields=dict(pairs), query=dict(request.query_params))
 
 
