@@ -46,6 +46,12 @@ class IllegalAlarmMove(Conflict):
     code = "illegal_alarm_move"
 
 
+class CommentTooLong(InvalidInput):
+    """An acknowledgement's comment is over COMMENT_MAX characters."""
+
+    case = "comment_too_long"
+
+
 @dataclass(frozen=True)
 class Cause:
     """A condition a rule found: the alarm it means, and what to show."""
@@ -169,7 +175,7 @@ def acknowledge(
     """An operator saw it: who, when, and what they do about it."""
     comment = comment.strip()
     if len(comment) > COMMENT_MAX:
-        raise InvalidInput(f"at most {COMMENT_MAX} characters", field="comment")
+        raise CommentTooLong(f"at most {COMMENT_MAX} characters", field="comment")
     target = ACK_MOVES.get(alarm.state)
     if target is None:
         raise IllegalAlarmMove(f"alarm {alarm.id} is already acknowledged", field="alarm_id")

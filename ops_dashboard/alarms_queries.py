@@ -14,6 +14,14 @@ from ops_dashboard.models import Alarm, AlarmLog, AlarmState, Severity
 
 FILTERS = ("open", "active", "unack", "cleared", "all")
 PAGE_SIZE = 50
+
+
+class AlarmNotFound(NotFound):
+    """No alarm with this id in the operator's city."""
+
+    case = "alarm_not_found"
+
+
 STATE_OF_FILTER: dict[str, tuple[AlarmState, ...]] = {
     "open": (AlarmState.ACTIVE_UNACK, AlarmState.ACTIVE_ACK, AlarmState.CLEARED_UNACK),
     "active": ACTIVE,
@@ -141,7 +149,7 @@ def get_alarm(db_session: Session, city_id: int, alarm_id: int) -> Alarm:
     """One alarm of the city, or a 404 naming it."""
     alarm = db_session.get(Alarm, alarm_id)
     if alarm is None or alarm.city_id not in (city_id, None):
-        raise NotFound(f"alarm {alarm_id} not found", field="alarm_id")
+        raise AlarmNotFound(f"alarm {alarm_id} not found", field="alarm_id")
     return alarm
 
 

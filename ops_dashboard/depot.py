@@ -8,15 +8,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.db import SessionDep, utcnow
-from app.core.errors import Conflict, NotFound
+from app.core.errors import Conflict
 from app.staff.models import StaffUser
 from app.web.session import PageOperator
 from app.windows.models import DeliveryWindow, WindowStatus
+from logistics.errors import WindowNotFound
 from ops_dashboard import depot_lists, routes_map_queries
 from ops_dashboard.pages import pages
 
 router = APIRouter()
 Van = Annotated[str, Query(pattern=r"^(all|\d{1,9})$")]
+
+
+class WindowNotClosed(Conflict):
+    """The window is not closed yet: its depot lists are not final."""
+
+    case = "window_not_closed"
 
 
 def _window(db: Session, operator: StaffUser, window_id: int | None) -> DeliveryWindow | None:
@@ -33,7 +40,7 @@ def _window(db: Session, operator: StaffUser, window_id: int | None) -> Delivery
         )
     window = db.get(DeliveryWindow, window_id)
     if window is None or window.city_id != operator.city_id:
-        raise NotFound(f"delivery window {window_id} not found", field="window_id")
+        raise WindowNotFound(f"delivery window {window_id} not found", field="window_id")
     return window
 
 
@@ -41,7 +48,9 @@ def _closed(db: Session, operator: StaffUser, window_id: int) -> DeliveryWindow:
     window = _window(db, operator, window_id)
     assert window is not None
     if window.status != WindowStatus.CLOSED:
-        raise Conflict("the window is not closed yet: its lists are not final", field="window_id")
+        raise WindowNotClosed(
+            "the window is not closed yet: its lists are not final", field="window_id"
+        )
     return window
 
 

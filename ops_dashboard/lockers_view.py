@@ -7,12 +7,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from app.core.db import SessionDep, utcnow
-from app.core.errors import DomainError, InvalidInput, NotFound
+from app.core.errors import DomainError, InvalidInput
 from app.neighborhoods.models import Compartment, LockerBank, Neighborhood
 from app.staff.models import StaffUser
 from app.web.session import PageOperator
 from lockers import audit_log, resync
 from lockers import operator as locker_operator
+from lockers.errors import CompartmentNotFound, LockerBankNotFound, LockerCommandNotFound
 from logistics import compartment_move
 from ops_dashboard import lockers_queries as queries
 from ops_dashboard.pages import pages
@@ -27,11 +28,29 @@ NOTICES = {
 }
 
 
+class ReasonTooShort(InvalidInput):
+    """A remote action needs a reason of 3 characters or more."""
+
+    case = "reason_too_short"
+
+
+class CompartmentRequired(InvalidInput):
+    """The form chose no compartment."""
+
+    case = "compartment_required"
+
+
+class CompartmentActionInvalid(InvalidInput):
+    """The out-of-service action is neither `out` nor `back`."""
+
+    case = "compartment_action_invalid"
+
+
 def _bank(db: Session, operator: StaffUser, bank_id: int) -> LockerBank:
     bank = db.get(LockerBank, bank_id)
     hood = db.get(Neighborhood, bank.neighborhood_id) if bank is not None else None
     if bank is None or hood is None or hood.city_id != operator.city_id:
-        raise NotFound(f"locker bank {bank_id} not found", field="bank_id")
+        raise LockerBankNotFound(f"locker bank {bank_id} not found", field="bank_id")
     return bank
 
 
@@ -102,23 +121,23 @@ def open_status(
     bank = _bank(db, operator, bank_id)
     progress = queries.open_progress(db, bank.id, command_id[:36])
     if progress is None:
-        raise NotFound(f"command {command_id} not found", field="command_id")
+        raise LockerCommandNotFound(f"command {command_id} not found", field="command_id")
     return pages.render(request, "bank_open_status.html", {"bank": bank, "progress": progress})
 
 
 def _reason(value: str) -> str:
     text = value.strip()
     if len(text) < 3:
-        raise InvalidInput("give a reason (3 characters or more)", field="reason")
+        raise ReasonTooShort("give a reason (3 characters or more)", field="reason")
     return text
 
 
 def _compartment(db: Session, bank: LockerBank, value: str) -> Compartment:
     if not value.strip().isdigit():
-        raise InvalidInput("choose a compartment", field="compartment_id")
+        raise CompartmentRequired("choose a compartment", field="compartment_id")
     compartment = db.get(Compartment, int(value))
     if compartment is None or compartment.bank_id != bank.id:
-        raise NotFound(f"no compartment {value} in this bank", field="compartment_id")
+        raise CompartmentNotFound(f"no compartment {value} in this bank", field="compartment_id")
     return compartment
 
 
@@ -167,7 +186,7 @@ def out_of_service(
     bank = _bank(db, operator, bank_id)
     try:
         if action not in ("out", "back"):
-            raise InvalidInput("action is out or back", field="action")
+            raise CompartmentActionInvalid("action is out or back", field="action")
         compartment = _compartment(db, bank, compartment_id)
         locker_operator.mark_out_of_service(
             db_session=db,

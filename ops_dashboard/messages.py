@@ -7,11 +7,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from app.core.db import SessionDep, utcnow
-from app.core.errors import DomainError, InvalidInput, NotFound
+from app.core.errors import DomainError
 from app.core.settings import get_settings
 from app.staff.models import StaffUser
 from app.web.session import PageOperator
 from notifications import render, service, tasks
+from notifications.errors import MessageNotFound, TemplateUnknown
 from notifications.models import MessageStatus
 from ops_dashboard import messages_queries as queries
 from ops_dashboard.pages import pages
@@ -66,7 +67,7 @@ def messages_page(
             request,
             "messages.html",
             {**_context(db, operator, show=show), "error": _unknown_template(template)},
-            status_code=InvalidInput.status_code,
+            status_code=TemplateUnknown.status_code,
         )
     context = _context(db, operator, show=show, page=page, template=template, message_id=message_id)
     context["resent"] = resent
@@ -74,7 +75,7 @@ def messages_page(
 
 
 def _unknown_template(template: str) -> DomainError:
-    return InvalidInput(f"no template named {template[:40]}", field="template")
+    return TemplateUnknown(f"no template named {template[:40]}", field="template")
 
 
 @router.post("/messages/{message_id}/resend", response_model=None)
@@ -84,7 +85,7 @@ def resend_message(
     """Send a failed or undelivered message again, through the notifications service."""
     original = service.get(db_session=db, message_id=message_id)
     if original is None or original.city_id != operator.city_id:
-        raise NotFound("no such message", field="message_id")
+        raise MessageNotFound("no such message", field="message_id")
     try:
         copy = service.resend(db_session=db, message=original)
     except DomainError as refusal:

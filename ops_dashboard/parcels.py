@@ -12,6 +12,7 @@ from app.orders.models import Order, OrderStatus
 from app.staff.models import StaffUser
 from app.web.session import PageOperator
 from app.windows.models import DeliveryWindow
+from logistics.errors import ParcelNotFound, WindowNotFound
 from logistics.models import Parcel
 from ops_dashboard import parcel_chain, routes_map_queries
 from ops_dashboard import parcels_queries as queries
@@ -21,6 +22,12 @@ router = APIRouter()
 Tab = Annotated[str, Query(pattern="^(" + "|".join(queries.TABS) + ")$")]
 PageNumber = Annotated[int, Query(ge=1, le=100_000)]
 WindowId = Annotated[int | None, Query(ge=1)]
+
+
+class OrderNotFound(NotFound):
+    """No order with this id in the operator's city."""
+
+    case = "order_not_found"
 
 
 def pick_window(db: Session, operator: StaffUser, window_id: int | None) -> DeliveryWindow | None:
@@ -34,7 +41,7 @@ def pick_window(db: Session, operator: StaffUser, window_id: int | None) -> Deli
             return None
     window = db.get(DeliveryWindow, window_id)
     if window is None or window.city_id != operator.city_id:
-        raise NotFound(f"delivery window {window_id} not found", field="window_id")
+        raise WindowNotFound(f"delivery window {window_id} not found", field="window_id")
     return window
 
 
@@ -93,7 +100,7 @@ def _order(db: Session, operator: StaffUser, order_id: int) -> Order:
     order = db.get(Order, order_id)
     window = db.get(DeliveryWindow, order.window_id) if order is not None else None
     if order is None or window is None or window.city_id != operator.city_id:
-        raise NotFound(f"order {order_id} not found", field="order_id")
+        raise OrderNotFound(f"order {order_id} not found", field="order_id")
     return order
 
 
@@ -116,7 +123,7 @@ def parcel_page(
     parcel = db.get(Parcel, parcel_id)
     window = db.get(DeliveryWindow, parcel.window_id) if parcel is not None else None
     if parcel is None or window is None or window.city_id != operator.city_id:
-        raise NotFound(f"parcel {parcel_id} not found", field="parcel_id")
+        raise ParcelNotFound(f"parcel {parcel_id} not found", field="parcel_id")
     order = _order(db, operator, parcel.order_id)
     chain = parcel_chain.load_chain(db, order, parcel)
     return pages.render(

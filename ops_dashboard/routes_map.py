@@ -7,11 +7,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from app.core.db import SessionDep, utcnow
-from app.core.errors import DomainError, InvalidInput, NotFound
+from app.core.errors import DomainError, InvalidInput
 from app.staff.models import StaffUser
 from app.web.session import PageOperator
 from app.windows.models import DeliveryWindow
 from logistics import cutoff_steps, dispatch_edit
+from logistics.errors import WindowNotFound
 from logistics.replan import replan_window, validate_replan
 from logistics.settings import get_logistics_settings
 from ops_dashboard import map_svg
@@ -27,6 +28,18 @@ NOTICES = {
 FormId = Annotated[str, Form(max_length=20)]
 
 
+class FormIdRequired(InvalidInput):
+    """A form left a required id empty."""
+
+    case = "form_id_required"
+
+
+class FormIdInvalid(InvalidInput):
+    """A form's id is not a positive whole number."""
+
+    case = "form_id_invalid"
+
+
 def _window(db: Session, operator: StaffUser, window_id: int | None) -> DeliveryWindow | None:
     if window_id is None:
         windows = queries.windows_of(db, operator.city_id, utcnow())
@@ -36,7 +49,7 @@ def _window(db: Session, operator: StaffUser, window_id: int | None) -> Delivery
             return None
     window = db.get(DeliveryWindow, window_id)
     if window is None or window.city_id != operator.city_id:
-        raise NotFound(f"delivery window {window_id} not found", field="window_id")
+        raise WindowNotFound(f"delivery window {window_id} not found", field="window_id")
     return window
 
 
@@ -84,10 +97,10 @@ def _id(value: str, field: str, *, required: bool = True) -> int | None:
     text = value.strip()
     if not text:
         if required:
-            raise InvalidInput(f"{field} is required", field=field)
+            raise FormIdRequired(f"{field} is required", field=field)
         return None
     if not text.isdigit() or int(text) < 1:
-        raise InvalidInput(f"{field} must be a positive whole number", field=field)
+        raise FormIdInvalid(f"{field} must be a positive whole number", field=field)
     return int(text)
 
 
