@@ -1,6 +1,7 @@
 """Routing benchmark: our solver and PyVRP on six Solomon instances, same time each, same run.
 
     .venv/bin/python bench/routing.py [--time-limit 10] [--out docs/benchmarks-routing.md]
+    .venv/bin/python bench/routing.py --set homberger1000 [--time-limit 60]  (routing_scale.py)
 
 Every solution is checked by logistics.solomon.violations, which recomputes loads and
 times on real numbers without either solver. PyVRP needs integers: its matrices are the
@@ -33,6 +34,8 @@ from rich.table import Table
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+import routing_scale  # noqa: E402
 
 from logistics import solomon  # noqa: E402
 from logistics.solver import Objective, solve  # noqa: E402
@@ -277,28 +280,34 @@ def markdown(
 def main() -> None:
     """Run every instance, objective and solver; print and write the report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--time-limit", type=float, default=10.0)
+    parser.add_argument("--set", default="solomon", choices=("solomon", *routing_scale.SETS))
+    parser.add_argument("--time-limit", type=float, help="seconds per instance and solver")
     parser.add_argument("--dir", type=Path, default=REPO / "tests" / "data" / "vrptw")
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks-routing.md"))
-    parser.add_argument("--instances", default=",".join(INSTANCES))
+    parser.add_argument("--instances", help="comma-separated names (default: the whole set)")
+    parser.add_argument("--objectives", default=",".join(OBJECTIVES))
     args = parser.parse_args()
-    names = args.instances.split(",")
+    scale = args.set != "solomon"
+    whole = routing_scale.SETS[args.set] if scale else INSTANCES
+    names = args.instances.split(",") if args.instances else list(whole)
+    objectives = [o for o in OBJECTIVES if o in args.objectives.split(",")]
+    seconds = args.time_limit or routing_scale.DEFAULT_SECONDS.get(args.set, 10.0)
     console = Console()
-    bks = best_known(args.dir)
     runs: list[Run] = []
     load_before = os.getloadavg()[0]
-    jobs = [(n, o, s) for n in names for o in OBJECTIVES for s in SOLVERS]
+    jobs = [(n, o, s) for n in names for o in objectives for s in SOLVERS]
     with Progress(console=console) as progress:
         task = progress.add_task("solving", total=len(jobs))
         for name, objective, solver in jobs:
             progress.update(task, description=f"{name} {objective} {solver}")
-            run = measure(
-                solomon.read(args.dir / f"{name}.txt"), objective, solver, args.time_limit
-            )
+            if scale:
+                run = routing_scale.measure(routing_scale.read(name), objective, solver, seconds)
+            else:
+                run = measure(solomon.read(args.dir / f"{name}.txt"), objective, solver, seconds)
             runs.append(run)
-            status = "ok" if not run.violations else "; ".join(run.violations)
+            status = "ok" if not run.violations else "; ".join(run.violations[:3])
             progress.console.print(
-                f"{name:6} {objective:12} {solver:5} vehicles {run.vehicles:3} "
+                f"{name:8} {objective:12} {solver:5} vehicles {run.vehicles:3} "
                 f"distance {run.distance:9.2f}  {status}"
             )
             progress.advance(task)
@@ -313,14 +322,22 @@ def main() -> None:
             "yes" if not run.violations else "NO",
         )
     console.print(table)
-    if names == list(INSTANCES):
-        command = ".venv/bin/python " + shlex.join(["bench/routing.py", *sys.argv[1:]])
+    command = ".venv/bin/python " + shlex.join(["bench/routing.py", *sys.argv[1:]])
+    if scale:
+        body = routing_scale.section(
+            args.set, runs, seconds, command, routing_scale.load_note(load_before)
+        )
+        console.print(body)
+        routing_scale.splice(args.out, args.set, body)
+        console.print(f"wrote the {args.set} section of {args.out}")
+    elif names == list(INSTANCES) and objectives == list(OBJECTIVES):
         args.out.parent.mkdir(parents=True, exist_ok=True)
         load = (
             f"Load average (1 min) {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at "
             "the end: the machine is shared, so other jobs took CPU from both solvers."
         )
-        args.out.write_text(markdown(runs, bks, command, args.time_limit, load))
+        kept = routing_scale.kept_sections(args.out)
+        args.out.write_text(markdown(runs, best_known(args.dir), command, seconds, load) + kept)
         console.print(f"wrote {args.out}")
     if any(run.violations for run in runs):
         sys.exit(1)
