@@ -44,6 +44,7 @@ SMS_WINDOW = timedelta(minutes=30)
 SMS_MIN_FAILURES, SMS_FAILING_RATE, SMS_MAJOR_RATE = 5, 0.2, 0.5
 INSIDE = (ParcelStatus.READY_FOR_PICKUP, ParcelStatus.EXPIRED)
 ON_THE_WAY = (ParcelStatus.RESERVED, ParcelStatus.LOADED)
+TURNED_AWAY_REASON = "locker_offline"  # the driver's reason when the bank refused the deposit
 FAILED_SMS = (MessageStatus.FAILED, MessageStatus.UNDELIVERED)
 FINAL_SMS = (*FAILED_SMS, MessageStatus.DELIVERED, MessageStatus.SENT)
 
@@ -116,7 +117,9 @@ def bank_offline(db_session: Session, now: datetime) -> list[Cause]:
     }
     if not offline:
         return []
-    parcels: dict[int, dict[str, int]] = defaultdict(lambda: {"inside": 0, "coming": 0})
+    parcels: dict[int, dict[str, int]] = defaultdict(
+        lambda: {"inside": 0, "coming": 0, "turned_away": 0}
+    )
     for bank_id, status, count in db_session.execute(
         select(Parcel.bank_id, Parcel.status, func.count())
         .where(Parcel.bank_id.in_(list(offline)), Parcel.status.in_((*INSIDE, *ON_THE_WAY)))
@@ -124,6 +127,16 @@ def bank_offline(db_session: Session, now: datetime) -> list[Cause]:
     ):
         if bank_id is not None:
             parcels[bank_id]["inside" if status in INSIDE else "coming"] += count
+    for bank_id, updated_at in db_session.execute(
+        select(Parcel.bank_id, Parcel.updated_at).where(
+            Parcel.bank_id.in_(list(offline)),
+            Parcel.status == ParcelStatus.UNDELIVERED,
+            Parcel.failure_reason.like(f"{TURNED_AWAY_REASON}%"),
+        )
+    ):
+        # Turned away at the door while it is offline: back in a van, the bank still the cause.
+        if bank_id is not None and updated_at is not None and updated_at >= offline[bank_id]:
+            parcels[bank_id]["turned_away"] += 1
     banks = _banks(db_session, list(parcels))
     causes = []
     for bank_id, counts in parcels.items():
@@ -135,7 +148,7 @@ def bank_offline(db_session: Session, now: datetime) -> list[Cause]:
                 type="bank_offline",
                 severity=Severity.CRITICAL if counts["inside"] else Severity.MAJOR,
                 message=f"{code} offline for {minutes} min: {counts['inside']} parcels inside, "
-                f"{counts['coming']} on the way",
+                f"{counts['coming']} on the way, {counts['turned_away']} turned away",
                 city_id=city_id,
                 details={"bank": code, "bank_id": bank_id, "minutes": minutes, **counts},
             )

@@ -138,6 +138,23 @@ def test_a_bank_offline_with_parcels_alarms_after_its_threshold_and_clears(w: Wo
     assert report.cleared == 1 and alarm.state == S.CLEARED_UNACK
 
 
+def test_parcels_turned_away_keep_an_offline_bank_alarmed(w: World) -> None:
+    """The van came, the bank refused the deposit: nothing inside or coming, still the cause."""
+    state = _offline(w, minutes_ago=10)
+    parcel = w.parcel("A1", status=ParcelStatus.UNDELIVERED)
+    parcel.failure_reason = "locker_offline"
+    parcel.updated_at = utcnow() - timedelta(minutes=5)
+    w.db.flush()
+    assert alarm_rules.evaluate(db_session=w.db, now=utcnow()).raised == 1
+    alarm = w.db.scalars(select(Alarm).where(Alarm.type == "bank_offline")).one()
+    assert alarm.details["turned_away"] == 1 and alarm.details["coming"] == 0
+    assert "1 turned away" in alarm.message
+    # turned away before this outage began: not this outage's doing
+    parcel.updated_at = state.went_offline_at - timedelta(minutes=1)  # type: ignore[operator]
+    w.db.flush()
+    assert alarm_rules.evaluate(db_session=w.db, now=utcnow()).cleared == 1
+
+
 def test_a_bank_offline_and_empty_is_no_alarm(w: World) -> None:
     _offline(w, minutes_ago=30)
     assert alarm_rules.evaluate(db_session=w.db, now=utcnow()).raised == 0
