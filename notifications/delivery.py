@@ -42,19 +42,19 @@ from app.core.backoff import backoff_seconds
 from app.core.db import utcnow
 from app.core.security import codes_match
 from app.core.settings import get_settings
+from app.core.sms import (
+    UNSUBSCRIBED_CODE,
+    AmbiguousSendError,
+    PermanentSendError,
+    SendError,
+    SentSms,
+    TransientSendError,
+)
 from notifications import service, tracking
 from notifications.claiming import BODY_PURPOSE, Claim, Outcome, claim_batch
 from notifications.config import NotificationsConfig, get_config
 from notifications.models import Message, MessageStatus
-from notifications.providers import (
-    UNSUBSCRIBED_CODE,
-    AmbiguousSendError,
-    PermanentSendError,
-    ProviderMessage,
-    SendError,
-    SmsProvider,
-    TransientSendError,
-)
+from notifications.providers import SmsProvider
 
 log = logging.getLogger(__name__)
 RETRY_JITTER = 0.25  # a transient failure's retry waits up to a quarter longer, at random
@@ -84,7 +84,7 @@ def _cas(
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def _ours(claim: Claim, candidate: ProviderMessage) -> bool:
+def _ours(claim: Claim, candidate: SentSms) -> bool:
     body = candidate.body
     if claim.previous_hmac and codes_match(claim.previous_hmac, body, purpose=BODY_PURPOSE):
         return True
@@ -93,7 +93,7 @@ def _ours(claim: Claim, candidate: ProviderMessage) -> bool:
 
 def _lookup(
     session_factory: sessionmaker[Session], claim: Claim, provider: SmsProvider
-) -> ProviderMessage | None:
+) -> SentSms | None:
     candidates = [
         c
         for c in provider.find_sent(to=claim.to, since=claim.since)
@@ -119,7 +119,7 @@ class _Attempt:
     """What the provider said (or did not say) about one claimed message."""
 
     kind: str  # accepted | found | blocked | permanent | transient | ambiguous | lookup_failed
-    result: ProviderMessage | None = None
+    result: SentSms | None = None
     error: SendError | None = None
 
 
