@@ -38,7 +38,6 @@ os.environ.setdefault("LOGISTICS_SOLVER_TIME_LIMIT_S", "2")
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
 from app.core.db import make_engine  # noqa: E402
-from lockers import mosquitto  # noqa: E402
 from tests.faults import (  # noqa: E402
     broker_restart,
     cutoff_kill,
@@ -47,6 +46,7 @@ from tests.faults import (  # noqa: E402
     redis_restart,
 )
 from tests.faults.servers import PostgresProcess  # noqa: E402
+from tests.support import mosquitto  # noqa: E402
 
 SCENARIOS = ("db", "cutoff", "broker", "redis", "replay")
 KILL_POINTS = [

@@ -579,9 +579,9 @@ def main() -> None:
     os.environ["DATABASE_URL"] = db_url
     from app.core.db import make_engine
     from app.core.security import Principal, create_access_token
-    from lockers import mosquitto
     from lockers.broker import free_port
     from lockers.credentials import locker_password
+    from tests.support import mosquitto
 
     engine = make_engine(db_url, pool_size=5)
     sessions = sessionmaker(bind=engine, expire_on_commit=False)

@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.events.models import OutboxEvent
-from lockers import deposit, domain_events, mosquitto
+from lockers import deposit, domain_events
 from lockers.config import get_locker_settings
 from lockers.credentials import locker_password
 from lockers.models import CommandStatus, LockerCommand
@@ -37,6 +37,7 @@ from lockers.simulator import Fleet
 from logistics.models import Parcel, ParcelStatus
 from tests.faults.servers import environment
 from tests.lockers.conftest import FAST_SETTINGS, World, build_world, start_bridge, wait_for
+from tests.support import mosquitto
 
 PREFIX = "lockers"
 LABELS = ("A1", "A2", "A3", "F1", "R1")

@@ -4,8 +4,8 @@ open command lost or doubled (scenario in tests/faults/broker_restart.py)."""
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from lockers import mosquitto
 from tests.faults import broker_restart
+from tests.support import mosquitto
 
 pytestmark = [
     pytest.mark.faults,

@@ -1,5 +1,5 @@
 """The broker ACL: a locker may publish only under its own bank id (Mosquitto of our own,
-with a password file made by mosquitto_passwd and the ACL of lockers.mosquitto)."""
+with a password file made by mosquitto_passwd and the ACL of tests.support.mosquitto)."""
 
 import threading
 import time
@@ -12,7 +12,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from lockers import mosquitto
+from tests.support import mosquitto
 
 pytestmark = pytest.mark.skipif(
     not mosquitto.available(), reason="mosquitto / mosquitto_passwd not installed"

@@ -12,12 +12,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.events.models import OutboxEvent
-from lockers import codes, deposit, domain_events, mosquitto
+from lockers import codes, deposit, domain_events
 from lockers.credentials import locker_password
 from lockers.models import CommandStatus, LockerBankState, LockerCommand
 from lockers.simulator import Fleet
 from logistics.models import Parcel, ParcelStatus
 from tests.lockers.conftest import World, build_world, start_bridge, wait_for
+from tests.support import mosquitto
 
 pytestmark = pytest.mark.skipif(
     not mosquitto.available(), reason="mosquitto / mosquitto_passwd not installed"

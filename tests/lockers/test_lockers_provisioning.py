@@ -19,11 +19,12 @@ from typer.testing import CliRunner
 import app.core.db
 from app.core.enums import CompartmentSize, TemperatureClass
 from app.neighborhoods.models import LockerBank
-from lockers import credentials, mosquitto, pki, provisioning
+from lockers import credentials, pki, provisioning
 from lockers.cli import app as lockers_cli
 from lockers.config import get_locker_settings
 from tests.factories import Factory
 from tests.lockers.conftest import World
+from tests.support import mosquitto
 
 needs_mosquitto = pytest.mark.skipif(
     not mosquitto.available(), reason="mosquitto / mosquitto_passwd not installed"
