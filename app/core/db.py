@@ -1,12 +1,17 @@
 """Engine, sessions, the request's session dependency and the declarative base of every model."""
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated, Any
+from weakref import WeakKeyDictionary
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends
-from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event, make_url
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -20,6 +25,8 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+# Threads beyond the request slots, for routes and dependencies that do not use the database.
+THREADS_BEYOND_SLOTS = 8
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -96,21 +103,98 @@ def get_sessionmaker() -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(), expire_on_commit=False)
 
 
-def get_db() -> Iterator[Session]:
+class RequestSession(Session):
+    """A request's session. Closing it gives the request's slot back at once (a stream that
+    closes its session before streaming holds no slot for the stream's life)."""
+
+    release_slot: Callable[[], None] | None = None
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            release, self.release_slot = self.release_slot, None
+            if release is not None:
+                release()
+
+
+def get_request_sessionmaker() -> sessionmaker[Session]:
+    """Sessions of requests, on a pool of their own: `DATABASE_POOL_SIZE` connections, no
+    overflow (an overflow connection is closed on return, a reconnect per burst). The bridge,
+    the clockwork and the streams' polls use `get_sessionmaker`'s pool instead."""
+    settings = get_settings()
+    return _request_sessionmaker(
+        settings.database_url, settings.database_pool_size, settings.database_pool_timeout_seconds
+    )
+
+
+@lru_cache
+def _request_sessionmaker(url: str, pool_size: int, timeout: float) -> sessionmaker[Session]:
+    if make_url(url).database in (None, "", ":memory:"):
+        engine = get_engine()  # an in-memory SQLite database exists once, in one engine
+    else:
+        engine = make_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=timeout)
+    return sessionmaker(bind=engine, class_=RequestSession, expire_on_commit=False)
+
+
+_request_slots: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
+_request_slots = WeakKeyDictionary()
+
+
+def _slots_of_this_loop() -> asyncio.Semaphore:
+    """One slot per pooled connection; the threadpool is made at least as large, so a request
+    holding a slot never waits for a thread behind requests that wait for a connection."""
+    loop = asyncio.get_running_loop()
+    slots = _request_slots.get(loop)
+    if slots is None:
+        size = get_settings().database_pool_size
+        slots = _request_slots[loop] = asyncio.Semaphore(size)
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = max(limiter.total_tokens, size + THREADS_BEYOND_SLOTS)
+    return slots
+
+
+async def get_db() -> AsyncIterator[Session]:
     """FastAPI dependency: one session per request, rolled back if the route did not commit.
+
+    A request first takes one of the pool's slots, waiting in the event loop (no thread, no
+    connection held); with every slot taken past DATABASE_POOL_TIMEOUT_SECONDS it is answered
+    503 with Retry-After (`install_database_outage_handler`). Every dependency of a request
+    shares this one session (FastAPI caches it per request), so a request needs at most one
+    connection, and the pool has one for each slot: nobody waits for a connection.
 
     A connection the database dropped meanwhile (a restart after the route's commit) cannot
     roll back, and need not: the server already ended its transaction, and the answer has
     gone out. The pool discards it; closing does not fail the request for it."""
-    session = get_sessionmaker()()
+    settings = get_settings()
+    slots = _slots_of_this_loop()
+    try:
+        await asyncio.wait_for(slots.acquire(), settings.database_pool_timeout_seconds)
+    except TimeoutError as exc:
+        raise sa_exc.TimeoutError(
+            f"all {settings.database_pool_size} request connections busy"
+        ) from exc
+    loop = asyncio.get_running_loop()
+    session = get_request_sessionmaker()()
+    assert isinstance(session, RequestSession)
+
+    def release_slot() -> None:
+        loop.call_soon_threadsafe(slots.release)
+
+    session.release_slot = release_slot
     try:
         yield session
     finally:
-        try:
-            session.close()
-        except DBAPIError as exc:
-            if not exc.connection_invalidated:
-                raise
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(_close_quietly, session)
+
+
+def _close_quietly(session: Session) -> None:
+    try:
+        session.close()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
 
 
 SessionDep = Annotated[Session, Depends(get_db)]

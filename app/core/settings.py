@@ -19,6 +19,15 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite:///./pickup.db"
+    database_pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=200,
+        description="Requests served at once per API process, each with its own connection",
+    )
+    database_pool_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="A request waits this long for a connection, then 503"
+    )
     secret_key: str = DEV_SECRET
     access_token_minutes: int = 12 * 60
 

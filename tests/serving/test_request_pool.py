@@ -1,0 +1,149 @@
+"""A request uses one connection for all its dependencies, requests beyond the pool wait for a
+slot without holding a connection or a thread (no collapse), and a pool that stays exhausted
+answers 503 with Retry-After."""
+
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, event, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.core import db as core_db
+from app.core.db import RequestSession, SessionDep
+from app.core.errors import install_database_outage_handler
+from app.core.settings import get_settings
+from app.main import create_app
+from app.residents.models import Resident
+from tests.conftest import token_for
+from tests.factories import Factory
+
+
+class CheckoutCounter:
+    """Connections of an engine checked out now, and the most at once."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.now = 0
+        self.most = 0
+        self.total = 0
+        self._lock = threading.Lock()
+        event.listen(engine, "checkout", self._out)
+        event.listen(engine, "checkin", self._in)
+
+    def _out(self, *_args: object) -> None:
+        with self._lock:
+            self.now += 1
+            self.total += 1
+            self.most = max(self.most, self.now)
+
+    def _in(self, *_args: object) -> None:
+        with self._lock:
+            self.now -= 1
+
+
+@pytest.fixture
+def pool_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """Pool settings set by the test through the environment."""
+    get_settings.cache_clear()
+    yield monkeypatch
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def request_sessions(
+    engine: Engine, committed: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> CheckoutCounter:
+    """`get_db` (not overridden) opens its sessions on the test database; counted."""
+    factory = sessionmaker(bind=engine, class_=RequestSession, expire_on_commit=False)
+    monkeypatch.setattr(core_db, "get_request_sessionmaker", lambda: factory)
+    return CheckoutCounter(engine)
+
+
+@pytest.fixture
+def signed_in(committed: sessionmaker[Session]) -> str:
+    """A committed resident's bearer token."""
+    with committed() as session:
+        resident: Resident = Factory(session).resident()
+        session.commit()
+        return token_for(resident)
+
+
+def test_a_resident_request_checks_out_one_connection(request_sessions, signed_in) -> None:  # type: ignore[no-untyped-def]
+    with TestClient(create_app()) as client:
+        for _ in range(5):
+            answer = client.get("/orders", headers={"Authorization": f"Bearer {signed_in}"})
+            assert answer.status_code == 200, answer.text
+    assert request_sessions.most == 1, "the caller's lookup and the route share one connection"
+    assert request_sessions.now == 0
+
+
+def test_more_requests_than_connections_wait_their_turn(  # type: ignore[no-untyped-def]
+    request_sessions, signed_in, pool_settings
+) -> None:
+    pool_settings.setenv("DATABASE_POOL_SIZE", "2")
+    pool_settings.setenv("DATABASE_POOL_TIMEOUT_SECONDS", "30")
+    headers = {"Authorization": f"Bearer {signed_in}"}
+    with TestClient(create_app()) as client, ThreadPoolExecutor(60) as pool:
+        answers = list(pool.map(lambda _: client.get("/orders", headers=headers), range(120)))
+    assert [a.status_code for a in answers] == [200] * 120
+    assert request_sessions.most <= 2
+
+
+def _slow_app() -> FastAPI:
+    app = FastAPI()
+    install_database_outage_handler(app)
+
+    @app.get("/slow")
+    def slow(db: SessionDep) -> dict[str, int]:
+        db.execute(text("SELECT 1"))
+        time.sleep(0.6)
+        return {"ok": 1}
+
+    return app
+
+
+def test_a_request_waiting_past_the_timeout_is_answered_503(  # type: ignore[no-untyped-def]
+    request_sessions, pool_settings
+) -> None:
+    pool_settings.setenv("DATABASE_POOL_SIZE", "1")
+    pool_settings.setenv("DATABASE_POOL_TIMEOUT_SECONDS", "0.1")
+    with TestClient(_slow_app()) as client, ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda _: client.get("/slow"), range(2)))
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [200, 503]
+    refused = next(a for a in answers if a.status_code == 503)
+    assert refused.headers["Retry-After"] == "1"
+    assert refused.json()["detail"][0]["code"] == "database_unavailable"
+
+
+def test_an_exhausted_real_pool_is_answered_503(engine: Engine) -> None:
+    from app.core.db import make_engine
+
+    small = make_engine(
+        str(engine.url.render_as_string(hide_password=False)),
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=0.1,
+    )
+    app = FastAPI()
+    install_database_outage_handler(app)
+
+    @app.get("/needs-a-connection")
+    def needs_a_connection() -> dict[str, int]:
+        with small.connect() as conn:
+            return {"one": conn.execute(text("SELECT 1")).scalar_one()}
+
+    try:
+        with small.connect(), TestClient(app, raise_server_exceptions=False) as client:
+            answer = client.get("/needs-a-connection")
+        assert answer.status_code == 503
+        assert answer.headers["Retry-After"] == "1"
+        with TestClient(app) as client:
+            assert client.get("/needs-a-connection").json() == {"one": 1}
+    finally:
+        small.dispose()
