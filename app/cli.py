@@ -66,9 +66,13 @@ def serve(
     mqtt_port: int | None = serving.MqttPortOption,
     port_base: int | None = serving.PortBaseOption,
     reload: bool = typer.Option(False, help="Reload on code changes (development)"),
+    workers: int = serving.WorkersOption,
 ) -> None:
     """Run the API server (on the embedded defaults also the MQTT broker, the locker bridge
     and the clockwork). Every port it binds can be set; a taken port is named, with its option."""
+    if reload and workers > 1:
+        console.print("[red]Cannot start:[/red] --reload serves one process; drop --workers")
+        raise typer.Exit(2)
     try:
         address = serving.prepare(host=host, port=port, mqtt_port=mqtt_port, port_base=port_base)
     except PortInUse as exc:
@@ -76,7 +80,7 @@ def serve(
         raise typer.Exit(1) from exc
     broker = f", MQTT broker on port {address.mqtt_port}" if address.mqtt_port else ""
     console.print(f"API on [bold]{address.base_url}[/bold]  (docs: /docs){broker}")
-    serving.run(address, reload=reload)
+    serving.run(address, reload=reload, workers=workers)
 
 
 @sim_app.command("twilio")

@@ -9,6 +9,7 @@ workers and beat as their own processes (see docker-compose.yml).
 """
 
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -20,26 +21,39 @@ from app.main import create_app
 log = logging.getLogger(__name__)
 
 
-def create_app_with_embedded_services() -> FastAPI:
-    """The API plus, on the embedded defaults, the broker, the bridge and the clockwork."""
-    app = create_app()
+SERVICES_ELSEWHERE_ENV = "PICKUP_EMBEDDED_SERVICES_ELSEWHERE"
+"""Set by `pickup serve --workers N` for its workers: the services run in the supervisor."""
+
+
+def start_embedded_services() -> list[Callable[[], None]]:
+    """Start, on the embedded defaults, the broker with the bridge and the clockwork; their
+    stop functions, in start order. With real services configured, nothing starts."""
     settings = get_settings()
+    stoppers: list[Callable[[], None]] = []
+    if settings.mqtt_url.startswith("embedded://"):
+        from lockers.bridge import Bridge
+
+        bridge = Bridge().start()
+        stoppers.append(bridge.stop)
+        log.info("embedded MQTT broker and locker bridge started")
+    if settings.celery_broker_url.startswith("memory://"):
+        from app.clockwork.runner import ClockworkRunner, jobs
+
+        runner = ClockworkRunner(jobs()).start()
+        stoppers.append(runner.stop)
+        log.info("the clockwork runs in-process (tasks run eagerly)")
+    return stoppers
+
+
+def create_app_with_embedded_services() -> FastAPI:
+    """The API plus, on the embedded defaults, the broker, the bridge and the clockwork
+    (unless they run in the supervisor of several workers)."""
+    app = create_app()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        stoppers: list[Callable[[], None]] = []
-        if settings.mqtt_url.startswith("embedded://"):
-            from lockers.bridge import Bridge
-
-            bridge = Bridge().start()
-            stoppers.append(bridge.stop)
-            log.info("embedded MQTT broker and locker bridge started")
-        if settings.celery_broker_url.startswith("memory://"):
-            from app.clockwork.runner import ClockworkRunner, jobs
-
-            runner = ClockworkRunner(jobs()).start()
-            stoppers.append(runner.stop)
-            log.info("the clockwork runs in-process (tasks run eagerly)")
+        elsewhere = os.environ.get(SERVICES_ELSEWHERE_ENV) == "1"
+        stoppers = [] if elsewhere else start_embedded_services()
         try:
             yield
         finally:

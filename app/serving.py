@@ -9,6 +9,7 @@ single `--port-base` (PICKUP_PORT_BASE): HTTP on it, the broker on the next port
 """
 
 import os
+import socket
 from dataclasses import dataclass
 
 import typer
@@ -20,6 +21,7 @@ from lockers.config import get_locker_settings
 DEFAULT_HTTP_PORT = 8000
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 APP_FACTORY = "app.embedded:create_app_with_embedded_services"
+WORKER_HEALTHCHECK_SECONDS = 60
 
 HostOption = typer.Option("127.0.0.1", envvar="PICKUP_HOST", help="Address to bind")
 PortOption = typer.Option(
@@ -38,6 +40,13 @@ PortBaseOption = typer.Option(
     min=1,
     max=65534,
     help="HTTP on this port, the embedded MQTT broker on the next (two demos side by side)",
+)
+WorkersOption = typer.Option(
+    1,
+    envvar="PICKUP_WORKERS",
+    min=1,
+    max=64,
+    help="HTTP worker processes sharing the port (the embedded services run once, beside them)",
 )
 
 
@@ -124,8 +133,11 @@ def prepare(
     return address
 
 
-def run(address: ServeAddress, *, reload: bool = False) -> None:
-    """Serve the API (and, on the embedded defaults, everything else) until stopped."""
+def run(address: ServeAddress, *, reload: bool = False, workers: int = 1) -> None:
+    """Serve the API (and, on the embedded defaults, everything else) until stopped.
+
+    With several workers the HTTP processes share the port, and the embedded services (broker,
+    locker bridge, clockwork) run once, in this supervising process, not in any worker."""
     import uvicorn
 
     # Forwarded headers are believed only from TRUSTED_PROXIES (app.core.forwarded), never
@@ -138,4 +150,44 @@ def run(address: ServeAddress, *, reload: bool = False) -> None:
     }
     if reload:
         options["reload"] = True
-    uvicorn.run(APP_FACTORY, **options)  # type: ignore[arg-type]
+    if workers <= 1:
+        uvicorn.run(APP_FACTORY, **options)  # type: ignore[arg-type]
+        return
+    _run_workers(address, options, workers)
+
+
+def _run_workers(address: ServeAddress, options: dict[str, object], workers: int) -> None:
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from app import embedded
+
+    # A worker answers the supervisor's health pings only once it has imported the project
+    # (seconds on a loaded machine); uvicorn's default 5 s kills it in a loop before that.
+    config = uvicorn.Config(
+        APP_FACTORY,
+        workers=workers,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+        **options,  # type: ignore[arg-type]
+    )
+    listener = tcp_listener(address.host, address.http_port)
+    os.environ[embedded.SERVICES_ELSEWHERE_ENV] = "1"  # the workers inherit it
+    stoppers = embedded.start_embedded_services()
+    try:
+        Multiprocess(config, sockets=[listener]).run()
+    finally:
+        for stop in reversed(stoppers):
+            stop()
+        listener.close()
+
+
+def tcp_listener(host: str, port: int) -> socket.socket:
+    """The workers' shared listening socket, made as TCP explicitly: uvicorn's own has protocol
+    0, and asyncio sets TCP_NODELAY only on connections accepted from an IPPROTO_TCP socket
+    (without it a small answer can wait for the client's delayed ACK)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((host, port))
+    listener.set_inheritable(True)
+    return listener
