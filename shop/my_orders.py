@@ -8,12 +8,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.core.db import SessionDep, utcnow
 from app.core.enums import Language
-from app.core.errors import DomainError, NotFound
+from app.core.errors import DomainError
 from app.orders import service as order_service
 from app.residents import service as residents_service
 from app.web.i18n import LANG_COOKIE
 from app.web.session import PageResident
 from lockers import extension
+from lockers.errors import ParcelNotFound
 from shop import order_queries
 from shop.pages import refusal, render
 
@@ -56,7 +57,7 @@ def extend(
     """Push one parcel's pickup deadline back, once, where the locker allows it."""
     view = order_queries.order_view(db, resident.id, order_id, utcnow())
     if parcel_id not in {p.parcel_id for p in view.parcels}:
-        raise NotFound("no such parcel in this order", field="parcel_id")
+        raise ParcelNotFound("no such parcel in this order", field="parcel_id")
     try:
         extension.extend(db_session=db, parcel_id=parcel_id, resident_id=resident.id)
     except DomainError as error:  # nothing is committed: the request's session rolls back

@@ -17,6 +17,24 @@ MAX_QUANTITY = 99
 TEMPERATURE_ORDER = (TemperatureClass.CHILLED, TemperatureClass.FROZEN, TemperatureClass.AMBIENT)
 
 
+class GroupBuyNotInWindow(InvalidInput):
+    """The basket names a group buy the window does not offer."""
+
+    case = "group_buy_not_in_window"
+
+
+class QuantityKeyInvalid(InvalidInput):
+    """A `qty_` field does not name a group buy id."""
+
+    case = "quantity_key_invalid"
+
+
+class QuantityInvalid(InvalidInput):
+    """A quantity is not a whole number from 0 to MAX_QUANTITY."""
+
+    case = "quantity_invalid"
+
+
 @dataclass
 class WindowChoice:
     """A window as the picker shows it, with the temperature classes its lockers cannot take."""
@@ -97,7 +115,7 @@ def basket(db: Session, resident: Resident, window_id: int, quantities: dict[int
     result = Basket(window=shop.window)
     for gb_id, quantity in quantities.items():
         if gb_id not in offered:
-            raise InvalidInput("not a group buy of this window", field=f"qty_{gb_id}")
+            raise GroupBuyNotInWindow("not a group buy of this window", field=f"qty_{gb_id}")
         if quantity > 0:
             result.lines.append(BasketLine(offered[gb_id], quantity))
     return result
@@ -112,8 +130,8 @@ def parse_quantities(values: dict[str, str]) -> dict[int, int]:
         suffix = key.removeprefix("qty_")
         text = raw.strip() or "0"
         if not suffix.isdigit() or not 0 < int(suffix) < 2**31:
-            raise InvalidInput("must name a group buy id", field=key)
+            raise QuantityKeyInvalid("must name a group buy id", field=key)
         if not text.isdigit() or int(text) > MAX_QUANTITY:
-            raise InvalidInput(f"must be a whole number from 0 to {MAX_QUANTITY}", field=key)
+            raise QuantityInvalid(f"must be a whole number from 0 to {MAX_QUANTITY}", field=key)
         quantities[int(suffix)] = int(text)
     return quantities

@@ -19,6 +19,24 @@ router = APIRouter()
 WindowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
+class BasketKeyMissing(InvalidInput):
+    """The basket form lost its idempotency key (or it is too long)."""
+
+    case = "basket_key_missing"
+
+
+class BasketEmpty(InvalidInput):
+    """The basket has no item with a quantity."""
+
+    case = "basket_empty"
+
+
+class WindowIdInvalid(InvalidInput):
+    """The window id is missing or not a whole number in range."""
+
+    case = "window_id_invalid"
+
+
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, db: SessionDep, resident: PageResident) -> HTMLResponse:
     """The window picker: each open window with its cut-off countdown and pickup time."""
@@ -53,12 +71,12 @@ async def place_order(request: Request, db: SessionDep, resident: PageResident) 
     window_id = _window_id(form.get("window_id"))
     key = form.get("idempotency_key", "").strip()
     if not key or len(key) > 80:
-        raise InvalidInput(
+        raise BasketKeyMissing(
             "the basket's key is missing; open the basket again", field="idempotency_key"
         )
     basket = shop_queries.basket(db, resident, window_id, shop_queries.parse_quantities(form))
     if not basket.lines:
-        raise InvalidInput("choose at least one item", field="lines")
+        raise BasketEmpty("choose at least one item", field="lines")
     order_in = OrderCreate(
         window_id=window_id,
         lines=[
@@ -79,5 +97,5 @@ async def place_order(request: Request, db: SessionDep, resident: PageResident) 
 
 def _window_id(raw: str | None) -> int:
     if raw is None or not raw.strip().isdigit() or not 0 < int(raw) < 2**31:
-        raise InvalidInput("must be a delivery window id", field="window_id")
+        raise WindowIdInvalid("must be a delivery window id", field="window_id")
     return int(raw)
