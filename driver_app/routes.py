@@ -13,7 +13,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.core.db import SessionDep
-from app.core.errors import NotFound
 from app.core.limits import DbId, SaneDatetime
 from app.staff.models import StaffUser
 from app.web.session import PageDriver
@@ -22,8 +21,10 @@ from driver_app.pages import pages
 from lockers import deposit
 from logistics import driver as driver_service
 from logistics import driver_actions
+from logistics.driver import StopNotOnRoute
 from logistics.driver_actions import ActionKind, DriverAction
-from logistics.handover import FailureReason
+from logistics.errors import RouteNotFound
+from logistics.handover import FailureReason, ParcelNotAtStop
 from logistics.models import Parcel, Route
 
 router = APIRouter(prefix="/driver", include_in_schema=False)
@@ -57,7 +58,7 @@ def _own_route(db: Session, driver: StaffUser, route_id: int) -> Route:
     """The route if it is this driver's (another driver's route is a 404, as a missing one)."""
     route = driver_service.get_for(db_session=db, route_id=route_id, staff=driver)
     if route.driver_id != driver.id:
-        raise NotFound(f"route {route_id} not found", field="route_id")
+        raise RouteNotFound(f"route {route_id} not found", field="route_id")
     return route
 
 
@@ -84,7 +85,7 @@ def stop_page(
     page = queries.route_page(db, _own_route(db, driver, route_id))
     index = next((i for i, s in enumerate(page.stops) if s.id == stop_id), None)
     if index is None:
-        raise NotFound(f"stop {stop_id} is not on route {route_id}", field="stop_id")
+        raise StopNotOnRoute(f"stop {stop_id} is not on route {route_id}", field="stop_id")
     context = {
         "page": page,
         "stop": page.stops[index],
@@ -139,7 +140,7 @@ def _sync(db: Session, driver: StaffUser, action: DriverAction) -> driver_action
     def open_compartment(parcel_id: int) -> str:
         parcel = db.get(Parcel, parcel_id)
         if parcel is None or parcel.route_stop_id != action.stop_id:
-            raise NotFound(
+            raise ParcelNotAtStop(
                 f"parcel {parcel_id} is not delivered at stop {action.stop_id}",
                 field="parcel_id",
             )
