@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
 from app.core.errors import NotFound
-from lockers import protocol, wakeup
+from lockers import command_states, protocol, wakeup
 from lockers.models import CommandStatus, LockerCommand
 
 NOTIFY_CHANNEL = "locker_commands"
@@ -39,7 +39,7 @@ def queue_command(
         bank_id=bank_id,
         kind=kind.value,
         payload=args,
-        status=CommandStatus.QUEUED,
+        status=command_states.INITIAL,
         purpose=purpose,
         parcel_id=parcel_id,
         compartment_id=compartment_id,

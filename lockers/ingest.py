@@ -378,19 +378,19 @@ def handle_ack(
             command.result = result
             log.warning("late ack for expired command %s (%s)", command.id, message.status)
         return "late", command
-    if command.status not in (CommandStatus.QUEUED, CommandStatus.SENT):
+    if command.status not in command_states.PENDING:
         return "duplicate", command
     command.result = result
     command.finished_at = received_at
     if message.status == protocol.AckStatus.OK:
-        command.status = CommandStatus.ACKED
+        command_states.transition(command, CommandStatus.ACKED)
         if command.kind == protocol.CommandType.REPLAY_EVENTS.value:
             event_seq.skip_unavailable(
                 db_session=db_session, bank=bank, result=message.result or {}
             )
         command_states.notify_finished(db_session=db_session, command=command)
         return "acked", command
-    command.status = CommandStatus.FAILED
+    command_states.transition(command, CommandStatus.FAILED)
     command.error = (message.error or "error")[:80]
     report_failure(db_session=db_session, command=command, reason=command.error)
     command_states.notify_finished(db_session=db_session, command=command)

@@ -17,7 +17,7 @@ from lockers import command_states, ingest, protocol
 from lockers.config import get_locker_settings
 from lockers.models import CommandStatus, LockerBankState, LockerCommand
 
-PENDING = (CommandStatus.QUEUED, CommandStatus.SENT)
+PENDING = command_states.PENDING
 
 
 @dataclass(frozen=True)
@@ -80,19 +80,16 @@ def claim_due(
     outgoing: list[Outgoing] = []
     for row, code in rows:
         attempt = row.attempts + 1
-        claimed = db_session.execute(
-            update(LockerCommand)
-            .where(LockerCommand.id == row.id, LockerCommand.status.in_(PENDING))
-            .values(
-                status=CommandStatus.SENT,
-                attempts=attempt,
-                first_sent_at=row.first_sent_at or now,
-                last_sent_at=now,
-                next_attempt_at=now + backoff(attempt),
-            )
-            .execution_options(synchronize_session=False)
+        claimed = command_states.move_commands(
+            db_session=db_session,
+            where=[LockerCommand.id == row.id],
+            to=CommandStatus.SENT,
+            attempts=attempt,
+            first_sent_at=row.first_sent_at or now,
+            last_sent_at=now,
+            next_attempt_at=now + backoff(attempt),
         )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        if claimed != 1:
             continue
         outgoing.append(
             Outgoing(
@@ -122,7 +119,7 @@ def expire_overdue(*, db_session: Session, now: datetime | None = None) -> list[
     rows = list(db_session.scalars(query.with_for_update(skip_locked=True)))
     expired: list[str] = []
     for row in rows:
-        row.status = CommandStatus.EXPIRED
+        command_states.transition(row, CommandStatus.EXPIRED)
         row.finished_at = now
         row.error = "expired"
         ingest.report_failure(db_session=db_session, command=row, reason="expired")

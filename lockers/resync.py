@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
 from app.neighborhoods.models import Compartment, CompartmentStatus
-from lockers import banks, codes, command_queue, locker_parcels, protocol
+from lockers import banks, codes, command_queue, command_states, locker_parcels, protocol
 from lockers.config import get_locker_settings
 from lockers.models import CodeStatus, CommandStatus, LockerCommand
 from logistics.models import Parcel, ParcelStatus
@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 
 PURPOSE = "resync"
 CODES_PER_COMMAND = 100  # keeps a load_codes message well under the 64 KiB limit
-_PENDING = (CommandStatus.QUEUED, CommandStatus.SENT)
 _INSIDE = (ParcelStatus.READY_FOR_PICKUP, ParcelStatus.EXPIRED)
 _MIN_CODE_TTL_S = 60.0
 
@@ -41,7 +40,7 @@ def pending_resync(*, db_session: Session, bank_id: int) -> list[LockerCommand]:
             select(LockerCommand).where(
                 LockerCommand.bank_id == bank_id,
                 LockerCommand.purpose == PURPOSE,
-                LockerCommand.status.in_(_PENDING),
+                LockerCommand.status.in_(command_states.PENDING),
             )
         )
     )
@@ -67,7 +66,7 @@ def resync_bank(
         log.info("bank %s: resync (%s) already pending", bank_id, reason)
         return []
     for command in pending:
-        command.status = CommandStatus.FAILED
+        command_states.transition(command, CommandStatus.FAILED)
         command.error = "superseded"
         command.finished_at = now
     contents: list[dict[str, Any]] = []
