@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, delete, select, update
 from sqlalchemy.orm import Session
 
+from app.auth.errors import TooManyFailedLogins
 from app.auth.models import LoginBackoff
 from app.auth.ratelimit import dialect_insert
-from app.core.errors import TooManyRequests
 from app.core.settings import get_settings
 
 
@@ -42,12 +42,12 @@ def recent_failures(db_session: Session, key: str, now: datetime) -> int:
 def refuse_if_waiting(
     db_session: Session, key: str, now: datetime, *, reason: str, field: str | None = None
 ) -> None:
-    """TooManyRequests with Retry-After while `key` has a wait to sit out."""
+    """TooManyFailedLogins with Retry-After while `key` has a wait to sit out."""
     row = db_session.get(LoginBackoff, key, populate_existing=True)
     if row is None or row.blocked_until is None or row.blocked_until <= now:
         return
     retry = max(1, math.ceil((row.blocked_until - now).total_seconds()))
-    raise TooManyRequests(
+    raise TooManyFailedLogins(
         f"{reason}; try again in {retry} s", field=field, retry_after_seconds=retry
     )
 

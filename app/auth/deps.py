@@ -12,8 +12,8 @@ from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
 
 from app.auth import sessions
+from app.auth.errors import MissingBearerToken, ResidentsOnly, RoleRequired
 from app.core.db import SessionDep
-from app.core.errors import Forbidden, NotAuthenticated
 from app.core.security import Principal, Role, decode_access_token
 from app.residents.models import Resident
 from app.staff.models import StaffUser
@@ -43,7 +43,7 @@ def get_caller(
 ) -> Caller:
     """The caller named by the bearer token, if the token still works."""
     if credentials is None:
-        raise NotAuthenticated("missing bearer token", field="authorization")
+        raise MissingBearerToken("missing bearer token", field="authorization")
     principal = decode_access_token(credentials.credentials)
     if principal.role == "resident":
         return Caller(principal, sessions.live_resident(db, principal))
@@ -64,7 +64,7 @@ CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 def get_current_resident(caller: CurrentCaller) -> Resident:
     """The resident calling, or 403 for staff tokens."""
     if not isinstance(caller.account, Resident):
-        raise Forbidden("this endpoint is for residents", field="authorization")
+        raise ResidentsOnly("this endpoint is for residents", field="authorization")
     return caller.account
 
 
@@ -73,7 +73,7 @@ def require_staff(*roles: Role) -> Callable[[Caller], StaffUser]:
 
     def dependency(caller: CurrentCaller) -> StaffUser:
         if caller.principal.role not in roles or not isinstance(caller.account, StaffUser):
-            raise Forbidden(f"requires role {' or '.join(roles)}", field="authorization")
+            raise RoleRequired(f"requires role {' or '.join(roles)}", field="authorization")
         return caller.account
 
     return dependency

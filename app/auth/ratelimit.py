@@ -15,9 +15,9 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from app.auth.errors import RateLimitExceeded
 from app.auth.models import RateLimitCounter
 from app.core.db import utcnow
-from app.core.errors import TooManyRequests
 
 WINDOW = timedelta(hours=1)
 BUCKETS = 6
@@ -107,7 +107,7 @@ def hit(
         .values(hits=RateLimitCounter.hits - 1)
     )
     retry_after = _retry_after(rows, admitted=total - 1, limit=limit, step=step, now=now)
-    raise TooManyRequests(
+    raise RateLimitExceeded(
         f"{reason}; try again in {retry_after} s",
         field=field,
         retry_after_seconds=retry_after,

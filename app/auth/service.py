@@ -18,10 +18,17 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.auth import backoff, ratelimit, sessions, sms_countries
+from app.auth.errors import (
+    AccountDisabled,
+    LoginCodeExpired,
+    LoginCodeUsed,
+    NeighborhoodRequired,
+    WrongLoginCode,
+)
 from app.auth.models import LoginCode
 from app.core.db import utcnow
 from app.core.enums import Language
-from app.core.errors import DomainError, Forbidden, InvalidInput, NotAuthenticated
+from app.core.errors import DomainError, NotAuthenticated
 from app.core.security import (
     Principal,
     codes_match,
@@ -56,6 +63,8 @@ _REASONS: dict[Action, str] = {
 
 
 class SmsUnavailable(DomainError):
+    """The SMS provider failed to take the login code; request a new code in a minute."""
+
     status_code = 503
     code = "sms_unavailable"
 
@@ -178,12 +187,18 @@ def send_login_code(*, issued: IssuedCode, sender: SmsSender | None = None) -> N
 
 
 def _code_failure(
-    db_session: Session, *, client_key: str, now: datetime, reason: str, **extra: object
+    db_session: Session,
+    *,
+    client_key: str,
+    now: datetime,
+    reason: str,
+    refusal: type[NotAuthenticated] = WrongLoginCode,
+    **extra: object,
 ) -> NotAuthenticated:
     """Count a failed try against the address; the refusal to raise."""
     backoff.record_failure(db_session, client_key, now)
     db_session.flush()
-    return NotAuthenticated(reason, field="code", **extra)
+    return refusal(reason, field="code", **extra)
 
 
 def _spend_attempt(db_session: Session, login_code: LoginCode) -> int | None:
@@ -245,6 +260,7 @@ def _check_code(
             client_key=client_key,
             now=now,
             reason="this code has expired; request a new one",
+            refusal=LoginCodeExpired,
         )
     return login_code
 
@@ -270,10 +286,10 @@ def login_resident(
     login_code = _check_code(db_session, phone=e164, code=code, client=client, now=now)
     resident = residents_service.get_by_phone(db_session=db_session, phone=e164)
     if resident is not None and not resident.active:
-        raise Forbidden("this account is disabled; ask an operator", field="phone")
+        raise AccountDisabled("this account is disabled; ask an operator", field="phone")
     if resident is None:
         if neighborhood_id is None:
-            raise InvalidInput(
+            raise NeighborhoodRequired(
                 "this number is not registered yet; give neighborhood_id to register",
                 field="neighborhood_id",
             )
@@ -290,7 +306,7 @@ def login_resident(
         .execution_options(synchronize_session=False)
     )
     if getattr(consumed, "rowcount", 0) != 1:
-        raise NotAuthenticated("this code has already been used", field="code")
+        raise LoginCodeUsed("this code has already been used", field="code")
     backoff.clear(db_session, f"resident:ip:{client}")
     created = resident is None
     if resident is None:

@@ -13,6 +13,12 @@ from typing import TypeVar
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from app.auth.errors import (
+    AccountUnavailable,
+    TokenRevoked,
+    TokenSignedOut,
+    TokenWrongRole,
+)
 from app.auth.models import RevokedToken
 from app.auth.ratelimit import dialect_insert
 from app.core.db import utcnow
@@ -24,8 +30,8 @@ from app.staff.models import StaffUser
 _Subject = TypeVar("_Subject", Resident, StaffUser)
 
 
-def _refused(reason: str) -> NotAuthenticated:
-    return NotAuthenticated(reason, field="authorization")
+def _refused(refusal: type[NotAuthenticated], reason: str) -> NotAuthenticated:
+    return refusal(reason, field="authorization")
 
 
 def check_not_signed_out(db_session: Session, principal: Principal) -> None:
@@ -34,12 +40,12 @@ def check_not_signed_out(db_session: Session, principal: Principal) -> None:
         principal.token_id is not None
         and db_session.get(RevokedToken, principal.token_id) is not None
     ):
-        raise _refused("this token was signed out; log in again")
+        raise _refused(TokenSignedOut, "this token was signed out; log in again")
 
 
 def _check_version(principal: Principal, current: int) -> None:
     if principal.token_version != current:
-        raise _refused("this token was revoked; log in again")
+        raise _refused(TokenRevoked, "this token was revoked; log in again")
 
 
 def _subject_unless_signed_out(
@@ -57,7 +63,7 @@ def _subject_unless_signed_out(
         check_not_signed_out(db_session, principal)
         return None
     if row[1]:
-        raise _refused("this token was signed out; log in again")
+        raise _refused(TokenSignedOut, "this token was signed out; log in again")
     return row[0]
 
 
@@ -65,7 +71,7 @@ def live_resident(db_session: Session, principal: Principal) -> Resident:
     """The resident a resident token names, if the token still works."""
     resident = _subject_unless_signed_out(db_session, Resident, principal)
     if resident is None or not resident.active:
-        raise _refused("account disabled or unknown")
+        raise _refused(AccountUnavailable, "account disabled or unknown")
     _check_version(principal, resident.token_version)
     return resident
 
@@ -73,10 +79,10 @@ def live_resident(db_session: Session, principal: Principal) -> Resident:
 def live_staff(db_session: Session, principal: Principal, roles: Iterable[Role]) -> StaffUser:
     """The active staff account a staff token names, if the token still works."""
     if principal.role not in tuple(roles):
-        raise _refused("wrong role")
+        raise _refused(TokenWrongRole, "wrong role")
     user = _subject_unless_signed_out(db_session, StaffUser, principal)
     if user is None or not user.active or user.role != principal.role:
-        raise _refused("account disabled or unknown")
+        raise _refused(AccountUnavailable, "account disabled or unknown")
     _check_version(principal, user.token_version)
     return user
 

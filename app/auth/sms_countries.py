@@ -9,8 +9,8 @@ import phonenumbers
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.auth.errors import SmsCountryNotAllowed
 from app.cities.models import City
-from app.core.errors import InvalidInput
 from app.core.settings import get_settings
 
 ANY = "*"
@@ -27,14 +27,14 @@ def allowed_countries(db_session: Session) -> frozenset[str] | None:
 
 
 def check_destination(db_session: Session, e164: str) -> None:
-    """InvalidInput naming `phone` when the number's country is not one codes are sent to."""
+    """SmsCountryNotAllowed naming `phone` when codes are not sent to the number's country."""
     allowed = allowed_countries(db_session)
     if allowed is None:
         return
     country = phonenumbers.region_code_for_number(phonenumbers.parse(e164))
     if country not in allowed:
         shown = ", ".join(sorted(allowed)) or "none configured"
-        raise InvalidInput(
+        raise SmsCountryNotAllowed(
             f"login codes are not sent to numbers of {country or 'this country'}; allowed: {shown}",
             field="phone",
         )

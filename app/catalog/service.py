@@ -9,7 +9,31 @@ from app.cities import service as city_service
 from app.cities.models import City
 from app.core import pagination
 from app.core.enums import TemperatureClass
-from app.core.errors import Conflict, NotFound
+from app.core.errors import Conflict, InvalidInput, NotFound
+
+
+class ProductNotFound(NotFound):
+    """No product of the city has this id."""
+
+    case = "product_not_found"
+
+
+class UnknownProduct(InvalidInput):
+    """The `product_id` given in the body names no product of the city."""
+
+    case = "unknown_product"
+
+
+class ProductInactive(InvalidInput):
+    """The product is no longer sold (active=false)."""
+
+    case = "product_inactive"
+
+
+class SkuTaken(Conflict):
+    """The city has another product with this SKU."""
+
+    case = "sku_taken"
 
 
 def get(*, db_session: Session, product_id: int) -> Product | None:
@@ -20,10 +44,10 @@ def get(*, db_session: Session, product_id: int) -> Product | None:
 def get_required(
     *, db_session: Session, product_id: int, city_id: int | None = None, field: str = "product_id"
 ) -> Product:
-    """The product with this id (of `city_id` if given), or NotFound naming `field`."""
+    """The product with this id (of `city_id` if given), or ProductNotFound naming `field`."""
     product = db_session.get(Product, product_id)
     if product is None or (city_id is not None and product.city_id != city_id):
-        raise NotFound(f"no product with id {product_id}", field=field)
+        raise ProductNotFound(f"no product with id {product_id}", field=field)
     return product
 
 
@@ -66,9 +90,11 @@ def create(*, db_session: Session, city: City, product_in: ProductCreate) -> Pro
     """A new product of the city; its SKU must be free there."""
     fields = product_in.model_dump(exclude={"city_id"})
     if get_by_sku(db_session=db_session, city_id=city.id, sku=fields["sku"]) is not None:
-        raise Conflict(f"the city has a product with SKU {fields['sku']!r}", field="sku")
+        raise SkuTaken(f"the city has a product with SKU {fields['sku']!r}", field="sku")
     product = Product(city_id=city.id, **fields)
-    city_service.save(db_session=db_session, obj=product, field="sku", reason="SKU taken")
+    city_service.save(
+        db_session=db_session, obj=product, field="sku", reason="SKU taken", refusal=SkuTaken
+    )
     return product
 
 
@@ -77,9 +103,11 @@ def update(*, db_session: Session, product: Product, product_in: ProductUpdate) 
     changes = product_in.changes()
     sku = changes.get("sku", product.sku)
     if sku != product.sku and get_by_sku(db_session=db_session, city_id=product.city_id, sku=sku):
-        raise Conflict(f"the city has a product with SKU {sku!r}", field="sku")
+        raise SkuTaken(f"the city has a product with SKU {sku!r}", field="sku")
     city_service.apply(product, changes)
-    city_service.save(db_session=db_session, obj=product, field="sku", reason="SKU taken")
+    city_service.save(
+        db_session=db_session, obj=product, field="sku", reason="SKU taken", refusal=SkuTaken
+    )
     return product
 
 

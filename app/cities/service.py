@@ -17,29 +17,90 @@ from app.cities.schemas import (
     WindowSlotCreate,
     WindowSlotUpdate,
 )
-from app.core.errors import Conflict, Forbidden, NotFound
+from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.pagination import page
 
 
-def save(*, db_session: Session, obj: Any, field: str, reason: str) -> None:
-    """Add and flush `obj` (or a list); a unique-constraint race becomes a Conflict on `field`."""
+class ConcurrentWrite(Conflict):
+    """Another request stored a clashing row at the same time; retry."""
+
+    case = "concurrent_write"
+
+
+class StillReferenced(Conflict):
+    """Other rows still refer to what was to be deleted (deactivate it instead where offered)."""
+
+    case = "still_referenced"
+
+
+class CityNotFound(NotFound):
+    """No city has this id."""
+
+    case = "city_not_found"
+
+
+class UnknownCity(InvalidInput):
+    """The `city_id` given in the body names no city."""
+
+    case = "unknown_city"
+
+
+class OtherCity(Forbidden):
+    """The city is run by its own operators, not the caller."""
+
+    case = "other_city"
+
+
+class CityNameTaken(Conflict):
+    """Another city has this name."""
+
+    case = "city_name_taken"
+
+
+class DepotNotFound(NotFound):
+    """The city has no depot with this id."""
+
+    case = "depot_not_found"
+
+
+class WindowSlotNotFound(NotFound):
+    """The city has no window slot with this id."""
+
+    case = "window_slot_not_found"
+
+
+class SlotNameTaken(Conflict):
+    """The city has another window slot of this name."""
+
+    case = "slot_name_taken"
+
+
+def save(
+    *,
+    db_session: Session,
+    obj: Any,
+    field: str,
+    reason: str,
+    refusal: type[Conflict] = ConcurrentWrite,
+) -> None:
+    """Add and flush `obj` (or a list); a unique-constraint race becomes `refusal` on `field`."""
     try:
         with db_session.begin_nested():
             db_session.add_all(obj if isinstance(obj, list) else [obj])
             db_session.flush()
     except IntegrityError as exc:
-        raise Conflict(reason, field=field) from exc
+        raise refusal(reason, field=field) from exc
 
 
 def remove(*, db_session: Session, obj: Any, field: str, reason: str) -> None:
-    """Delete `obj` (or a list) now; if other rows still refer to it, refuse with a Conflict."""
+    """Delete `obj` (or a list) now; StillReferenced if other rows still refer to it."""
     try:
         with db_session.begin_nested():
             for item in obj if isinstance(obj, list) else [obj]:
                 db_session.delete(item)
             db_session.flush()
     except IntegrityError as exc:
-        raise Conflict(reason, field=field) from exc
+        raise StillReferenced(reason, field=field) from exc
 
 
 def apply(obj: Any, changes: dict[str, Any]) -> None:
@@ -57,18 +118,18 @@ def get(*, db_session: Session, city_id: int) -> City | None:
 
 
 def get_required(*, db_session: Session, city_id: int, field: str = "city_id") -> City:
-    """The city with this id, or NotFound naming `field`."""
+    """The city with this id, or CityNotFound naming `field`."""
     city = db_session.get(City, city_id)
     if city is None:
-        raise NotFound(f"no city with id {city_id}", field=field)
+        raise CityNotFound(f"no city with id {city_id}", field=field)
     return city
 
 
 def get_own(*, db_session: Session, city_id: int, operator_city_id: int) -> City:
-    """The city if it is the operator's own; NotFound if absent, Forbidden if another's."""
+    """The city if it is the operator's own; CityNotFound if absent, OtherCity if another's."""
     city = get_required(db_session=db_session, city_id=city_id)
     if city.id != operator_city_id:
-        raise Forbidden(
+        raise OtherCity(
             f"you operate city {operator_city_id}; city {city_id} is run by its own operators",
             field="city_id",
         )
@@ -98,9 +159,15 @@ def zone(city: City) -> ZoneInfo:
 def create(*, db_session: Session, city_in: CityCreate) -> City:
     """A new city, with the depots and window slots given; its name must be free."""
     if get_by_name(db_session=db_session, name=city_in.name) is not None:
-        raise Conflict(f"a city named {city_in.name!r} exists", field="name")
+        raise CityNameTaken(f"a city named {city_in.name!r} exists", field="name")
     city = City(**city_in.model_dump(exclude={"depots", "window_slots"}))
-    save(db_session=db_session, obj=city, field="name", reason="city name taken")
+    save(
+        db_session=db_session,
+        obj=city,
+        field="name",
+        reason="city name taken",
+        refusal=CityNameTaken,
+    )
     for depot_in in city_in.depots:
         create_depot(db_session=db_session, city=city, depot_in=depot_in)
     for slot_in in city_in.window_slots:
@@ -114,9 +181,15 @@ def update(*, db_session: Session, city: City, city_in: CityUpdate) -> City:
     changes = city_in.changes()
     name = changes.get("name", city.name)
     if name != city.name and get_by_name(db_session=db_session, name=name) is not None:
-        raise Conflict(f"a city named {name!r} exists", field="name")
+        raise CityNameTaken(f"a city named {name!r} exists", field="name")
     apply(city, changes)
-    save(db_session=db_session, obj=city, field="name", reason="city name taken")
+    save(
+        db_session=db_session,
+        obj=city,
+        field="name",
+        reason="city name taken",
+        refusal=CityNameTaken,
+    )
     return city
 
 
@@ -127,7 +200,7 @@ def get_depot(*, db_session: Session, city_id: int, depot_id: int) -> Depot:
     """The city's depot with this id, or NotFound."""
     depot = db_session.get(Depot, depot_id)
     if depot is None or depot.city_id != city_id:
-        raise NotFound(f"no depot {depot_id} in city {city_id}", field="depot_id")
+        raise DepotNotFound(f"no depot {depot_id} in city {city_id}", field="depot_id")
     return depot
 
 
@@ -170,7 +243,7 @@ def get_slot(*, db_session: Session, city_id: int, slot_id: int) -> WindowSlot:
     """The city's window slot with this id, or NotFound."""
     slot = db_session.get(WindowSlot, slot_id)
     if slot is None or slot.city_id != city_id:
-        raise NotFound(f"no window slot {slot_id} in city {city_id}", field="slot_id")
+        raise WindowSlotNotFound(f"no window slot {slot_id} in city {city_id}", field="slot_id")
     return slot
 
 
@@ -194,9 +267,15 @@ def get_all_slots(*, db_session: Session, city_id: int) -> list[WindowSlot]:
 def create_slot(*, db_session: Session, city: City, slot_in: WindowSlotCreate) -> WindowSlot:
     """A new daily slot; its name must be free in the city."""
     if get_slot_by_name(db_session=db_session, city_id=city.id, name=slot_in.name) is not None:
-        raise Conflict(f"the city has a slot named {slot_in.name!r}", field="name")
+        raise SlotNameTaken(f"the city has a slot named {slot_in.name!r}", field="name")
     slot = WindowSlot(city_id=city.id, **slot_in.model_dump())
-    save(db_session=db_session, obj=slot, field="name", reason="slot name taken")
+    save(
+        db_session=db_session,
+        obj=slot,
+        field="name",
+        reason="slot name taken",
+        refusal=SlotNameTaken,
+    )
     return slot
 
 
@@ -206,9 +285,15 @@ def update_slot(*, db_session: Session, slot: WindowSlot, slot_in: WindowSlotUpd
     if "name" in changes and changes["name"] != slot.name:
         taken = get_slot_by_name(db_session=db_session, city_id=slot.city_id, name=changes["name"])
         if taken is not None:
-            raise Conflict(f"the city has a slot named {changes['name']!r}", field="name")
+            raise SlotNameTaken(f"the city has a slot named {changes['name']!r}", field="name")
     apply(slot, changes)
-    save(db_session=db_session, obj=slot, field="name", reason="slot name taken")
+    save(
+        db_session=db_session,
+        obj=slot,
+        field="name",
+        reason="slot name taken",
+        refusal=SlotNameTaken,
+    )
     return slot
 
 

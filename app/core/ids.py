@@ -7,14 +7,20 @@ from fastapi import FastAPI, Request
 from app.core.errors import InvalidInput
 from app.core.limits import MAX_ID
 
-__all__ = ["MAX_ID", "check_path_ids", "document_path_ids"]
+__all__ = ["MAX_ID", "IdOutOfRange", "check_path_ids", "document_path_ids"]
+
+
+class IdOutOfRange(InvalidInput):
+    """An integer id in the path is outside 1..MAX_ID (the database's 32-bit ids)."""
+
+    case = "id_out_of_range"
 
 
 def check_path_ids(request: Request) -> None:
     """App-wide dependency: every integer path parameter must be a positive 32-bit id."""
     for name, value in request.path_params.items():
         if isinstance(value, str) and value.lstrip("-").isdigit() and not 0 < int(value) <= MAX_ID:
-            raise InvalidInput(f"must be an id between 1 and {MAX_ID}", field=f"path.{name}")
+            raise IdOutOfRange(f"must be an id between 1 and {MAX_ID}", field=f"path.{name}")
 
 
 def document_path_ids(app: FastAPI) -> None:

@@ -18,6 +18,20 @@ from app.core.settings import get_settings
 
 Role = Literal["resident", "operator", "driver"]
 _ALGORITHM = "HS256"
+
+
+class InvalidToken(NotAuthenticated):
+    """The bearer token is malformed, forged, expired or issued in the future."""
+
+    case = "invalid_token"
+
+
+class UnknownTokenRole(NotAuthenticated):
+    """The bearer token names a role this API does not have."""
+
+    case = "unknown_token_role"
+
+
 _hasher = PasswordHasher()
 
 
@@ -106,19 +120,19 @@ def decode_access_token(token: str) -> Principal:
         )
         now = utcnow().timestamp()
         if not float(claims["exp"]) > now:
-            raise NotAuthenticated("invalid or expired token", field="authorization")
+            raise InvalidToken("invalid or expired token", field="authorization")
         if float(claims.get("iat", now)) > now + _IAT_LEEWAY_S:
-            raise NotAuthenticated("invalid or expired token", field="authorization")
+            raise InvalidToken("invalid or expired token", field="authorization")
         role = claims["role"]
         if role not in ("resident", "operator", "driver"):
-            raise NotAuthenticated("token has an unknown role", field="authorization")
+            raise UnknownTokenRole("token has an unknown role", field="authorization")
         version = claims.get("ver", 0)
         token_id = claims.get("jti")
         if not isinstance(version, int) or not (token_id is None or isinstance(token_id, str)):
-            raise NotAuthenticated("invalid or expired token", field="authorization")
+            raise InvalidToken("invalid or expired token", field="authorization")
         subject_id = int(claims["sub"])
         if not 0 < subject_id <= MAX_ID or not 0 <= version <= MAX_INT:  # the database's ints
-            raise NotAuthenticated("invalid or expired token", field="authorization")
+            raise InvalidToken("invalid or expired token", field="authorization")
         return Principal(subject_id=subject_id, role=role, token_id=token_id, token_version=version)
     except (jwt.PyJWTError, KeyError, ValueError, TypeError, OverflowError) as exc:
-        raise NotAuthenticated("invalid or expired token", field="authorization") from exc
+        raise InvalidToken("invalid or expired token", field="authorization") from exc

@@ -8,37 +8,38 @@ and changes nothing else; every ledger entry and event has a key derived from it
 """
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, case, func, select, update
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.cities.models import City
+from app.core import bulk
 from app.core.db import utcnow
-from app.core.errors import Conflict, NotFound
 from app.events import service as event_service
 from app.groupbuys import pricing
+from app.groupbuys.errors import CutoffNotPassed
 from app.groupbuys.models import GroupBuy, GroupBuyStatus
 from app.orders import states
 from app.orders.models import LineStatus, Order, OrderLine, OrderStatus
 from app.payments import service as payment_service
 from app.windows.models import DeliveryWindow, WindowStatus
+from app.windows.service import WindowNotFound
 
 log = logging.getLogger(__name__)
 
-# Statuses of an order that was confirmed at the cut-off (it may have moved on since).
-_CONFIRMED_OR_LATER = (
-    OrderStatus.CONFIRMED,
-    OrderStatus.PACKED,
-    OrderStatus.OUT_FOR_DELIVERY,
-    OrderStatus.READY_FOR_PICKUP,
-    OrderStatus.COLLECTED,
-    OrderStatus.EXPIRED,
-    OrderStatus.UNDELIVERED,
-)
+# Neighborhoods settled together in one transaction (a crash rolls back at most this many).
+NEIGHBORHOODS_PER_TRANSACTION = 50
+
+# Statuses of an order that was confirmed at the cut-off (it may have moved on since): every
+# status but those of an order never confirmed.
+_NEVER_CONFIRMED = (OrderStatus.PLACED, OrderStatus.CANCELLED, OrderStatus.GROUP_FAILED)
+_CONFIRMED_OR_LATER = tuple(status for status in OrderStatus if status not in _NEVER_CONFIRMED)
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,9 @@ def close_window(
     now = now or utcnow()
     window = db_session.get(DeliveryWindow, window_id, populate_existing=True)
     if window is None:
-        raise NotFound("no such delivery window", field="window_id")
+        raise WindowNotFound("no such delivery window", field="window_id")
     if now < window.cutoff_at:
-        raise Conflict(
+        raise CutoffNotPassed(
             "the window's cut-off has not passed yet",
             field="window_id",
             cutoff_at=window.cutoff_at.isoformat(),
@@ -88,21 +89,20 @@ def close_window(
         db_session.commit()
 
     outcomes: list[NeighborhoodOutcome] = []
-    for neighborhood_id in _neighborhoods_with_open_group_buys(db_session, window_id):
+    pending = _neighborhoods_with_open_group_buys(db_session, window_id)
+    for start in range(0, len(pending), NEIGHBORHOODS_PER_TRANSACTION):
+        batch = pending[start : start + NEIGHBORHOODS_PER_TRANSACTION]
         try:
-            outcome = finalize_neighborhood(
-                db_session=db_session,
-                window_id=window_id,
-                neighborhood_id=neighborhood_id,
-                now=now,
+            outcomes.extend(
+                finalize_neighborhood(
+                    db_session=db_session, window_id=window_id, neighborhood_id=batch, now=now
+                )
             )
             db_session.commit()
         except Exception:
             db_session.rollback()
-            log.exception("closing window %s: neighborhood %s failed", window_id, neighborhood_id)
+            log.exception("closing window %s: neighborhoods %s failed", window_id, batch)
             raise
-        if outcome is not None:
-            outcomes.append(outcome)
 
     window = db_session.get(DeliveryWindow, window_id, populate_existing=True)
     assert window is not None
@@ -125,15 +125,19 @@ def _neighborhoods_with_open_group_buys(db_session: Session, window_id: int) -> 
 
 
 def finalize_neighborhood(
-    *, db_session: Session, window_id: int, neighborhood_id: int, now: datetime
-) -> NeighborhoodOutcome | None:
-    """Decide one neighborhood's open group buys and settle its orders (the caller commits).
-
-    Returns None when another run got there first (nothing was open any more).
-    """
+    *,
+    db_session: Session,
+    window_id: int,
+    neighborhood_id: int | Collection[int],
+    now: datetime,
+) -> list[NeighborhoodOutcome]:
+    """Decide the open group buys of one neighborhood (or several at once), settle their orders
+    (the caller commits). One outcome per neighborhood that still had open group buys: none
+    when another run got there first."""
+    hood_ids = [neighborhood_id] if isinstance(neighborhood_id, int) else list(neighborhood_id)
     open_here = (
         GroupBuy.window_id == window_id,
-        GroupBuy.neighborhood_id == neighborhood_id,
+        GroupBuy.neighborhood_id.in_(hood_ids),
         GroupBuy.status == GroupBuyStatus.OPEN,
     )
     # Claim the rows with a write first: on PostgreSQL it takes the row locks (a concurrent
@@ -149,7 +153,7 @@ def finalize_neighborhood(
         ),
     )
     if claimed.rowcount == 0:
-        return None
+        return []
     group_buys = list(
         db_session.scalars(
             select(GroupBuy)
@@ -161,25 +165,26 @@ def finalize_neighborhood(
         )
     )
     if not group_buys:  # pragma: no cover - claimed above, so only on a dialect without locks
-        return None
+        return []
     currency = db_session.scalar(
         select(City.currency).join(DeliveryWindow).where(DeliveryWindow.id == window_id)
     )
     assert currency is not None
     decided: dict[int, GroupBuy] = {}
     events: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
-    formed = failed = 0
+    # (neighborhood, "formed" | "failed" | "confirmed" | "group_failed") -> how many.
+    counts: Counter[tuple[int, str]] = Counter()
     for gb in group_buys:
         total = gb.ordered_quantity
-        gb.finalized_at = now
-        if total >= gb.min_quantity:
-            gb.status = GroupBuyStatus.FORMED
-            gb.final_unit_price_minor = pricing.price_at(gb.tiers, total)
-            formed += 1
-        else:
-            gb.status = GroupBuyStatus.FAILED
-            gb.final_unit_price_minor = None
-            failed += 1
+        formed = total >= gb.min_quantity
+        decision = {
+            "status": GroupBuyStatus.FORMED if formed else GroupBuyStatus.FAILED,
+            "final_unit_price_minor": pricing.price_at(gb.tiers, total) if formed else None,
+            "finalized_at": now,
+        }
+        for name, value in decision.items():  # written below, in one statement for all
+            set_committed_value(gb, name, value)
+        counts[gb.neighborhood_id, gb.status.value] += 1
         decided[gb.id] = gb
         events[f"group_buy.{gb.status.value}"].append(
             (
@@ -196,19 +201,33 @@ def finalize_neighborhood(
                 },
             )
         )
+    bulk.update_by_key(
+        db_session,
+        GroupBuy,
+        [
+            {"id": gb.id, "status": gb.status, "final_unit_price_minor": gb.final_unit_price_minor}
+            for gb in group_buys
+        ],
+        where=[GroupBuy.status == GroupBuyStatus.OPEN],
+    )
 
-    settled = _settle_orders(db_session, window_id, neighborhood_id, decided, now)
+    settled = _settle_orders(db_session, window_id, hood_ids, decided, now)
     refunds = [move for _, move in settled if move is not None]
-    confirmed = sum(1 for payload, _ in settled if payload["status"] == OrderStatus.CONFIRMED)
     for payload, _ in settled:
+        counts[payload["neighborhood_id"], payload["status"]] += 1
         events[f"order.{payload['status']}"].append(
             (f"order:{payload['order_id']}:{payload['status']}", payload)
         )
-    db_session.flush()
     payment_service.refund_many(db_session=db_session, refunds=refunds)
     for kind, batch in events.items():
         event_service.emit_many(db_session=db_session, kind=kind, events=batch)
-    return NeighborhoodOutcome(neighborhood_id, formed, failed, confirmed, len(settled) - confirmed)
+    return [
+        NeighborhoodOutcome(
+            hood,
+            *(counts[hood, kind] for kind in ("formed", "failed", "confirmed", "group_failed")),
+        )
+        for hood in sorted({gb.neighborhood_id for gb in group_buys})
+    ]
 
 
 _LINE_COLUMNS = (
@@ -216,6 +235,7 @@ _LINE_COLUMNS = (
     Order.resident_id,
     Order.paid_minor,
     Order.currency,
+    Order.neighborhood_id,
     OrderLine.id,
     OrderLine.group_buy_id,
     OrderLine.product_id,
@@ -227,7 +247,7 @@ _LINE_COLUMNS = (
 def _settle_orders(
     db_session: Session,
     window_id: int,
-    neighborhood_id: int,
+    neighborhood_ids: Collection[int],
     decided: dict[int, GroupBuy],
     now: datetime,
 ) -> list[tuple[dict[str, Any], payment_service.Movement | None]]:
@@ -241,7 +261,7 @@ def _settle_orders(
         .join(OrderLine, OrderLine.order_id == Order.id)
         .where(
             Order.window_id == window_id,
-            Order.neighborhood_id == neighborhood_id,
+            Order.neighborhood_id.in_(neighborhood_ids),
             Order.status == OrderStatus.PLACED,
             OrderLine.status == LineStatus.PLACED,
         )
@@ -255,7 +275,7 @@ def _settle_orders(
     order_updates: list[dict[str, Any]] = []
     settled: list[tuple[dict[str, Any], payment_service.Movement | None]] = []
     for order_id, lines in by_order.items():
-        _, resident_id, paid, currency = lines[0][:4]
+        _, resident_id, paid, currency, neighborhood_id = lines[0][:5]
         charged = 0
         payload_lines = []
         for *_, line_id, gb_id, product_id, quantity, paid_price in lines:
@@ -316,9 +336,10 @@ def _settle_orders(
             "lines": payload_lines,
         }
         settled.append((payload, move))
-    if line_updates:
-        db_session.execute(update(OrderLine), line_updates)
-        db_session.execute(update(Order), order_updates)
+    line_placed = OrderLine.status == LineStatus.PLACED
+    order_placed = Order.status == OrderStatus.PLACED
+    bulk.update_by_key(db_session, OrderLine, line_updates, where=[line_placed])
+    bulk.update_by_key(db_session, Order, order_updates, where=[order_placed])
     return settled
 
 
@@ -331,7 +352,7 @@ def summarize(
     """The window's closing totals as stored; `outcomes` are what the current run changed."""
     window = db_session.get(DeliveryWindow, window_id)
     if window is None:
-        raise NotFound("no such delivery window", field="window_id")
+        raise WindowNotFound("no such delivery window", field="window_id")
     gb_counts: dict[GroupBuyStatus, int] = defaultdict(int)
     neighborhoods: set[int] = set()
     for status, hood_id, count in db_session.execute(

@@ -57,34 +57,76 @@ class Progress:
     text: str
 
 
+class TiersRequired(InvalidInput):
+    """A group buy needs at least one price tier."""
+
+    case = "tiers_required"
+
+
+class TooManyTiers(InvalidInput):
+    """A group buy has at most MAX_TIERS price tiers."""
+
+    case = "too_many_tiers"
+
+
+class TierQuantityTooLow(InvalidInput):
+    """A tier's min_quantity must be at least 1."""
+
+    case = "tier_quantity_too_low"
+
+
+class TierPriceOutOfRange(InvalidInput):
+    """A tier's unit price must be between 1 and MAX_UNIT_PRICE_MINOR minor units."""
+
+    case = "tier_price_out_of_range"
+
+
+class FirstTierNotAtOne(InvalidInput):
+    """The first price tier must start at 1 unit."""
+
+    case = "first_tier_not_at_one"
+
+
+class TierQuantityNotAscending(InvalidInput):
+    """Each tier's min_quantity must be greater than the previous tier's."""
+
+    case = "tier_quantity_not_ascending"
+
+
+class TierPriceNotDescending(InvalidInput):
+    """Each tier's unit price must be lower than the previous tier's."""
+
+    case = "tier_price_not_descending"
+
+
 def validate_tiers(tiers: Sequence[TierLike], *, field: str = "tiers") -> None:
     """Refuse tiers that are empty, not from 1 unit, not ascending, or not strictly cheaper."""
     if not tiers:
-        raise InvalidInput("give at least one price tier", field=field)
+        raise TiersRequired("give at least one price tier", field=field)
     if len(tiers) > MAX_TIERS:
-        raise InvalidInput(f"at most {MAX_TIERS} price tiers", field=field)
+        raise TooManyTiers(f"at most {MAX_TIERS} price tiers", field=field)
     for i, tier in enumerate(tiers):
         if tier.min_quantity < 1:
-            raise InvalidInput("must be at least 1", field=f"{field}.{i}.min_quantity")
+            raise TierQuantityTooLow("must be at least 1", field=f"{field}.{i}.min_quantity")
         if not 0 < tier.unit_price_minor <= MAX_UNIT_PRICE_MINOR:
-            raise InvalidInput(
+            raise TierPriceOutOfRange(
                 f"must be between 1 and {MAX_UNIT_PRICE_MINOR}",
                 field=f"{field}.{i}.unit_price_minor",
             )
         if i == 0:
             if tier.min_quantity != 1:
-                raise InvalidInput(
+                raise FirstTierNotAtOne(
                     "the first tier must start at 1 unit", field=f"{field}.0.min_quantity"
                 )
             continue
         previous = tiers[i - 1]
         if tier.min_quantity <= previous.min_quantity:
-            raise InvalidInput(
+            raise TierQuantityNotAscending(
                 f"must be greater than the previous tier's {previous.min_quantity}",
                 field=f"{field}.{i}.min_quantity",
             )
         if tier.unit_price_minor >= previous.unit_price_minor:
-            raise InvalidInput(
+            raise TierPriceNotDescending(
                 f"must be lower than the previous tier's {previous.unit_price_minor}",
                 field=f"{field}.{i}.unit_price_minor",
             )

@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session, contains_eager, selectinload
 from app.catalog.models import Product
 from app.cities.models import City
 from app.core.db import utcnow
-from app.core.errors import NotFound
 from app.core.settings import get_settings
 from app.groupbuys import pricing
 from app.groupbuys import service as groupbuy_service
+from app.groupbuys.errors import GroupBuyNotFound
 from app.groupbuys.models import GroupBuy
 from app.groupbuys.schemas import (
     CatalogGroupBuy,
@@ -31,6 +31,7 @@ from app.groupbuys.schemas import (
 from app.neighborhoods.models import Neighborhood
 from app.residents.models import Resident
 from app.windows.models import DeliveryWindow, WindowStatus
+from app.windows.service import WindowNotFound
 
 
 def catalog(
@@ -58,7 +59,7 @@ def catalog(
     else:
         window = db_session.get(DeliveryWindow, window_id)
         if window is None or window.city_id != city.id:
-            raise NotFound("no such delivery window in your city", field="query.window_id")
+            raise WindowNotFound("no such delivery window in your city", field="query.window_id")
         windows = [window]
     gbs = group_buys_with_products(
         db_session, neighborhood_id=hood.id, window_ids=[w.id for w in windows]
@@ -97,7 +98,7 @@ def shared(
     now = now or utcnow()
     gb = db_session.scalar(select(GroupBuy).where(GroupBuy.share_token == token))
     if gb is None or gb.neighborhood_id != resident.neighborhood_id:
-        raise NotFound("no such group buy in your neighborhood", field="token")
+        raise GroupBuyNotFound("no such group buy in your neighborhood", field="token")
     _, city = _hood_and_city(db_session, resident)
     window = db_session.get(DeliveryWindow, gb.window_id)
     assert window is not None

@@ -7,7 +7,6 @@ from sqlalchemy.orm import Session
 
 from app.auth.deps import CurrentOperator, CurrentResident
 from app.core.db import SessionDep
-from app.core.errors import NotFound
 from app.core.limits import MAX_INT
 from app.groupbuys import closing, resident_catalog
 from app.groupbuys import service as groupbuy_service
@@ -24,6 +23,7 @@ from app.groupbuys.schemas import (
     ShareLinkRead,
 )
 from app.windows.models import DeliveryWindow
+from app.windows.service import WindowNotFound
 
 router = APIRouter()
 GroupBuyId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -204,7 +204,7 @@ def close_window(
     """Idempotent and resumable: running it again finishes what is left and changes nothing else."""
     window = db.get(DeliveryWindow, window_id)
     if window is None or window.city_id != operator.city_id:
-        raise NotFound("no such delivery window", field="window_id")
+        raise WindowNotFound("no such delivery window", field="window_id")
     summary = closing.close_window(db_session=db, window_id=window_id)
     return CloseSummaryRead.model_validate(summary)
 

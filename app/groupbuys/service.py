@@ -15,10 +15,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from app.catalog.models import Product
+from app.catalog.service import ProductInactive, UnknownProduct
 from app.cities.models import City
+from app.cities.service import CityNotFound
 from app.core.db import utcnow
-from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.errors import Conflict
 from app.groupbuys import pricing
+from app.groupbuys.errors import (
+    DuplicateGroupBuy,
+    GroupBuyHasOrders,
+    GroupBuyNotFound,
+    GroupBuyNotOpen,
+    MinQuantityRequired,
+    StockCapBelowMinimum,
+    StockCapBelowOrdered,
+)
 from app.groupbuys.models import GroupBuy, GroupBuyStatus, PriceTier
 from app.groupbuys.schemas import (
     GroupBuyCreate,
@@ -28,9 +39,11 @@ from app.groupbuys.schemas import (
     TierRead,
 )
 from app.neighborhoods.models import Neighborhood
+from app.neighborhoods.service import UnknownNeighborhood
 from app.orders.models import OrderLine
 from app.residents.models import Resident
 from app.windows.models import DeliveryWindow, WindowStatus
+from app.windows.service import UnknownWindow, WindowClosed
 
 # --- reading -------------------------------------------------------------------------------
 
@@ -49,7 +62,7 @@ def get_in_city(*, db_session: Session, group_buy_id: int, city_id: int) -> Grou
         .options(selectinload(GroupBuy.tiers), selectinload(GroupBuy.product))
     )
     if gb is None:
-        raise NotFound("no such group buy", field="group_buy_id")
+        raise GroupBuyNotFound("no such group buy", field="group_buy_id")
     return gb
 
 
@@ -57,7 +70,7 @@ def get_for_resident(*, db_session: Session, resident: Resident, group_buy_id: i
     """A group buy of the resident's neighborhood; NotFound for any other (never says whose)."""
     gb = db_session.get(GroupBuy, group_buy_id)
     if gb is None or gb.neighborhood_id != resident.neighborhood_id:
-        raise NotFound("no such group buy in your neighborhood", field="group_buy_id")
+        raise GroupBuyNotFound("no such group buy in your neighborhood", field="group_buy_id")
     return gb
 
 
@@ -97,7 +110,7 @@ def city_of(*, db_session: Session, city_id: int) -> City:
     """The city, or NotFound."""
     city = db_session.get(City, city_id)
     if city is None:
-        raise NotFound("no such city", field="city_id")
+        raise CityNotFound("no such city", field="city_id")
     return city
 
 
@@ -132,16 +145,16 @@ def create(
     pricing.validate_tiers(group_buy_in.tiers)
     hood = db_session.get(Neighborhood, group_buy_in.neighborhood_id)
     if hood is None or hood.city_id != city_id:
-        raise InvalidInput("unknown neighborhood", field="neighborhood_id")
+        raise UnknownNeighborhood("unknown neighborhood", field="neighborhood_id")
     window = db_session.get(DeliveryWindow, group_buy_in.window_id)
     if window is None or window.city_id != city_id:
-        raise InvalidInput("unknown delivery window", field="window_id")
+        raise UnknownWindow("unknown delivery window", field="window_id")
     _require_window_open(window, now)
     product = db_session.get(Product, group_buy_in.product_id)
     if product is None or product.city_id != city_id:
-        raise InvalidInput("unknown product", field="product_id")
+        raise UnknownProduct("unknown product", field="product_id")
     if not product.active:
-        raise InvalidInput("product is not sold any more", field="product_id")
+        raise ProductInactive("product is not sold any more", field="product_id")
     _check_cap_vs_minimum(group_buy_in.stock_cap, group_buy_in.min_quantity)
     duplicate = db_session.scalar(
         select(GroupBuy.id).where(
@@ -183,15 +196,15 @@ def update(
     """Change tiers, minimum or cap of an open group buy (cap never below what is ordered)."""
     now = now or utcnow()
     if group_buy.status != GroupBuyStatus.OPEN:
-        raise Conflict(f"group buy is already {group_buy.status.value}", field="status")
+        raise GroupBuyNotOpen(f"group buy is already {group_buy.status.value}", field="status")
     window = db_session.get(DeliveryWindow, group_buy.window_id)
     assert window is not None
     _require_window_open(window, now)
     given = group_buy_in.model_fields_set
     if "min_quantity" in given and group_buy_in.min_quantity is None:
-        raise InvalidInput("must be a positive number", field="min_quantity")
+        raise MinQuantityRequired("must be a positive number", field="min_quantity")
     if "tiers" in given and group_buy_in.tiers is None:
-        raise InvalidInput("give at least one price tier", field="tiers")
+        raise pricing.TiersRequired("give at least one price tier", field="tiers")
     if group_buy_in.tiers is not None:
         pricing.validate_tiers(group_buy_in.tiers)
     min_quantity = group_buy_in.min_quantity
@@ -216,8 +229,10 @@ def update(
         db_session.refresh(group_buy)
         if result.rowcount != 1:
             if group_buy.status != GroupBuyStatus.OPEN:
-                raise Conflict(f"group buy is already {group_buy.status.value}", field="status")
-            raise InvalidInput(
+                raise GroupBuyNotOpen(
+                    f"group buy is already {group_buy.status.value}", field="status"
+                )
+            raise StockCapBelowOrdered(
                 f"{group_buy.ordered_quantity} units are already ordered; the cap cannot be lower",
                 field="stock_cap",
                 ordered_quantity=group_buy.ordered_quantity,
@@ -241,12 +256,12 @@ def delete(*, db_session: Session, group_buy: GroupBuy) -> None:
         select(GroupBuy).where(GroupBuy.id == group_buy.id).with_for_update()
     )
     if locked is None:
-        raise NotFound("no such group buy", field="group_buy_id")
+        raise GroupBuyNotFound("no such group buy", field="group_buy_id")
     lines = db_session.scalar(
         select(func.count()).select_from(OrderLine).where(OrderLine.group_buy_id == group_buy.id)
     )
     if lines:
-        raise Conflict(
+        raise GroupBuyHasOrders(
             "residents have ordered from this group buy; it cannot be deleted",
             field="group_buy_id",
             order_lines=lines,
@@ -261,7 +276,7 @@ def _tier(t: TierIn) -> PriceTier:
 
 def _duplicate(existing_id: int | None) -> Conflict:
     extra = {"group_buy_id": existing_id} if existing_id is not None else {}
-    return Conflict(
+    return DuplicateGroupBuy(
         "this neighborhood already has a group buy for this product in this window",
         field="product_id",
         **extra,
@@ -270,7 +285,7 @@ def _duplicate(existing_id: int | None) -> Conflict:
 
 def _check_cap_vs_minimum(stock_cap: int | None, min_quantity: int) -> None:
     if stock_cap is not None and stock_cap < min_quantity:
-        raise InvalidInput(
+        raise StockCapBelowMinimum(
             f"a cap below the minimum of {min_quantity} means the group can never form",
             field="stock_cap",
         )
@@ -278,7 +293,7 @@ def _check_cap_vs_minimum(stock_cap: int | None, min_quantity: int) -> None:
 
 def _require_window_open(window: DeliveryWindow, now: datetime) -> None:
     if window.status != WindowStatus.OPEN or window.cutoff_at <= now:
-        raise Conflict(
+        raise WindowClosed(
             "the window is past its cut-off",
             field="window_id",
             cutoff_at=window.cutoff_at.isoformat(),

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from app.cities.models import City
 from app.core.db import utcnow
-from app.core.errors import NotFound
 from app.groupbuys import resident_catalog
+from app.groupbuys.errors import GroupBuyNotFound
 from app.groupbuys.models import GroupBuy
 from app.groupbuys.schemas import CatalogGroupBuy, CatalogWindow
 from app.neighborhoods.models import Neighborhood
@@ -41,7 +41,7 @@ def preview(*, db_session: Session, token: str, now: datetime | None = None) -> 
         .where(GroupBuy.share_token == token)
     ).one_or_none()
     if row is None:
-        raise NotFound("no such shared group buy", field="token")
+        raise GroupBuyNotFound("no such shared group buy", field="token")
     gb_id, hood_id, hood_name, timezone, currency = row
     gbs = resident_catalog.group_buys_with_products(db_session, group_buy_ids=[gb_id])
     window = db_session.get(DeliveryWindow, gbs[0].window_id)

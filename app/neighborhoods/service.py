@@ -9,7 +9,7 @@ from app.cities import service as city_service
 from app.cities.models import City
 from app.core import pagination
 from app.core.enums import CompartmentSize, TemperatureClass
-from app.core.errors import Conflict, NotFound
+from app.core.errors import Conflict, InvalidInput, NotFound
 from app.neighborhoods.models import Compartment, CompartmentStatus, LockerBank, Neighborhood
 from app.neighborhoods.schemas import (
     CompartmentBulkCreate,
@@ -44,6 +44,48 @@ def get(*, db_session: Session, neighborhood_id: int) -> Neighborhood | None:
     return db_session.get(Neighborhood, neighborhood_id)
 
 
+class NeighborhoodNotFound(NotFound):
+    """No neighborhood (of the city) has this id."""
+
+    case = "neighborhood_not_found"
+
+
+class UnknownNeighborhood(InvalidInput):
+    """The `neighborhood_id` given in the body names no neighborhood (of the city)."""
+
+    case = "unknown_neighborhood"
+
+
+class NeighborhoodNameTaken(Conflict):
+    """The city has another neighborhood of this name."""
+
+    case = "neighborhood_name_taken"
+
+
+class LockerBankNotFound(NotFound):
+    """No locker bank (of the city) has this id."""
+
+    case = "locker_bank_not_found"
+
+
+class LockerBankCodeTaken(Conflict):
+    """Another locker bank has this code."""
+
+    case = "locker_bank_code_taken"
+
+
+class LockerBankInUse(Conflict):
+    """A compartment of the bank is reserved or occupied; the bank cannot be deleted."""
+
+    case = "locker_bank_in_use"
+
+
+class CompartmentNotFound(NotFound):
+    """The locker bank has no compartment with this id."""
+
+    case = "compartment_not_found"
+
+
 def get_required(
     *,
     db_session: Session,
@@ -51,10 +93,10 @@ def get_required(
     city_id: int | None = None,
     field: str = "neighborhood_id",
 ) -> Neighborhood:
-    """The neighborhood with this id (of `city_id` if given), or NotFound naming `field`."""
+    """The neighborhood with this id (of `city_id` if given), or NeighborhoodNotFound."""
     hood = db_session.get(Neighborhood, neighborhood_id)
     if hood is None or (city_id is not None and hood.city_id != city_id):
-        raise NotFound(f"no neighborhood with id {neighborhood_id}", field=field)
+        raise NeighborhoodNotFound(f"no neighborhood with id {neighborhood_id}", field=field)
     return hood
 
 
@@ -89,9 +131,17 @@ def create(*, db_session: Session, city: City, neighborhood_in: NeighborhoodCrea
     """A new neighborhood of the city; its name must be free there."""
     fields = neighborhood_in.model_dump(exclude={"city_id"})
     if get_by_name(db_session=db_session, city_id=city.id, name=fields["name"]) is not None:
-        raise Conflict(f"the city has a neighborhood named {fields['name']!r}", field="name")
+        raise NeighborhoodNameTaken(
+            f"the city has a neighborhood named {fields['name']!r}", field="name"
+        )
     hood = Neighborhood(city_id=city.id, **fields)
-    city_service.save(db_session=db_session, obj=hood, field="name", reason="name taken")
+    city_service.save(
+        db_session=db_session,
+        obj=hood,
+        field="name",
+        reason="name taken",
+        refusal=NeighborhoodNameTaken,
+    )
     return hood
 
 
@@ -104,9 +154,15 @@ def update(
     if new_name != neighborhood.name and get_by_name(
         db_session=db_session, city_id=neighborhood.city_id, name=new_name
     ):
-        raise Conflict(f"the city has a neighborhood named {new_name!r}", field="name")
+        raise NeighborhoodNameTaken(f"the city has a neighborhood named {new_name!r}", field="name")
     city_service.apply(neighborhood, changes)
-    city_service.save(db_session=db_session, obj=neighborhood, field="name", reason="name taken")
+    city_service.save(
+        db_session=db_session,
+        obj=neighborhood,
+        field="name",
+        reason="name taken",
+        refusal=NeighborhoodNameTaken,
+    )
     return neighborhood
 
 
@@ -125,10 +181,10 @@ def delete(*, db_session: Session, neighborhood: Neighborhood) -> None:
 
 
 def get_bank(*, db_session: Session, bank_id: int, city_id: int | None = None) -> LockerBank:
-    """The locker bank with this id (in `city_id` if given), or NotFound."""
+    """The locker bank with this id (in `city_id` if given), or LockerBankNotFound."""
     bank = db_session.get(LockerBank, bank_id)
     if bank is None or (city_id is not None and bank.neighborhood.city_id != city_id):
-        raise NotFound(f"no locker bank with id {bank_id}", field="bank_id")
+        raise LockerBankNotFound(f"no locker bank with id {bank_id}", field="bank_id")
     return bank
 
 
@@ -168,12 +224,18 @@ def create_bank(
 ) -> LockerBank:
     """A new locker bank in the neighborhood; its code must be unique."""
     if get_bank_by_code(db_session=db_session, code=bank_in.code) is not None:
-        raise Conflict(f"a locker bank with code {bank_in.code!r} exists", field="code")
+        raise LockerBankCodeTaken(f"a locker bank with code {bank_in.code!r} exists", field="code")
     fields = bank_in.model_dump()
     fields["lat"] = neighborhood.lat if fields["lat"] is None else fields["lat"]
     fields["lon"] = neighborhood.lon if fields["lon"] is None else fields["lon"]
     bank = LockerBank(neighborhood_id=neighborhood.id, **fields)
-    city_service.save(db_session=db_session, obj=bank, field="code", reason="code taken")
+    city_service.save(
+        db_session=db_session,
+        obj=bank,
+        field="code",
+        reason="code taken",
+        refusal=LockerBankCodeTaken,
+    )
     return bank
 
 
@@ -182,7 +244,7 @@ def update_bank(*, db_session: Session, bank: LockerBank, bank_in: LockerBankUpd
     changes = bank_in.changes()
     code = changes.get("code", bank.code)
     if code != bank.code and get_bank_by_code(db_session=db_session, code=code) is not None:
-        raise Conflict(f"a locker bank with code {code!r} exists", field="code")
+        raise LockerBankCodeTaken(f"a locker bank with code {code!r} exists", field="code")
     if "neighborhood_id" in changes:
         # Only within the bank's own city: another city's neighborhood is "not found" here.
         get_required(
@@ -191,7 +253,13 @@ def update_bank(*, db_session: Session, bank: LockerBank, bank_in: LockerBankUpd
             city_id=bank.neighborhood.city_id,
         )
     city_service.apply(bank, changes)
-    city_service.save(db_session=db_session, obj=bank, field="code", reason="code taken")
+    city_service.save(
+        db_session=db_session,
+        obj=bank,
+        field="code",
+        reason="code taken",
+        refusal=LockerBankCodeTaken,
+    )
     return bank
 
 
@@ -199,7 +267,7 @@ def delete_bank(*, db_session: Session, bank: LockerBank) -> None:
     """Delete a locker bank and its compartments, unless parcels or commands refer to them."""
     for compartment in bank.compartments:
         if compartment.status in (CompartmentStatus.RESERVED, CompartmentStatus.OCCUPIED):
-            raise Conflict(
+            raise LockerBankInUse(
                 f"compartment {compartment.label} is {compartment.status.value}", field="bank_id"
             )
     city_service.remove(
@@ -214,10 +282,10 @@ def delete_bank(*, db_session: Session, bank: LockerBank) -> None:
 
 
 def get_compartment(*, db_session: Session, bank_id: int, compartment_id: int) -> Compartment:
-    """The bank's compartment with this id, or NotFound."""
+    """The bank's compartment with this id, or CompartmentNotFound."""
     compartment = db_session.get(Compartment, compartment_id)
     if compartment is None or compartment.bank_id != bank_id:
-        raise NotFound(
+        raise CompartmentNotFound(
             f"no compartment {compartment_id} in locker bank {bank_id}", field="compartment_id"
         )
     return compartment

@@ -12,31 +12,35 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.cities.models import City
 from app.core.db import utcnow
-from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core.errors import Conflict
 from app.events import service as event_service
 from app.groupbuys import pricing
 from app.groupbuys import stock as groupbuy_stock
+from app.groupbuys.errors import GroupBuyNotOpen
 from app.groupbuys.models import GroupBuy, GroupBuyStatus
 from app.neighborhoods.models import Neighborhood
 from app.orders import states
+from app.orders.errors import (
+    IDEMPOTENCY_HEADER,
+    DuplicateOrderLine,
+    GroupBuyFinalized,
+    GroupBuyOfOtherNeighborhood,
+    GroupBuyOfOtherWindow,
+    IdempotencyKeyReused,
+    NeighborhoodNotServed,
+    OrderChangedMeanwhile,
+    OrderNotFound,
+    OrderNotPlaced,
+    ProductDiscontinued,
+    StockExhausted,
+    UnknownGroupBuy,
+)
 from app.orders.models import LineStatus, Order, OrderLine, OrderStatus
 from app.orders.schemas import OrderCreate, OrderLineRead, OrderRead
 from app.payments import service as payment_service
 from app.residents.models import Resident
 from app.windows.models import DeliveryWindow, WindowStatus
-
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-
-
-class IdempotencyKeyReused(Conflict):
-    """The Idempotency-Key was already used for a different request body."""
-
-    code = "idempotency_key_reused"
-
-    def to_dict(self) -> dict[str, Any]:
-        data = super().to_dict()
-        data["detail"][0]["loc"] = ["header", IDEMPOTENCY_HEADER]
-        return data
+from app.windows.service import UnknownWindow, WindowClosed
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,7 @@ def get_for_resident(*, db_session: Session, resident_id: int, order_id: int) ->
         .options(_with_lines())
     )
     if order is None:
-        raise NotFound("no such order", field="order_id")
+        raise OrderNotFound("no such order", field="order_id")
     return order
 
 
@@ -166,12 +170,14 @@ def place(
         .where(Neighborhood.id == resident.neighborhood_id)
     ).one()
     if not hood.active:
-        raise Conflict("your neighborhood is not served at the moment", field="neighborhood_id")
+        raise NeighborhoodNotServed(
+            "your neighborhood is not served at the moment", field="neighborhood_id"
+        )
     window = db_session.get(DeliveryWindow, order_in.window_id)
     if window is None or window.city_id != city.id:
-        raise InvalidInput("unknown delivery window", field="window_id")
+        raise UnknownWindow("unknown delivery window", field="window_id")
     if window.status != WindowStatus.OPEN or window.cutoff_at <= now:
-        raise Conflict(
+        raise WindowClosed(
             "ordering for this window closed at its cut-off",
             field="window_id",
             cutoff_at=window.cutoff_at.isoformat(),
@@ -248,7 +254,7 @@ def _validated_group_buys(
     seen: dict[int, int] = {}
     for i, line in enumerate(order_in.lines):
         if line.group_buy_id in seen:
-            raise InvalidInput(
+            raise DuplicateOrderLine(
                 f"group buy {line.group_buy_id} is already in lines.{seen[line.group_buy_id]}",
                 field=f"lines.{i}.group_buy_id",
             )
@@ -265,18 +271,20 @@ def _validated_group_buys(
         field = f"lines.{i}.group_buy_id"
         gb = group_buys.get(line.group_buy_id)
         if gb is None:
-            raise InvalidInput("unknown group buy", field=field)
+            raise UnknownGroupBuy("unknown group buy", field=field)
         if gb.neighborhood_id != resident.neighborhood_id:
-            raise Forbidden("this group buy belongs to another neighborhood", field=field)
+            raise GroupBuyOfOtherNeighborhood(
+                "this group buy belongs to another neighborhood", field=field
+            )
         if gb.window_id != window.id:
-            raise InvalidInput(
+            raise GroupBuyOfOtherWindow(
                 f"this group buy is for window {gb.window_id}, not window_id {window.id}",
                 field=field,
             )
         if not gb.product.active:
-            raise Conflict("this product is not sold any more", field=field)
+            raise ProductDiscontinued("this product is not sold any more", field=field)
         if gb.status != GroupBuyStatus.OPEN:
-            raise Conflict(f"this group buy has already {gb.status.value}", field=field)
+            raise GroupBuyNotOpen(f"this group buy has already {gb.status.value}", field=field)
         if gb.stock_cap is not None and gb.ordered_quantity + line.quantity > gb.stock_cap:
             raise _over_stock(gb, i)
     return group_buys
@@ -284,7 +292,7 @@ def _validated_group_buys(
 
 def _over_stock(gb: GroupBuy, i: int) -> Conflict:
     remaining = max((gb.stock_cap or 0) - gb.ordered_quantity, 0)
-    return Conflict(
+    return StockExhausted(
         f"only {remaining} left in this group buy",
         field=f"lines.{i}.quantity",
         remaining=remaining,
@@ -298,7 +306,7 @@ def _not_reserved(db_session: Session, line: OrderLine, i: int) -> Conflict:
     assert gb is not None
     db_session.refresh(gb)
     if gb.status != GroupBuyStatus.OPEN:
-        return Conflict(
+        return GroupBuyNotOpen(
             f"this group buy has already {gb.status.value}", field=f"lines.{i}.group_buy_id"
         )
     return _over_stock(gb, i)
@@ -311,14 +319,14 @@ def cancel(
     now = now or utcnow()
     order = get_for_resident(db_session=db_session, resident_id=resident_id, order_id=order_id)
     if order.status != OrderStatus.PLACED:
-        raise Conflict(
+        raise OrderNotPlaced(
             f"the order is {order.status.value}; only placed orders can be cancelled",
             field="status",
         )
     window = db_session.get(DeliveryWindow, order.window_id)
     assert window is not None
     if window.status != WindowStatus.OPEN or window.cutoff_at <= now:
-        raise Conflict(
+        raise WindowClosed(
             "the window is past its cut-off; the order can no longer be cancelled",
             field="window_id",
             cutoff_at=window.cutoff_at.isoformat(),
@@ -331,7 +339,7 @@ def cancel(
             if not groupbuy_stock.release_stock(
                 db_session=db_session, group_buy_id=line.group_buy_id, quantity=line.quantity
             ):
-                raise Conflict(
+                raise GroupBuyFinalized(
                     "the group buy was finalized; the order can no longer be cancelled",
                     field="window_id",
                 )
@@ -340,7 +348,7 @@ def cancel(
             select(Order.status).where(Order.id == order.id).with_for_update()
         )
         if current != OrderStatus.PLACED:
-            raise Conflict(
+            raise OrderChangedMeanwhile(
                 "the order changed meanwhile; it can no longer be cancelled", field="status"
             )
         states.transition(order, OrderStatus.CANCELLED)

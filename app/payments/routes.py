@@ -7,9 +7,9 @@ from sqlalchemy import select
 
 from app.auth.deps import CurrentOperator
 from app.core.db import SessionDep
-from app.core.errors import NotFound
 from app.groupbuys import pricing
 from app.neighborhoods.models import Neighborhood
+from app.orders.errors import OrderNotFound
 from app.orders.models import Order
 from app.orders.schemas import MAX_ID
 from app.payments import service as payment_service
@@ -34,7 +34,7 @@ def read_order_ledger(
         .where(Order.id == order_id, Neighborhood.city_id == operator.city_id)
     )
     if order is None:
-        raise NotFound("no such order", field="order_id")
+        raise OrderNotFound("no such order", field="order_id")
     entries = payment_service.get_all_for_order(db_session=db, order_id=order.id)
     balance = payment_service.balance(db_session=db, order_id=order.id)
     return OrderLedgerRead(

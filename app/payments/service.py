@@ -4,14 +4,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.core import bulk
 from app.core.db import utcnow
 from app.core.errors import InvalidInput
 from app.orders.models import Order
 from app.payments.models import EntryKind, LedgerEntry
 from app.payments.provider import PaymentProvider, get_provider
+
+
+class AmountNotPositive(InvalidInput):
+    """A charge or refund must move a positive amount."""
+
+    case = "amount_not_positive"
 
 
 def _record(
@@ -28,7 +35,7 @@ def _record(
     if existing is not None:
         return existing
     if amount_minor <= 0:
-        raise InvalidInput("amount must be positive", field="amount_minor")
+        raise AmountNotPositive("amount must be positive", field="amount_minor")
     provider = provider or get_provider()
     move = provider.charge if kind is EntryKind.CHARGE else provider.refund
     reference = move(
@@ -128,7 +135,7 @@ def refund_many(
         if move.key in existing:
             continue
         if move.amount_minor <= 0:
-            raise InvalidInput("amount must be positive", field="amount_minor")
+            raise AmountNotPositive("amount must be positive", field="amount_minor")
         existing.add(move.key)
         reference = provider.refund(
             resident_id=move.resident_id,
@@ -150,9 +157,7 @@ def refund_many(
                 "created_at": now,
             }
         )
-    for start in range(0, len(rows), _CHUNK):
-        db_session.execute(insert(LedgerEntry), rows[start : start + _CHUNK])
-    return len(rows)
+    return bulk.insert_rows(db_session, LedgerEntry, rows)
 
 
 def get_all_for_order(*, db_session: Session, order_id: int) -> list[LedgerEntry]:

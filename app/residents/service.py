@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from app.core.enums import Language
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.neighborhoods.models import Neighborhood
+from app.neighborhoods.service import UnknownNeighborhood
 from app.residents.models import Resident
 
 _SMS_CAPABLE = {
@@ -26,6 +27,42 @@ _PARSE_ERRORS = {
 }
 
 
+class InvalidPhone(InvalidInput):
+    """The phone number is empty, unreadable or not a valid number."""
+
+    case = "invalid_phone"
+
+
+class PhoneHasExtension(InvalidInput):
+    """A number with an extension cannot receive the SMS login code."""
+
+    case = "phone_has_extension"
+
+
+class PhoneNotMobile(InvalidInput):
+    """Not a mobile number: login codes are sent by SMS."""
+
+    case = "phone_not_mobile"
+
+
+class PhoneTaken(Conflict):
+    """A resident with this phone number exists."""
+
+    case = "phone_taken"
+
+
+class ResidentNotFound(NotFound):
+    """No resident has this id."""
+
+    case = "resident_not_found"
+
+
+class NeighborhoodNotOpen(InvalidInput):
+    """The neighborhood is not open to residents (active=false)."""
+
+    case = "neighborhood_not_open"
+
+
 def normalize_phone(raw: str, *, region: str | None = None, field: str = "phone") -> str:
     """The number in E.164 (e.g. +8613812345678), or InvalidInput naming `field`.
 
@@ -34,18 +71,18 @@ def normalize_phone(raw: str, *, region: str | None = None, field: str = "phone"
     """
     text = (raw or "").strip()
     if not text:
-        raise InvalidInput(f"phone number is empty; {_FORMAT_HINT}", field=field)
+        raise InvalidPhone(f"phone number is empty; {_FORMAT_HINT}", field=field)
     try:
         number = phonenumbers.parse(text, region)
     except NumberParseException as exc:
         problem = _PARSE_ERRORS.get(exc.error_type, "not a phone number")
-        raise InvalidInput(f"{problem}; {_FORMAT_HINT}", field=field) from exc
+        raise InvalidPhone(f"{problem}; {_FORMAT_HINT}", field=field) from exc
     if number.extension:
-        raise InvalidInput("phone numbers with an extension cannot receive SMS", field=field)
+        raise PhoneHasExtension("phone numbers with an extension cannot receive SMS", field=field)
     if not phonenumbers.is_valid_number(number):
-        raise InvalidInput(f"not a valid phone number; {_FORMAT_HINT}", field=field)
+        raise InvalidPhone(f"not a valid phone number; {_FORMAT_HINT}", field=field)
     if phonenumbers.number_type(number) not in _SMS_CAPABLE:
-        raise InvalidInput("not a mobile number; login codes are sent by SMS", field=field)
+        raise PhoneNotMobile("not a mobile number; login codes are sent by SMS", field=field)
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
@@ -68,7 +105,7 @@ def get_in_city(*, db_session: Session, resident_id: int, city_id: int) -> Resid
         .where(Resident.id == resident_id, Neighborhood.city_id == city_id)
     )
     if resident is None:
-        raise NotFound(f"no resident {resident_id}", field="resident_id")
+        raise ResidentNotFound(f"no resident {resident_id}", field="resident_id")
     return resident
 
 
@@ -101,9 +138,9 @@ def check_neighborhood(
     """The neighborhood a resident may join, or InvalidInput naming `neighborhood_id`."""
     hood = db_session.get(Neighborhood, neighborhood_id)
     if hood is None or (city_id is not None and hood.city_id != city_id):
-        raise InvalidInput(f"no neighborhood {neighborhood_id}", field="neighborhood_id")
+        raise UnknownNeighborhood(f"no neighborhood {neighborhood_id}", field="neighborhood_id")
     if not hood.active:
-        raise InvalidInput(
+        raise NeighborhoodNotOpen(
             f"neighborhood {neighborhood_id} is not open to residents", field="neighborhood_id"
         )
     return hood
@@ -119,11 +156,11 @@ def create(
     sms_consent: bool = True,
     city_id: int | None = None,
 ) -> Resident:
-    """Register a resident; Conflict naming `phone` if the number is taken."""
+    """Register a resident; PhoneTaken naming `phone` if the number is taken."""
     e164 = normalize_phone(phone)
     check_neighborhood(db_session=db_session, neighborhood_id=neighborhood_id, city_id=city_id)
     if db_session.scalar(select(Resident.id).where(Resident.phone == e164)) is not None:
-        raise Conflict(f"a resident with phone {e164} already exists", field="phone")
+        raise PhoneTaken(f"a resident with phone {e164} already exists", field="phone")
     resident = Resident(
         phone=e164,
         neighborhood_id=neighborhood_id,
@@ -136,7 +173,7 @@ def create(
             db_session.add(resident)
             db_session.flush()
     except IntegrityError as exc:
-        raise Conflict(f"a resident with phone {e164} already exists", field="phone") from exc
+        raise PhoneTaken(f"a resident with phone {e164} already exists", field="phone") from exc
     return resident
 
 

@@ -6,7 +6,6 @@ from fastapi import APIRouter, Path, Query, status
 
 from app.auth.deps import CurrentOperator
 from app.core.db import SessionDep
-from app.core.errors import InvalidInput, NotFound
 from app.residents.schemas import ID_MAX
 from app.staff import service as staff_service
 from app.staff.models import StaffRole, StaffUser
@@ -19,7 +18,7 @@ StaffId = Annotated[int, Path(gt=0, le=ID_MAX, description="A staff account's id
 def _get_in_city(db: SessionDep, staff_id: int, city_id: int) -> StaffUser:
     user = staff_service.get(db_session=db, staff_id=staff_id)
     if user is None or user.city_id != city_id:
-        raise NotFound(f"no staff account {staff_id}", field="staff_id")
+        raise staff_service.StaffNotFound(f"no staff account {staff_id}", field="staff_id")
     return user
 
 
@@ -68,7 +67,7 @@ def update_staff(
     """Change an account of the city; a disabled account's tokens stop working at once."""
     user = _get_in_city(db, staff_id, operator.city_id)
     if user.id == operator.id and changes.active is False:
-        raise InvalidInput("you cannot disable your own account", field="active")
+        raise staff_service.CannotDisableSelf("you cannot disable your own account", field="active")
     staff_service.update(
         db_session=db,
         user=user,

@@ -7,14 +7,64 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.auth.errors import AccountDisabled, WrongCredentials
 from app.cities.models import City
-from app.core.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated
+from app.cities.service import UnknownCity
+from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.security import hash_password, password_needs_rehash, verify_password
 from app.staff.models import StaffRole, StaffUser
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,79}$")
 PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 128
+
+
+class PasswordTooShort(InvalidInput):
+    """The new password has fewer than PASSWORD_MIN_LENGTH characters."""
+
+    case = "password_too_short"
+
+
+class PasswordTooLong(InvalidInput):
+    """The new password has more than PASSWORD_MAX_LENGTH characters."""
+
+    case = "password_too_long"
+
+
+class PasswordBlank(InvalidInput):
+    """The new password is only whitespace."""
+
+    case = "password_blank"
+
+
+class InvalidUsername(InvalidInput):
+    """The username is not 3-80 letters, digits, '.', '_' or '-' starting with a letter or digit."""
+
+    case = "invalid_username"
+
+
+class InvalidStaffRole(InvalidInput):
+    """A staff role is operator or driver."""
+
+    case = "invalid_staff_role"
+
+
+class UsernameTaken(Conflict):
+    """Another staff account has this username."""
+
+    case = "username_taken"
+
+
+class StaffNotFound(NotFound):
+    """The operator's city has no staff account with this id."""
+
+    case = "staff_not_found"
+
+
+class CannotDisableSelf(InvalidInput):
+    """An operator cannot disable their own account."""
+
+    case = "cannot_disable_self"
 
 
 def normalize_username(username: str) -> str:
@@ -25,15 +75,15 @@ def normalize_username(username: str) -> str:
 def check_password(password: str, *, field: str = "password") -> str:
     """The password if it is acceptable as a new password, else InvalidInput naming `field`."""
     if len(password) < PASSWORD_MIN_LENGTH:
-        raise InvalidInput(
+        raise PasswordTooShort(
             f"password must have at least {PASSWORD_MIN_LENGTH} characters", field=field
         )
     if len(password) > PASSWORD_MAX_LENGTH:
-        raise InvalidInput(
+        raise PasswordTooLong(
             f"password must have at most {PASSWORD_MAX_LENGTH} characters", field=field
         )
     if not password.strip():
-        raise InvalidInput("password must not be blank", field=field)
+        raise PasswordBlank("password must not be blank", field=field)
     return password
 
 
@@ -78,7 +128,7 @@ def create(
     """Create an active account with an argon2 hash of the password (at least 10 characters)."""
     name = normalize_username(username)
     if not USERNAME_PATTERN.match(name):
-        raise InvalidInput(
+        raise InvalidUsername(
             "username must be 3-80 characters of letters, digits, '.', '_' or '-', "
             "starting with a letter or digit",
             field="username",
@@ -86,12 +136,12 @@ def create(
     try:
         staff_role = StaffRole(role)
     except ValueError as exc:
-        raise InvalidInput("role must be operator or driver", field="role") from exc
+        raise InvalidStaffRole("role must be operator or driver", field="role") from exc
     check_password(password)
     if db_session.get(City, city_id) is None:
-        raise InvalidInput(f"no city {city_id}", field="city_id")
+        raise UnknownCity(f"no city {city_id}", field="city_id")
     if get_by_username(db_session=db_session, username=name) is not None:
-        raise Conflict(f"username {name!r} is taken", field="username")
+        raise UsernameTaken(f"username {name!r} is taken", field="username")
     user = StaffUser(
         city_id=city_id,
         username=name,
@@ -105,7 +155,7 @@ def create(
             db_session.add(user)
             db_session.flush()
     except IntegrityError as exc:
-        raise Conflict(f"username {name!r} is taken", field="username") from exc
+        raise UsernameTaken(f"username {name!r} is taken", field="username") from exc
     return user
 
 
@@ -147,11 +197,11 @@ def authenticate(*, db_session: Session, username: str, password: str) -> StaffU
     user = get_by_username(db_session=db_session, username=username)
     if user is None:
         verify_password(_decoy_hash(), password)
-        raise NotAuthenticated("wrong username or password", field="password")
+        raise WrongCredentials("wrong username or password", field="password")
     if not verify_password(user.password_hash, password):
-        raise NotAuthenticated("wrong username or password", field="password")
+        raise WrongCredentials("wrong username or password", field="password")
     if not user.active:
-        raise Forbidden("this account is disabled; ask an operator", field="username")
+        raise AccountDisabled("this account is disabled; ask an operator", field="username")
     if password_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
         db_session.flush()

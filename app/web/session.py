@@ -48,6 +48,8 @@ class PageForbidden(Exception):
 
 
 class CrossSiteRequest(DomainError):
+    """A state-changing page request came from another site (Origin or Referer mismatch)."""
+
     status_code = 403
     code = "cross_site_request"
 

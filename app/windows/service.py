@@ -20,6 +20,54 @@ from app.windows.models import DeliveryWindow, WindowStatus
 from app.windows.schemas import WindowUpdate
 
 
+class WindowNotFound(NotFound):
+    """No delivery window (of the city) has this id."""
+
+    case = "window_not_found"
+
+
+class UnknownWindow(InvalidInput):
+    """The `window_id` given in the body names no delivery window of the city."""
+
+    case = "unknown_window"
+
+
+class WindowClosed(Conflict):
+    """The window's cut-off has passed: no more orders, cancellations or group-buy changes."""
+
+    case = "window_closed"
+
+
+class WindowNotOpen(Conflict):
+    """The window is closed or cancelled; only open windows can change."""
+
+    case = "window_not_open"
+
+
+class CutoffInPast(InvalidInput):
+    """A new cut-off must be in the future."""
+
+    case = "cutoff_in_past"
+
+
+class WindowTimesOutOfOrder(InvalidInput):
+    """A window's instants must keep cutoff_at < ready_by < pickup_deadline."""
+
+    case = "window_times_out_of_order"
+
+
+class NoDaysToGenerate(InvalidInput):
+    """Windows are generated for at least one day."""
+
+    case = "no_days_to_generate"
+
+
+class NoWindowSlots(InvalidInput):
+    """The city has no window slots to generate windows from."""
+
+    case = "no_window_slots"
+
+
 @dataclass(frozen=True)
 class PlannedWindow:
     """A window the schedule calls for: local date, slot and its UTC instants."""
@@ -43,10 +91,10 @@ def get_required(
     for_update: bool = False,
 ) -> DeliveryWindow:
     """The window with this id (of `city_id` if given; row-locked when `for_update`), or
-    NotFound naming `field`."""
+    WindowNotFound naming `field`."""
     window = db_session.get(DeliveryWindow, window_id, with_for_update=for_update)
     if window is None or (city_id is not None and window.city_id != city_id):
-        raise NotFound(f"no delivery window with id {window_id}", field=field)
+        raise WindowNotFound(f"no delivery window with id {window_id}", field=field)
     return window
 
 
@@ -119,11 +167,11 @@ def generate(
     date and slot). Windows whose cut-off is not after `now` (default: the current time) are not
     created: nobody could order in them."""
     if days < 1:
-        raise InvalidInput("generate at least one day", field="days")
+        raise NoDaysToGenerate("generate at least one day", field="days")
     city = city_service.get_required(db_session=db_session, city_id=city_id)
     slots = city_service.get_all_slots(db_session=db_session, city_id=city.id)
     if not slots:
-        raise InvalidInput(
+        raise NoWindowSlots(
             "the city has no window slots; add them under /cities/{id}/window-slots",
             field="city_id",
         )
@@ -182,22 +230,22 @@ def update(
     if not changes:
         return window
     if window.status != WindowStatus.OPEN:
-        raise Conflict(
+        raise WindowNotOpen(
             f"the window is {window.status.value}; only open windows can change", field="status"
         )
     if window.cutoff_at <= now:
-        raise Conflict("the window's cut-off has passed; it is being closed", field="cutoff_at")
+        raise WindowClosed("the window's cut-off has passed; it is being closed", field="cutoff_at")
     cutoff = changes.get("cutoff_at", window.cutoff_at)
     ready_by = changes.get("ready_by", window.ready_by)
     deadline = changes.get("pickup_deadline", window.pickup_deadline)
     if "cutoff_at" in changes and cutoff <= now:
-        raise InvalidInput("cutoff_at must be in the future", field="cutoff_at")
+        raise CutoffInPast("cutoff_at must be in the future", field="cutoff_at")
     if cutoff >= ready_by:
         field = "cutoff_at" if "cutoff_at" in changes else "ready_by"
-        raise InvalidInput("cutoff_at must be before ready_by", field=field)
+        raise WindowTimesOutOfOrder("cutoff_at must be before ready_by", field=field)
     if ready_by >= deadline:
         field = "pickup_deadline" if "pickup_deadline" in changes else "ready_by"
-        raise InvalidInput("ready_by must be before pickup_deadline", field=field)
+        raise WindowTimesOutOfOrder("ready_by must be before pickup_deadline", field=field)
     city_service.apply(window, changes)
     db_session.flush()
     return window
