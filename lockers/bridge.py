@@ -2,8 +2,9 @@
 
 - Subscribes (QoS 1) to every bank's state, events and acks with a persistent session
   (fixed client id, clean_session=False), so nothing sent while it was away is lost. Two
-  workers store what arrives (acks in a lane of their own), in batches of one transaction
-  each; a message is acknowledged to the broker only after its transaction committed.
+  workers (`lockers.bridge_ingest`) store what arrives (acks in a lane of their own), in
+  batches of one transaction each; a message is acknowledged to the broker only after its
+  transaction committed.
 - Sends commands from the durable outbox table, re-sending with the same id until the locker
   acks or the command expires; a command counts as delivered only on the locker's ack.
 - Marks banks offline from their last will and from a heartbeat timeout; expires commands,
@@ -11,56 +12,29 @@
 - Reconnects by itself (paho's reconnect loop) after a broker restart.
 """
 
-import json
 import logging
-import queue
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
-from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import get_sessionmaker, utcnow
 from app.core.settings import get_settings
-from app.neighborhoods.models import LockerBank
 from lockers import coldchain, event_seq, expiry, ingest, intake, outbox, protocol, wakeup
+from lockers.bridge_ingest import CommandCallback, Incoming, IngestWorkers
 from lockers.broker import EmbeddedBroker, no_delay, parse_mqtt_url
 from lockers.command_queue import NOTIFY_CHANNEL
 from lockers.config import LockerSettings, get_locker_settings
 
 log = logging.getLogger(__name__)
 
-CommandCallback = Callable[[str, str], None]
-_UNKNOWN_TTL_S = 60.0
-_BATCH = 200
 _BACKLOG = 100  # incoming messages waiting: hold re-sends until the bridge catches up
-
-
-def _field(payload: bytes, name: str) -> str | None:
-    """A top-level string field of a JSON payload, or None (for prefetching only)."""
-    try:
-        value = json.loads(payload).get(name)
-    except (ValueError, AttributeError):
-        return None
-    return value if isinstance(value, str) else None
-
-
-@dataclass(frozen=True)
-class _Incoming:
-    bank_code: str
-    channel: protocol.Channel
-    payload: bytes
-    mid: int
-    qos: int
-    received_at: datetime
 
 
 class Bridge:
@@ -93,11 +67,13 @@ class Bridge:
         self._threads: list[threading.Thread] = []
         self._connected = threading.Event()
         self._connected_since: float | None = None
-        self._banks_by_code: dict[str, int] = {}
-        self._unknown: dict[str, float] = {}
-        self._inbox: queue.Queue[_Incoming] = queue.Queue()
-        self._ack_inbox: queue.Queue[_Incoming] = queue.Queue()
         self._client = self._make_client(clean=False)
+        self._ingest = IngestWorkers(
+            sessions=self.sessions,
+            stats=self.stats,
+            acknowledge=lambda mid, qos: self._client.ack(mid, qos),
+            on_command_finished=on_command_finished,
+        )
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -132,8 +108,12 @@ class Bridge:
         )
         self._client.loop_start()
         wakeup.register(self.wake)
-        self._spawn("locker-bridge-ingest", lambda: self._ingest_loop(self._inbox))
-        self._spawn("locker-bridge-acks", lambda: self._ingest_loop(self._ack_inbox))
+        self._spawn(
+            "locker-bridge-ingest", lambda: self._ingest.run(self._ingest.inbox, self._stop)
+        )
+        self._spawn(
+            "locker-bridge-acks", lambda: self._ingest.run(self._ingest.ack_inbox, self._stop)
+        )
         self._spawn("locker-bridge-sender", self._sender_loop)
         self._spawn("locker-bridge-tick", self._tick_loop)
         if self._dialect() == "postgresql":
@@ -245,162 +225,15 @@ class Bridge:
         if parsed is None or parsed[1] == protocol.Channel.COMMANDS:
             client.ack(message.mid, message.qos)
             return
-        item = _Incoming(
-            parsed[0], parsed[1], bytes(message.payload), message.mid, message.qos, utcnow()
+        self._ingest.put(
+            Incoming(
+                parsed[0], parsed[1], bytes(message.payload), message.mid, message.qos, utcnow()
+            )
         )
-        # Acks have a lane of their own: a waiting driver never queues behind door reports.
-        (self._ack_inbox if item.channel == protocol.Channel.ACKS else self._inbox).put(item)
 
     def backlog(self) -> int:
         """Incoming messages received but not yet stored."""
-        return self._inbox.qsize() + self._ack_inbox.qsize()
-
-    # --- ingest workers: batches of messages, one transaction each -----------------------------
-
-    def _ingest_loop(self, inbox: "queue.Queue[_Incoming]") -> None:
-        while not self._stop.is_set():
-            try:
-                first = inbox.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            batch = [first]
-            while len(batch) < _BATCH:
-                try:
-                    batch.append(inbox.get_nowait())
-                except queue.Empty:
-                    break
-            self.stats["batches"] += 1
-            if not self._process_batch(batch):
-                # One bad message (or a database hiccup) spoiled the batch: one by one.
-                for item in batch:
-                    if self.process(item.bank_code, item.channel, item.payload, item.received_at):
-                        self._client.ack(item.mid, item.qos)
-
-    def _process_batch(self, batch: list["_Incoming"]) -> bool:
-        """Store and apply a batch in one transaction, then acknowledge it to the broker."""
-        outcomes: list[str] = []
-        finished: list[tuple[str, str]] = []
-        try:
-            with self.sessions() as db_session:
-                self._prefetch(db_session, batch)
-                for item in batch:
-                    outcome, done = self._handle(
-                        db_session, item.bank_code, item.channel, item.payload, item.received_at
-                    )
-                    outcomes.append(f"{item.channel.value}:{outcome.split(':')[0]}")
-                    if done is not None:
-                        finished.append(done)
-                db_session.commit()
-        except Exception:  # noqa: BLE001 - retried message by message
-            log.warning("batch of %d failed; retrying one by one", len(batch), exc_info=True)
-            return False
-        self.stats.update(outcomes)
-        for item in batch:
-            self._client.ack(item.mid, item.qos)
-        if self.on_command_finished is not None:
-            for command_id, status in finished:
-                self.on_command_finished(command_id, status)
-        return True
-
-    def _prefetch(self, db_session: Session, batch: list["_Incoming"]) -> None:
-        bank_ids = set()
-        for item in batch:
-            bank = self._banks_by_code.get(item.bank_code)
-            if bank is not None:
-                bank_ids.add(bank)
-        command_ids, event_ids = set(), set()
-        for item in batch:
-            if item.channel == protocol.Channel.ACKS:
-                command_id = _field(item.payload, "command_id")
-                if command_id:
-                    command_ids.add(command_id)
-            elif item.channel == protocol.Channel.EVENTS:
-                event_id = _field(item.payload, "event_id")
-                if event_id:
-                    event_ids.add(event_id)
-        ingest.prefetch(
-            db_session=db_session,
-            bank_ids=bank_ids,
-            command_ids=command_ids,
-            event_ids=event_ids,
-            states=any(item.channel != protocol.Channel.ACKS for item in batch),
-        )
-
-    def _handle(
-        self,
-        db_session: Session,
-        bank_code: str,
-        channel: protocol.Channel,
-        payload: bytes,
-        received_at: datetime,
-    ) -> tuple[str, tuple[str, str] | None]:
-        bank = self._bank(db_session, bank_code)
-        if bank is None:
-            return "unknown_bank", None
-        if channel == protocol.Channel.STATE:
-            return ingest.handle_state(
-                db_session=db_session, bank=bank, payload=payload, received_at=received_at
-            ), None
-        if channel == protocol.Channel.EVENTS:
-            return ingest.handle_event(
-                db_session=db_session, bank=bank, payload=payload, received_at=received_at
-            ), None
-        outcome, command = ingest.handle_ack(
-            db_session=db_session, bank=bank, payload=payload, received_at=received_at
-        )
-        done = (
-            (command.id, outcome)
-            if command is not None and outcome in ("acked", "failed")
-            else None
-        )
-        return outcome, done
-
-    def process(
-        self,
-        bank_code: str,
-        channel: protocol.Channel,
-        payload: bytes,
-        received_at: datetime | None = None,
-    ) -> bool:
-        """Store and apply one message in its own transaction; False only when the database
-        kept failing (then it is not acknowledged, and the broker delivers it again)."""
-        received_at = received_at or utcnow()
-        for attempt in range(3):
-            try:
-                with self.sessions() as db_session:
-                    outcome, done = self._handle(
-                        db_session, bank_code, channel, payload, received_at
-                    )
-                    db_session.commit()
-                self.stats[f"{channel.value}:{outcome.split(':')[0]}"] += 1
-                if done is not None and self.on_command_finished is not None:
-                    self.on_command_finished(*done)
-                return True
-            except DBAPIError:
-                log.exception("database error on %s/%s (try %d)", bank_code, channel, attempt + 1)
-                time.sleep(0.2 * (attempt + 1))
-            except Exception:
-                log.exception("could not process %s/%s; dropped", bank_code, channel)
-                self.stats["errors"] += 1
-                return True
-        return False
-
-    def _bank(self, db_session: Session, code: str) -> LockerBank | None:
-        bank_id = self._banks_by_code.get(code)
-        if bank_id is not None:
-            bank = db_session.get(LockerBank, bank_id)
-            db_session.info.setdefault(ingest.HELD, []).append(bank)
-            return bank
-        unknown_since = self._unknown.get(code)
-        if unknown_since is not None and time.monotonic() - unknown_since < _UNKNOWN_TTL_S:
-            return None
-        bank = db_session.scalar(select(LockerBank).where(LockerBank.code == code))
-        if bank is None:
-            self._unknown[code] = time.monotonic()
-            return None
-        self._unknown.pop(code, None)
-        self._banks_by_code[code] = bank.id
-        return bank
+        return self._ingest.backlog()
 
     # --- sender thread -----------------------------------------------------------------------
 

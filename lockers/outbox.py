@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from app.core.backoff import backoff_seconds
 from app.core.db import utcnow
 from app.neighborhoods.models import LockerBank
-from lockers import command_states, ingest, protocol
+from lockers import acks, command_states, protocol
 from lockers.config import get_locker_settings
 from lockers.models import CommandStatus, LockerBankState, LockerCommand
 
@@ -122,7 +122,7 @@ def expire_overdue(*, db_session: Session, now: datetime | None = None) -> list[
         command_states.transition(row, CommandStatus.EXPIRED)
         row.finished_at = now
         row.error = "expired"
-        ingest.report_failure(db_session=db_session, command=row, reason="expired")
+        acks.report_failure(db_session=db_session, command=row, reason="expired")
         command_states.notify_finished(db_session=db_session, command=row)
         expired.append(row.id)
     return expired

@@ -6,7 +6,8 @@ A `Fleet` (lockers/sim_fleet.py) runs any number of banks on one thread. A bank 
 unsent events (paho's QoS 1 queue, flushed on reconnect), a memory of executed command ids (a
 re-sent command is acked again, never executed twice), non-volatile storage that a restart
 keeps or loses (`restart`), and faults on demand: drop the link, heat a zone, jam a door,
-mute (stop acking). Its controller logic is in lockers/sim_locker.py.
+mute (stop acking). Its controller logic is in lockers/sim_locker.py, what it publishes in
+lockers/sim_messages.py.
 
 Everything a bank does runs on the fleet's thread; public methods marshal the call there.
 """
@@ -15,9 +16,7 @@ import contextlib
 import logging
 import socket
 import time
-import uuid
 from collections import Counter
-from datetime import datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -25,20 +24,18 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from app.core.db import utcnow
 from lockers import protocol
-from lockers.sim_controls import BankControls
 from lockers.sim_fleet import Fleet
 from lockers.sim_link import drop_queued_states
 from lockers.sim_locker import (
-    EVENT_MEMORY,
     EXECUTED_MEMORY,
     FIRMWARE,
     SETPOINTS,
-    STATE_CHANGES,
     STATE_COMMANDS,
     BankSpec,
     SimCompartment,
     default_compartments,
 )
+from lockers.sim_messages import BankMessages
 
 __all__ = [
     "FIRMWARE",
@@ -53,7 +50,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class VirtualBank(BankControls):
+class VirtualBank(BankMessages):
     """One simulated locker bank. Methods without a leading underscore are thread-safe."""
 
     def __init__(self, fleet: Fleet, spec: BankSpec) -> None:
@@ -104,9 +101,6 @@ class VirtualBank(BankControls):
         client.on_socket_register_write = self.fleet._socket_want_write
         client.on_socket_unregister_write = self.fleet._socket_done_write
         return client
-
-    def _topic(self, channel: protocol.Channel) -> str:
-        return protocol.topic(self.fleet.prefix, self.code, channel)
 
     # --- connection ----------------------------------------------------------------------------
 
@@ -239,118 +233,6 @@ class VirtualBank(BankControls):
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
             self.client.loop_read()
-
-    # --- outgoing ----------------------------------------------------------------------------
-
-    def _next_seq(self) -> int:
-        self.seq += 1
-        return self.seq
-
-    def _publish_state(self) -> None:
-        self._end_lockout_if_over(utcnow())  # a state never shows a past lockout ([L-9.7])
-        message = protocol.StateMessage(
-            online=True,
-            ts=utcnow(),
-            seq=self._next_seq(),
-            firmware=FIRMWARE,
-            heartbeat_s=int(self.heartbeat_s),
-            zones=dict(self.temps),
-            compartments={
-                c.label: protocol.CompartmentReport(
-                    door=protocol.DoorState.JAMMED
-                    if c.jammed and c.out_of_service  # known once an opening failed
-                    else protocol.DoorState.OPEN
-                    if c.door_open
-                    else protocol.DoorState.CLOSED,
-                    occupied=c.occupied,
-                    out_of_service=c.out_of_service,
-                )
-                for c in self.compartments.values()
-            },
-            keypad=protocol.KeypadReport(
-                failed_attempts=self.failed_attempts,
-                locked_until=self.locked_until,
-                max_attempts=int(self.max_attempts),
-                lockout_s=int(self.lockout_s),
-            ),
-            codes_loaded=len(self.codes),
-            event_seq=self.event_seq,
-            clock_synced=True,
-            connection=self.connections,
-            storage_id=self.storage_id,
-        )
-        self.client.publish(
-            self._topic(protocol.Channel.STATE),
-            message.model_dump_json(exclude_none=True),
-            qos=protocol.QOS,
-            retain=True,
-        )
-        self.stats["states"] += 1
-
-    def _event(
-        self,
-        kind: protocol.EventType,
-        *,
-        compartment: str | None = None,
-        parcel_id: int | None = None,
-        command_id: str | None = None,
-        **data: Any,
-    ) -> protocol.EventMessage:
-        self.event_seq += 1
-        message = protocol.EventMessage(
-            event_id=str(uuid.uuid4()),
-            seq=self.event_seq,
-            ts=utcnow(),
-            type=kind,
-            compartment=compartment,
-            parcel_id=parcel_id,
-            command_id=command_id,
-            data={
-                k: protocol.utc_iso(v) if isinstance(v, datetime) else v for k, v in data.items()
-            },
-        )
-        self.event_log[message.seq] = message
-        if len(self.event_log) > EVENT_MEMORY:
-            self.event_log.popitem(last=False)
-        if self.lose_events > 0:
-            # As if the broker acknowledged it and then crashed before passing it on.
-            self.lose_events -= 1
-            self.stats["events_lost"] += 1
-            return message
-        self._send_event(message)
-        if kind in STATE_CHANGES and self.connected:
-            self._publish_state()  # a door or the keypad changed ([L-5.2])
-        return message
-
-    def _send_event(self, message: protocol.EventMessage) -> None:
-        # QoS 1: while the link is down paho keeps the message and sends it on reconnect.
-        self.client.publish(
-            self._topic(protocol.Channel.EVENTS),
-            message.model_dump_json(exclude_none=True),
-            qos=protocol.QOS,
-        )
-        self.stats["events"] += 1
-
-    def _ack(
-        self,
-        command_id: str,
-        error: str | None = None,
-        detail: str | None = None,
-        result: dict[str, Any] | None = None,
-    ) -> bytes:
-        message = protocol.AckMessage(
-            command_id=command_id,
-            status=protocol.AckStatus.ERROR if error is not None else protocol.AckStatus.OK,
-            error=error,
-            detail=detail,
-            result=result,
-            seq=self._next_seq(),
-            ts=utcnow(),
-        )
-        payload = message.model_dump_json(exclude_none=True).encode()
-        self.client.publish(self._topic(protocol.Channel.ACKS), payload, qos=protocol.QOS)
-        self.stats["acks"] += 1
-        return payload
 
     # --- commands ----------------------------------------------------------------------------
 

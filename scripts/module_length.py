@@ -35,10 +35,6 @@ ALLOWED_LONG: frozenset[str] = frozenset(
         "bench/cutoff.py",
         "bench/lockers.py",
         "bench/notifications.py",
-        "lockers/bridge.py",
-        "lockers/ingest.py",
-        "lockers/service.py",
-        "lockers/simulator.py",
         "tests/lockers/test_lockers_flows_live.py",
         "tests/lockers/test_lockers_service.py",
     }

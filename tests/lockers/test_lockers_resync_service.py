@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
 from app.neighborhoods.models import CompartmentStatus
-from lockers import codes, event_seq, ingest, intake, protocol, resync
+from lockers import acks, codes, event_seq, ingest, intake, protocol, resync
 from lockers.models import CommandStatus, LockerBankState, LockerCommand
 from logistics.models import ParcelStatus
 from tests.lockers.conftest import World, build_world
@@ -185,7 +185,7 @@ def test_a_counter_jump_costs_one_replay(w: World, db: Session) -> None:
         status=protocol.AckStatus.OK,
         result={"replayed": 0, "oldest_available": 1},
     )
-    ingest.handle_ack(
+    acks.handle_ack(
         db_session=db,
         bank=w.bank,
         payload=ack.model_dump_json().encode(),

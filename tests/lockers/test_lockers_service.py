@@ -13,6 +13,7 @@ from app.events.models import OutboxEvent
 from app.neighborhoods.models import CompartmentStatus
 from app.orders.models import Order, OrderStatus
 from lockers import (
+    acks,
     banks,
     codes,
     coldchain,
@@ -115,9 +116,7 @@ def _ack(w: World, db: Session, command_id: str, status: str = "ok", **extra: ob
         .model_dump_json()
         .encode()
     )  # type: ignore[arg-type]
-    outcome, _ = ingest.handle_ack(
-        db_session=db, bank=w.bank, payload=payload, received_at=utcnow()
-    )
+    outcome, _ = acks.handle_ack(db_session=db, bank=w.bank, payload=payload, received_at=utcnow())
     return outcome
 
 
@@ -162,7 +161,7 @@ def test_an_ack_from_another_bank_is_ignored(w: World, db: Session) -> None:
     command = _command(w, db)
     intruder = w.make.locker_bank(w.hood)
     payload = protocol.AckMessage(command_id=command.id, status=protocol.AckStatus.OK)
-    outcome, _ = ingest.handle_ack(
+    outcome, _ = acks.handle_ack(
         db_session=db,
         bank=intruder,
         payload=payload.model_dump_json().encode(),
