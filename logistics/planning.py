@@ -9,7 +9,7 @@ and the store.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
@@ -73,7 +73,12 @@ def _refused_before_solving(
     return rejected
 
 
-def _solve(problem: Problem, settings: LogisticsSettings, time_limit_s: float) -> Result | None:
+Solver = Callable[[Problem], Result | None]
+
+
+def solve_problem(
+    problem: Problem, settings: LogisticsSettings, time_limit_s: float
+) -> Result | None:
     """The solver's result, or None when it found no solution in its time limit."""
     try:
         return solve(problem, time_limit_s=time_limit_s, seed=0, workers=settings.solver_workers)
@@ -93,8 +98,12 @@ def solve_and_store(
     settings: LogisticsSettings,
     time_limit_s: float,
     report: PlanReport,
+    solver: Solver | None = None,
 ) -> None:
-    """Build the Problem, solve it, and store routes, stops, parcel links and unassigned stops."""
+    """Build the Problem, solve it, and store routes, stops, parcel links and unassigned stops.
+
+    `solver` replaces the solve (see `logistics.solve_outside`: a result computed with no
+    transaction open)."""
     city = db_session.get(City, window.city_id)
     assert city is not None
     usable = usable_vans(db_session, window, vans, t0, city.timezone)
@@ -121,7 +130,7 @@ def solve_and_store(
             service=service,
             settings=settings,
         )
-        result = _solve(problem, settings, time_limit_s)
+        result = solver(problem) if solver else solve_problem(problem, settings, time_limit_s)
         if result is None:
             for g in routable:
                 rejected[g.key] = ("no_solution", "the solver found no solution in its time limit")

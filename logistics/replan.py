@@ -66,6 +66,7 @@ def replan_window(
     depart_after: datetime | None = None,
     time_limit_s: float | None = None,
     settings: LogisticsSettings | None = None,
+    solver: planning.Solver | None = None,
 ) -> PlanReport:
     """Re-plan what is left of a window after a van and/or a bank dropped out (caller commits).
 
@@ -110,6 +111,7 @@ def replan_window(
         settings=settings,
         time_limit_s=time_limit_s or settings.replan_time_limit_s,
         report=report,
+        solver=solver,
     )
     _publish(db_session, window_id, routes, vehicle_id_out, bank_id_out, report)
     return report

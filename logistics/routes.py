@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from app.auth.deps import CurrentOperator, CurrentPrincipal, require_staff
 from app.cities.models import Depot
 from app.core.celery_app import celery_app
-from app.core.db import SessionDep
+from app.core.db import SessionDep, utcnow
 from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.limits import DbId
 from app.neighborhoods.models import Neighborhood
@@ -34,6 +34,7 @@ from logistics.schemas import (
     VehicleUpdate,
 )
 from logistics.settings import get_logistics_settings
+from logistics.solve_outside import plan_without_holding
 
 router = APIRouter()
 CurrentStaff = Annotated[StaffUser, Depends(require_staff("driver", "operator"))]
@@ -63,10 +64,10 @@ class CutoffNotRun(NotFound):
     case = "cutoff_not_run"
 
 
-class OperatorAccountDisabled(Forbidden):
-    """The operator token's account is disabled or gone."""
+class StaffAccountDisabled(Forbidden):
+    """The staff token's account is disabled or gone."""
 
-    case = "operator_account_disabled"
+    case = "staff_account_disabled"
 
 
 class RoleRequired(Forbidden):
@@ -208,13 +209,21 @@ def replan(
     _window_in_city(db, window_id, operator.city_id)
     validate_replan(replan_in.vehicle_id_out, replan_in.bank_id_out, replan_in.fleet_changed)
     settings = get_logistics_settings()
-    report = replan_window(
-        db_session=db,
-        window_id=window_id,
-        vehicle_id_out=replan_in.vehicle_id_out,
-        bank_id_out=replan_in.bank_id_out,
-        depart_after=cutoff_steps.depart_after(db, window_id, settings),
+    depart_after, now = cutoff_steps.depart_after(db, window_id, settings), utcnow()
+    report = plan_without_holding(
+        db,
+        lambda solver: replan_window(
+            db_session=db,
+            window_id=window_id,
+            vehicle_id_out=replan_in.vehicle_id_out,
+            bank_id_out=replan_in.bank_id_out,
+            now=now,
+            depart_after=depart_after,
+            settings=settings,
+            solver=solver,
+        ),
         settings=settings,
+        time_limit_s=settings.replan_time_limit_s,
     )
     db.commit()
     return ReplanRead.of(window_id, report)
@@ -372,7 +381,7 @@ def locker_capacity(
     elif principal.role == "operator":
         staff = db.get(StaffUser, principal.subject_id)
         if staff is None or not staff.active:
-            raise OperatorAccountDisabled("account disabled or unknown", field="authorization")
+            raise StaffAccountDisabled("account disabled or unknown", field="authorization")
         if hood is None or hood.city_id != staff.city_id:
             raise NeighborhoodNotFound(
                 f"neighborhood {neighborhood_id} not found", field="neighborhood_id"

@@ -15,6 +15,7 @@ from logistics import cutoff_steps, dispatch_edit
 from logistics.errors import WindowNotFound
 from logistics.replan import replan_window, validate_replan
 from logistics.settings import get_logistics_settings
+from logistics.solve_outside import plan_without_holding
 from ops_dashboard import map_svg
 from ops_dashboard import routes_map_queries as queries
 from ops_dashboard.pages import pages
@@ -137,13 +138,22 @@ def replan(
         bank_out = _id(bank_id_out, "bank_id_out", required=False)
         validate_replan(van_out, bank_out, fleet_changed=True)
         settings = get_logistics_settings()
-        replan_window(
-            db_session=db,
-            window_id=window.id,
-            vehicle_id_out=van_out,
-            bank_id_out=bank_out,
-            depart_after=cutoff_steps.depart_after(db, window.id, settings),
+        planned_id, now = window.id, utcnow()
+        depart_after = cutoff_steps.depart_after(db, planned_id, settings)
+        plan_without_holding(
+            db,
+            lambda solver: replan_window(
+                db_session=db,
+                window_id=planned_id,
+                vehicle_id_out=van_out,
+                bank_id_out=bank_out,
+                now=now,
+                depart_after=depart_after,
+                settings=settings,
+                solver=solver,
+            ),
             settings=settings,
+            time_limit_s=settings.replan_time_limit_s,
         )
     except DomainError as refusal:
         return _refused(request, db, operator, window_id, refusal)
