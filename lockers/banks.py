@@ -6,9 +6,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
-from app.core.errors import NotFound
 from app.neighborhoods.models import Compartment, LockerBank
 from lockers.config import get_locker_settings
+from lockers.errors import CompartmentNotFound, LockerBankNotFound
 from lockers.models import LockerBankState
 
 
@@ -16,7 +16,7 @@ def get_bank(*, db_session: Session, bank_id: int) -> LockerBank:
     """A locker bank by id, or NotFound."""
     bank = db_session.get(LockerBank, bank_id)
     if bank is None:
-        raise NotFound(f"no locker bank {bank_id}", field="bank_id")
+        raise LockerBankNotFound(f"no locker bank {bank_id}", field="bank_id")
     return bank
 
 
@@ -61,7 +61,7 @@ def get_compartment(*, db_session: Session, compartment_id: int) -> Compartment:
     """A compartment by id, or NotFound."""
     compartment = db_session.get(Compartment, compartment_id)
     if compartment is None:
-        raise NotFound(f"no compartment {compartment_id}", field="compartment_id")
+        raise CompartmentNotFound(f"no compartment {compartment_id}", field="compartment_id")
     return compartment
 
 

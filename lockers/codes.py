@@ -31,6 +31,18 @@ CODE_DIGITS = 6
 PURPOSE = "pickup"
 
 
+class ParcelBankNotAssigned(NotFound):
+    """The parcel has no locker bank yet: no pickup code to issue."""
+
+    case = "parcel_bank_not_assigned"
+
+
+class ParcelCompartmentNotAssigned(NotFound):
+    """The parcel has no compartment: the locker has no code entry for it."""
+
+    case = "parcel_compartment_not_assigned"
+
+
 def pickup_code(*, parcel_id: int, nonce: int) -> str:
     """The 6-digit pickup code of a parcel at a nonce."""
     key = get_settings().secret_key.encode()
@@ -60,7 +72,7 @@ def ensure_pickup_code(*, db_session: Session, parcel: Parcel) -> PickupCode:
     """Issue the parcel's code at its bank (unique among the bank's live codes), or keep the
     one issued; a parcel moved to another bank gets its code re-issued there."""
     if parcel.bank_id is None:
-        raise NotFound(f"parcel {parcel.id} has no locker bank yet", field="parcel_id")
+        raise ParcelBankNotAssigned(f"parcel {parcel.id} has no locker bank yet", field="parcel_id")
     row = get_pickup_code(db_session=db_session, parcel_id=parcel.id)
     if row is not None and row.bank_id == parcel.bank_id and row.status == CodeStatus.ACTIVE:
         row.expires_at = parcel.pickup_deadline
@@ -111,7 +123,9 @@ def ensure_pickup_code(*, db_session: Session, parcel: Parcel) -> PickupCode:
 def code_entry(*, db_session: Session, parcel: Parcel, row: PickupCode) -> dict[str, Any]:
     """The locker's view of a code (protocol CodeEntry) as JSON-ready data."""
     if parcel.compartment_id is None:
-        raise NotFound(f"parcel {parcel.id} has no compartment", field="parcel_id")
+        raise ParcelCompartmentNotAssigned(
+            f"parcel {parcel.id} has no compartment", field="parcel_id"
+        )
     compartment = banks.get_compartment(db_session=db_session, compartment_id=parcel.compartment_id)
     entry = protocol.CodeEntry(
         parcel_id=parcel.id,

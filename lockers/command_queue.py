@@ -12,8 +12,8 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
-from app.core.errors import NotFound
 from lockers import command_states, protocol, wakeup
+from lockers.errors import LockerCommandNotFound
 from lockers.models import CommandStatus, LockerCommand
 
 NOTIFY_CHANNEL = "locker_commands"
@@ -65,7 +65,7 @@ def get_command(*, db_session: Session, command_id: str) -> LockerCommand:
     """A command by id, or NotFound."""
     command = db_session.get(LockerCommand, command_id)
     if command is None:
-        raise NotFound(f"no locker command {command_id}", field="command_id")
+        raise LockerCommandNotFound(f"no locker command {command_id}", field="command_id")
     return command
 
 

@@ -30,6 +30,12 @@ MOSQUITTO_ITERATIONS = 101  # mosquitto_passwd's own default for $7$
 PASSWORD_BYTES = 24
 
 
+class CredentialsExist(Conflict):
+    """The bank already has credentials: issue new ones only by rotating."""
+
+    case = "credentials_exist"
+
+
 class LockerCredential(Base):
     """A bank's issued MQTT password, as a Mosquitto `$7$` hash only."""
 
@@ -73,7 +79,7 @@ def issue_password(*, db_session: Session, bank: LockerBank, rotate: bool) -> st
     show it again."""
     row = db_session.get(LockerCredential, bank.id)
     if row is not None and not rotate:
-        raise Conflict(
+        raise CredentialsExist(
             f"bank {bank.code} already has credentials; rotate to issue new ones",
             field="rotate",
         )

@@ -30,6 +30,24 @@ class CompartmentUnavailable(Conflict):
     code = "compartment_unavailable"
 
 
+class ParcelNotAwaitingDeposit(Conflict):
+    """The parcel is not reserved or loaded: nothing to deposit."""
+
+    case = "parcel_not_awaiting_deposit"
+
+
+class ParcelNotExpired(Conflict):
+    """Only an expired parcel is retrieved from its locker."""
+
+    case = "parcel_not_expired"
+
+
+class ParcelWithoutCompartment(Conflict):
+    """The parcel has no compartment reserved (or is in none)."""
+
+    case = "parcel_without_compartment"
+
+
 def request_deposit(*, db_session: Session, parcel_id: int, driver_id: int) -> LockerCommand:
     """Flow: queue the command opening the parcel's reserved compartment (commits).
 
@@ -39,12 +57,14 @@ def request_deposit(*, db_session: Session, parcel_id: int, driver_id: int) -> L
     """
     parcel = locker_parcels.get_parcel(db_session=db_session, parcel_id=parcel_id, for_update=True)
     if parcel.status not in locker_parcels.AWAITING_DEPOSIT:
-        raise Conflict(
+        raise ParcelNotAwaitingDeposit(
             f"parcel {parcel.id} is {parcel.status.value}, not awaiting deposit",
             field="parcel_id",
         )
     if parcel.bank_id is None or parcel.compartment_id is None:
-        raise Conflict(f"parcel {parcel.id} has no reserved compartment", field="parcel_id")
+        raise ParcelWithoutCompartment(
+            f"parcel {parcel.id} has no reserved compartment", field="parcel_id"
+        )
     handover.ensure_at_stop(db_session=db_session, parcel=parcel, driver_id=driver_id)
     bank = banks.get_bank(db_session=db_session, bank_id=parcel.bank_id)
     compartment = banks.get_compartment(db_session=db_session, compartment_id=parcel.compartment_id)
@@ -86,12 +106,14 @@ def request_retrieval(*, db_session: Session, parcel_id: int, driver_id: int) ->
     """Flow: queue the command opening an expired parcel's compartment for the driver."""
     parcel = locker_parcels.get_parcel(db_session=db_session, parcel_id=parcel_id, for_update=True)
     if parcel.status != ParcelStatus.EXPIRED:
-        raise Conflict(
+        raise ParcelNotExpired(
             f"parcel {parcel.id} is {parcel.status.value}; only expired parcels are retrieved",
             field="parcel_id",
         )
     if parcel.bank_id is None or parcel.compartment_id is None:
-        raise Conflict(f"parcel {parcel.id} is in no compartment", field="parcel_id")
+        raise ParcelWithoutCompartment(
+            f"parcel {parcel.id} is in no compartment", field="parcel_id"
+        )
     bank = banks.get_bank(db_session=db_session, bank_id=parcel.bank_id)
     compartment = banks.get_compartment(db_session=db_session, compartment_id=parcel.compartment_id)
     pending = _pending_open(db_session=db_session, parcel_id=parcel.id, purpose="retrieve")

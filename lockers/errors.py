@@ -1,6 +1,7 @@
-"""The refusals several lockers modules (and their callers) share: a named case per situation."""
+"""The lockers' refusals that several modules (and their callers) share, and those of its API
+(`lockers.routes`): a named case per situation."""
 
-from app.core.errors import NotFound
+from app.core.errors import Forbidden, NotFound
 
 
 class LockerBankNotFound(NotFound):
@@ -25,3 +26,21 @@ class LockerCommandNotFound(NotFound):
     """No locker command with this id that the caller may see."""
 
     case = "locker_command_not_found"
+
+
+class ParcelOnAnotherRoute(Forbidden):
+    """The parcel is on another driver's route."""
+
+    case = "parcel_on_another_route"
+
+
+class RoleRequired(Forbidden):
+    """The caller's role may not use this endpoint."""
+
+    case = "role_required"
+
+
+class StaffAccountDisabled(Forbidden):
+    """The staff token's account is disabled or gone."""
+
+    case = "staff_account_disabled"

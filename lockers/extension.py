@@ -7,11 +7,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
-from app.core.errors import Conflict, NotFound
+from app.core.errors import Conflict
 from app.neighborhoods.models import Compartment, CompartmentStatus, Neighborhood
 from app.windows.models import DeliveryWindow
 from lockers import banks, codes, domain_events, locker_parcels
 from lockers.config import get_locker_settings
+from lockers.errors import ParcelNotFound
 from logistics.models import Parcel, ParcelStatus
 
 
@@ -23,7 +24,7 @@ def extend(*, db_session: Session, parcel_id: int, resident_id: int) -> Parcel:
     """Flow: extend the resident's parcel deadline once (commits); refusals say why."""
     parcel = locker_parcels.get_parcel(db_session=db_session, parcel_id=parcel_id, for_update=True)
     if parcel.resident_id != resident_id:
-        raise NotFound(f"no parcel {parcel_id}", field="parcel_id")
+        raise ParcelNotFound(f"no parcel {parcel_id}", field="parcel_id")
     if parcel.status != ParcelStatus.READY_FOR_PICKUP:
         raise ExtensionRefused(
             f"only a parcel waiting in a locker can be extended; this one is {parcel.status.value}",

@@ -6,11 +6,11 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.core.errors import NotFound
 from app.neighborhoods import compartments as compartment_lifecycle
 from app.neighborhoods.models import Compartment, CompartmentStatus
 from app.orders import states as order_states
 from app.orders.models import Order, OrderStatus
+from lockers.errors import ParcelNotFound
 from logistics.models import Parcel, ParcelStatus
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def get_parcel(*, db_session: Session, parcel_id: int, for_update: bool = False)
         query = query.with_for_update()
     parcel = db_session.scalar(query)
     if parcel is None:
-        raise NotFound(f"no parcel {parcel_id}", field="parcel_id")
+        raise ParcelNotFound(f"no parcel {parcel_id}", field="parcel_id")
     return parcel
 
 

@@ -8,7 +8,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
-from app.core.errors import NotFound
 from app.neighborhoods import compartments as compartment_lifecycle
 from app.neighborhoods.models import Compartment, CompartmentStatus, LockerBank
 from lockers import (
@@ -22,6 +21,7 @@ from lockers import (
 )
 from lockers.config import get_locker_settings
 from lockers.deposit import BankOffline, flag_for_replan
+from lockers.errors import CompartmentNotFound
 from lockers.models import ColdChainExcursion, LockerBankState, LockerCommand
 from logistics.models import Parcel, ParcelStatus
 
@@ -29,7 +29,9 @@ from logistics.models import Parcel, ParcelStatus
 def _compartment_of(*, db_session: Session, bank_id: int, compartment_id: int) -> Compartment:
     compartment = db_session.get(Compartment, compartment_id)
     if compartment is None or compartment.bank_id != bank_id:
-        raise NotFound(f"no compartment {compartment_id} in bank {bank_id}", field="compartment_id")
+        raise CompartmentNotFound(
+            f"no compartment {compartment_id} in bank {bank_id}", field="compartment_id"
+        )
     return compartment
 
 

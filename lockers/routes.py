@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 from app.auth.deps import CurrentDriver, CurrentOperator, CurrentPrincipal, CurrentResident
 from app.cities.models import City
 from app.core.db import SessionDep
-from app.core.errors import Forbidden, NotFound
 from app.core.limits import DbId
 from app.neighborhoods.models import LockerBank, Neighborhood
 from app.staff.models import StaffUser
@@ -21,6 +20,7 @@ from lockers import (
     codes,
     coldchain,
     deposit,
+    errors,
     extension,
     locker_parcels,
     operator,
@@ -55,7 +55,7 @@ def _bank_city(db: Session, bank: LockerBank) -> City:
         .where(Neighborhood.id == bank.neighborhood_id)
     )
     if city is None:
-        raise NotFound(f"no locker bank {bank.id}", field="bank_id")
+        raise errors.LockerBankNotFound(f"no locker bank {bank.id}", field="bank_id")
     return city
 
 
@@ -63,7 +63,7 @@ def _staff_bank(db: Session, staff: StaffUser, bank_id: int) -> LockerBank:
     """The bank, if it is in the staff member's city (404 otherwise, as for a missing one)."""
     bank = db.get(LockerBank, bank_id)
     if bank is None or _bank_city(db, bank).id != staff.city_id:
-        raise NotFound(f"no locker bank {bank_id}", field="bank_id")
+        raise errors.LockerBankNotFound(f"no locker bank {bank_id}", field="bank_id")
     return bank
 
 
@@ -72,7 +72,7 @@ def _driver_parcel(db: Session, driver: StaffUser, parcel_id: int) -> Parcel:
     a route with a driver, the driver is that one."""
     parcel = db.get(Parcel, parcel_id)
     if parcel is None or parcel.bank_id is None:
-        raise NotFound(f"no parcel {parcel_id}", field="parcel_id")
+        raise errors.ParcelNotFound(f"no parcel {parcel_id}", field="parcel_id")
     _staff_bank(db, driver, parcel.bank_id)
     if parcel.route_stop_id is not None:
         route_driver = db.scalar(
@@ -81,7 +81,9 @@ def _driver_parcel(db: Session, driver: StaffUser, parcel_id: int) -> Parcel:
             .where(RouteStop.id == parcel.route_stop_id)
         )
         if route_driver is not None and route_driver != driver.id:
-            raise Forbidden("this parcel is on another driver's route", field="parcel_id")
+            raise errors.ParcelOnAnotherRoute(
+                "this parcel is on another driver's route", field="parcel_id"
+            )
     return parcel
 
 
@@ -182,10 +184,10 @@ def list_retrievals(
     db: SessionDep, principal: CurrentPrincipal, bank_id: DbId | None = Query(default=None)
 ) -> list[RetrievalRead]:
     if principal.role not in ("driver", "operator"):
-        raise Forbidden("requires role driver or operator", field="authorization")
+        raise errors.RoleRequired("requires role driver or operator", field="authorization")
     staff = db.get(StaffUser, principal.subject_id)
     if staff is None or not staff.active:
-        raise Forbidden("account disabled or unknown", field="authorization")
+        raise errors.StaffAccountDisabled("account disabled or unknown", field="authorization")
     if bank_id is not None:
         _staff_bank(db, staff, bank_id)
     items = []
@@ -214,13 +216,13 @@ def list_retrievals(
 def get_command(db: SessionDep, principal: CurrentPrincipal, command_id: str) -> CommandRead:
     """Drivers see the commands they asked for; operators see those of their city's banks."""
     if principal.role not in ("driver", "operator"):
-        raise Forbidden("requires role driver or operator", field="authorization")
+        raise errors.RoleRequired("requires role driver or operator", field="authorization")
     command = db.get(LockerCommand, command_id)
     staff = db.get(StaffUser, principal.subject_id)
     if command is None or staff is None or not staff.active:
-        raise NotFound(f"no locker command {command_id}", field="command_id")
+        raise errors.LockerCommandNotFound(f"no locker command {command_id}", field="command_id")
     if principal.role == "driver" and command.requested_by_id != staff.id:
-        raise NotFound(f"no locker command {command_id}", field="command_id")
+        raise errors.LockerCommandNotFound(f"no locker command {command_id}", field="command_id")
     _staff_bank(db, staff, command.bank_id)
     return _command_read(command)
 
