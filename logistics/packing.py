@@ -11,10 +11,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.catalog.models import Product
+from app.core import bulk
 from app.core.db import utcnow
 from app.core.enums import CompartmentSize, TemperatureClass
 from app.neighborhoods.models import Compartment, LockerBank, Neighborhood
@@ -219,7 +220,13 @@ def _pack_batch(
     lines: dict[int, list[tuple[TemperatureClass, int, int, int]]] = defaultdict(list)
     for order_id, tc, volume, weight, quantity in rows:
         lines[order_id].append((TemperatureClass(tc), volume, weight, quantity))
-    orders = list(db_session.scalars(select(Order).where(Order.id.in_(order_ids))))
+    orders = db_session.execute(
+        select(Order.id, Order.resident_id, Order.neighborhood_id).where(
+            Order.id.in_(order_ids), Order.status == OrderStatus.CONFIRMED
+        )
+    ).all()
+    if not states.can_transition(OrderStatus.CONFIRMED, OrderStatus.PACKED):  # pragma: no cover
+        raise states.IllegalTransition("an order cannot go from confirmed to packed")
     new_rows: list[dict[str, object]] = []
     for order in orders:
         if order.id not in already:
@@ -247,9 +254,12 @@ def _pack_batch(
                 report.oversize_parcels += int(parcel.oversize)
             if any(n > 1 for n in sequence.values()):
                 report.split_orders += 1
-        states.transition(order, OrderStatus.PACKED)
-        report.orders_packed += 1
-    if new_rows:
-        db_session.execute(insert(Parcel), new_rows)
-        report.parcels_created += len(new_rows)
+    report.parcels_created += bulk.insert_rows(db_session, Parcel, new_rows)
+    # One statement for the batch; only orders still confirmed move (the state machine's source).
+    moved = db_session.execute(
+        update(Order)
+        .where(Order.id.in_([order.id for order in orders]), Order.status == OrderStatus.CONFIRMED)
+        .values(status=OrderStatus.PACKED, updated_at=now)
+    )
+    report.orders_packed += int(getattr(moved, "rowcount", 0) or 0)
     db_session.flush()

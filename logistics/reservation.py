@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.core import bulk
 from app.core.db import utcnow
 from app.core.enums import CompartmentSize, TemperatureClass
 from app.events import service as event_service
@@ -217,21 +218,17 @@ def _apply(
         return
     assert lifecycle.can_transition(ParcelStatus.PACKED, ParcelStatus.RESERVED)
     now = utcnow()
-    db_session.execute(
-        update(Parcel),
-        [
-            {
-                "id": w.parcel_id,
-                "bank_id": bank_id,
-                "compartment_id": comp_id,
-                "status": ParcelStatus.RESERVED if w.status == ParcelStatus.PACKED else w.status,
-                "unplaced_reason": None,
-                "reserved_at": now,
-                "updated_at": now,
-            }
+    same = {"unplaced_reason": None, "reserved_at": now, "updated_at": now}
+    # Packed parcels move to reserved (only from packed); the others keep their status.
+    for from_packed in (True, False):
+        rows = [
+            {"id": w.parcel_id, "bank_id": bank_id, "compartment_id": comp_id, **same}
+            | {"status": ParcelStatus.RESERVED if from_packed else w.status}
             for w, bank_id, comp_id in placed
-        ],
-    )
+            if (w.status == ParcelStatus.PACKED) == from_packed
+        ]
+        guard = [Parcel.status == ParcelStatus.PACKED] if from_packed else []
+        bulk.update_by_key(db_session, Parcel, rows, where=guard)
     events: list[tuple[str, dict[str, Any]]] = []
     for want, bank_id, _ in placed:
         home = by_hood.get(want.neighborhood_id, [])
@@ -263,8 +260,9 @@ def _mark_unplaced(
     if not wants:
         return
     now = utcnow()
-    db_session.execute(
-        update(Parcel),
+    bulk.update_by_key(
+        db_session,
+        Parcel,
         [{"id": w.parcel_id, "unplaced_reason": reason, "updated_at": now} for w in wants],
     )
     report.unplaced += len(wants)

@@ -3,9 +3,10 @@
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.core import bulk
 from app.core.db import utcnow
 from app.events.models import OutboxEvent
 
@@ -58,6 +59,4 @@ def emit_many(
             continue
         seen.add(key)
         rows.append({"kind": kind, "dedupe_key": key, "payload": payload, "created_at": now})
-    for start in range(0, len(rows), CHUNK):
-        db_session.execute(insert(OutboxEvent), rows[start : start + CHUNK])
-    return len(rows)
+    return bulk.insert_rows(db_session, OutboxEvent, rows)
