@@ -20,6 +20,7 @@ from app.groupbuys import closing
 from logistics import lifecycle, packing, planning, reservation
 from logistics.models import Parcel, ParcelStatus, PipelineRun, PipelineStep, Route, RouteStatus
 from logistics.settings import LogisticsSettings
+from logistics.solve_outside import plan_without_holding
 
 STEPS = ("close", "pack", "reserve", "route", "publish")
 
@@ -138,12 +139,18 @@ def route(db_session: Session, ctx: StepContext) -> dict[str, Any]:
     leave = depart_after(db_session, ctx.window_id, ctx.settings)
     if ctx.on_event:
         ctx.on_event("route", "progress", 0, 1)
-    result = planning.plan_window(
-        db_session=db_session,
-        window_id=ctx.window_id,
-        depart_after=leave,
-        time_limit_s=ctx.time_limit_s,
+    result = plan_without_holding(  # the solve holds no lock: deposits and orders go on
+        db_session,
+        lambda solver: planning.plan_window(
+            db_session=db_session,
+            window_id=ctx.window_id,
+            depart_after=leave,
+            time_limit_s=ctx.time_limit_s,
+            settings=ctx.settings,
+            solver=solver,
+        ),
         settings=ctx.settings,
+        time_limit_s=ctx.time_limit_s or ctx.settings.solver_time_limit_s,
     )
     db_session.commit()
     return {

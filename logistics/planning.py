@@ -157,6 +157,7 @@ def plan_window(
     depart_after: datetime | None = None,
     time_limit_s: float | None = None,
     settings: LogisticsSettings | None = None,
+    solver: Solver | None = None,
 ) -> PlanReport:
     """Plan routes for the window's reserved parcels (once: a planned window is left alone)."""
     settings = settings or get_logistics_settings()
@@ -190,6 +191,7 @@ def plan_window(
         settings=settings,
         time_limit_s=time_limit_s or settings.solver_time_limit_s,
         report=report,
+        solver=solver,
     )
     return report
 
