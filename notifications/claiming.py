@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
 from app.core.security import hash_code
-from notifications import content, service
+from notifications import content, message_states, service
 from notifications.config import NotificationsConfig
 from notifications.models import Message, MessageStatus
 from notifications.providers import SmsProvider
@@ -147,7 +147,7 @@ _GUARDED = update(_T).where(
     _T.c.status == bindparam("m_status"),
     _T.c.attempts == bindparam("m_attempts"),
 )
-_CLAIM = _GUARDED.values(
+_CLAIM = _GUARDED.where(message_states.legal_source(_T.c.status, MessageStatus.SENDING)).values(
     status=bindparam("v_status"),
     attempts=bindparam("v_attempts"),
     claimed_at=bindparam("v_claimed_at"),
@@ -159,14 +159,17 @@ _CLAIM = _GUARDED.values(
     segments=bindparam("v_segments"),
     encoding=bindparam("v_encoding"),
 )
-# suppressed (opted out, expired, obsolete) or failed (cannot be rendered)
-_FINISH = _GUARDED.values(
-    status=bindparam("v_status"),
-    suppression_reason=bindparam("v_reason"),
-    error_message=bindparam("v_error"),
-    final_at=bindparam("v_now"),
-    status_updated_at=bindparam("v_now"),
-)
+# suppressed (opted out, expired, obsolete) or failed (cannot be rendered), by target status
+_FINISH = {
+    to: _GUARDED.where(message_states.legal_source(_T.c.status, to)).values(
+        status=bindparam("v_status"),
+        suppression_reason=bindparam("v_reason"),
+        error_message=bindparam("v_error"),
+        final_at=bindparam("v_now"),
+        status_updated_at=bindparam("v_now"),
+    )
+    for to in (MessageStatus.SUPPRESSED, MessageStatus.FAILED)
+}
 _NOT_RENDERED = Rendered(body="", redacted="", segments=0, encoding="gsm7")
 
 
@@ -221,8 +224,10 @@ def _won(
 ) -> set[int]:
     """Write the finished and claimed rows; the ids whose claim is ours."""
     connection = db_session.connection()
-    if finish_rows:
-        connection.execute(_FINISH, finish_rows)
+    for to, statement in _FINISH.items():
+        rows = [row for row in finish_rows if row["v_status"] is to]
+        if rows:
+            connection.execute(statement, rows)
     if not claim_rows:
         return set()
     connection.execute(_CLAIM, claim_rows)
@@ -272,6 +277,7 @@ def claim_batch(
         rendered, blocked, error = _render(db_session, message, decision.blocked)
         if error is not None or (blocked is not None and not decision.verify):
             status = MessageStatus.FAILED if error is not None else MessageStatus.SUPPRESSED
+            message_states.check(message.status, status, message_id=message.id)
             finish_rows.append(
                 {**expected, "v_status": status, "v_reason": blocked}
                 | {"v_error": error, "v_now": now}
@@ -279,6 +285,7 @@ def claim_batch(
             outcomes[message.id] = Outcome(message.id, status.value)
             continue
         # Blocked but maybe already at the provider: claimed anyway, looked up before suppressing.
+        message_states.check(message.status, MessageStatus.SENDING, message_id=message.id)
         claim_rows.append(
             _claim_row(
                 expected, message, rendered, verify=decision.verify, provider=provider, now=now

@@ -35,7 +35,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.backoff import backoff_seconds
@@ -50,7 +50,7 @@ from app.core.sms import (
     SentSms,
     TransientSendError,
 )
-from notifications import service, tracking
+from notifications import message_states, service, tracking
 from notifications.claiming import BODY_PURPOSE, Claim, Outcome, claim_batch
 from notifications.config import NotificationsConfig, get_config
 from notifications.models import Message, MessageStatus
@@ -71,13 +71,14 @@ def _cas(
     db_session: Session,
     message_id: int,
     expected: tuple[MessageStatus, int],
+    to: MessageStatus,
     values: dict[str, Any],
 ) -> bool:
-    """Change the row only if it still has the expected status and attempt counter."""
+    """Move the row to `to` only if it still has the expected status and attempt counter."""
     status, attempts = expected
     result = db_session.execute(
-        update(Message)
-        .where(Message.id == message_id, Message.status == status, Message.attempts == attempts)
+        message_states.guarded_update(status, to)
+        .where(Message.id == message_id, Message.attempts == attempts)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
@@ -157,8 +158,9 @@ def _release(
     now = utcnow()
     if status in (MessageStatus.FAILED, MessageStatus.SUPPRESSED):
         values.setdefault("final_at", now)
-    values.update(status=status, status_updated_at=now)
-    return _cas(db_session, claim.message_id, (MessageStatus.SENDING, claim.attempts), values)
+    values.update(status_updated_at=now)
+    expected = (MessageStatus.SENDING, claim.attempts)
+    return _cas(db_session, claim.message_id, expected, status, values)
 
 
 def _failed_for_good(

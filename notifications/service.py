@@ -14,7 +14,7 @@ from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.settings import get_settings
 from app.neighborhoods.models import Neighborhood
 from app.residents.models import Resident
-from notifications import render
+from notifications import message_states, render
 from notifications.errors import TemplateUnknown
 from notifications.models import (
     FINAL_STATUSES,
@@ -273,6 +273,7 @@ def create(
         not_before=not_before if not_before and not_before > now else None,
         expires_at=expires_at,
         resent_from_id=resent_from_id,
+        status=MessageStatus.QUEUED,
         created_at=now,
     )
     reason = suppression_reason(
@@ -295,9 +296,9 @@ def create(
 def suppress(message: Message, *, reason: str, now: datetime | None = None) -> None:
     """Mark a message as never to be sent, and why."""
     now = now or utcnow()
-    message.status = MessageStatus.SUPPRESSED
+    message_states.move(message, MessageStatus.SUPPRESSED, now=now)
     message.suppression_reason = reason
-    message.final_at = message.status_updated_at = now
+    message.final_at = now
 
 
 def resend(*, db_session: Session, message: Message) -> Message:

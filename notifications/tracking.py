@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from notifications import message_states
 from notifications.models import Message, MessageStatus
 
 # Twilio's outbound statuses by progress; a status applies only if it ranks above the current.
@@ -62,9 +63,10 @@ def apply(
     current = PROVIDER_RANK.get(message.provider_status or "", 0)
     if not first_word and PROVIDER_RANK[status] <= current:
         return changed
+    if not message_states.can_move(message.status, OUR_STATUS[status]):
+        return changed  # e.g. a read receipt after `undelivered`: that message is settled
     message.provider_status = status
-    message.status = OUR_STATUS[status]
-    message.status_updated_at = now
+    message_states.move(message, OUR_STATUS[status], now=now)
     message.verify_before_send = False
     if status in FINAL_PROVIDER_STATUSES:
         message.final_at = message.final_at or now
