@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -147,3 +148,40 @@ def test_an_exhausted_real_pool_is_answered_503(engine: Engine) -> None:
             assert client.get("/needs-a-connection").json() == {"one": 1}
     finally:
         small.dispose()
+
+
+def test_an_open_event_stream_holds_no_request_slot(  # type: ignore[no-untyped-def]
+    request_sessions, signed_in, pool_settings
+) -> None:
+    import uvicorn
+
+    from app.web.session import SESSION_COOKIE
+    from lockers.broker import free_port
+
+    pool_settings.setenv("DATABASE_POOL_SIZE", "1")
+    pool_settings.setenv("DATABASE_POOL_TIMEOUT_SECONDS", "3")
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="error")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.02)
+        base = f"http://127.0.0.1:{port}"
+        with (
+            httpx.Client(base_url=base, timeout=10) as streams,
+            httpx.Client(base_url=base, timeout=10) as api,
+        ):
+            streams.cookies.set(SESSION_COOKIE, signed_in)
+            with streams.stream("GET", "/live") as stream:
+                assert stream.status_code == 200
+                next(stream.iter_text())
+                answer = api.get("/orders", headers={"Authorization": f"Bearer {signed_in}"})
+                assert answer.status_code == 200, "the stream gave its slot back"
+    finally:
+        server.should_exit = True
+        thread.join(10)
