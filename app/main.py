@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from app.auth.routes import router as auth_router
 from app.catalog.routes import router as catalog_router
 from app.cities.routes import router as cities_router
+from app.core.error_schema import document_error_answers
 from app.core.errors import install_error_handlers
 from app.core.forwarded import TrustedProxyHeaders
 from app.core.ids import check_path_ids, document_path_ids
@@ -89,6 +90,7 @@ def create_app() -> FastAPI:
         return {"status": "ok"}
 
     document_path_ids(app)
+    document_error_answers(app)
     app.add_middleware(InputGuard)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(TrustedProxyHeaders, trusted=settings.trusted_proxies)  # outermost

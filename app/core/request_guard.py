@@ -28,9 +28,20 @@ MAX_JSON_DEPTH = 32
 _Loc = list[str | int]
 
 
+GUARD_CASES: dict[str, tuple[int, str]] = {
+    "too_large": (413, "The request body is larger than the server accepts."),
+    "invalid_utf8": (400, "The JSON body is not UTF-8."),
+    "too_deep": (400, f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels."),
+    "json_invalid": (400, "The JSON body cannot be read (a malformed one is FastAPI's 422)."),
+    "unsafe_text": (422, "A string holds a NUL character or a lone surrogate."),
+}
+"""The guards' refusals by code: their status and what they mean (for the OpenAPI)."""
+
+
 def error_body(loc: _Loc, msg: str, kind: str) -> dict[str, Any]:
-    """The API's error shape: which value (where it came from first), why, and a code."""
-    return {"detail": [{"loc": loc, "msg": msg, "type": kind}]}
+    """The API's error shape: which value (where it came from first), why, and a code (the
+    guards' `type` and `code` are the same: each kind is one case)."""
+    return {"detail": [{"loc": loc, "msg": msg, "type": kind, "code": kind}]}
 
 
 def encode(body: Any) -> bytes:
@@ -235,11 +246,13 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
 
 def install_validation_handler(app: FastAPI) -> None:
     """FastAPI's 422 for request validation, rendered ASCII-safe (a lone surrogate echoed as the
-    offending input would otherwise fail to encode and turn the 422 into a 500)."""
+    offending input would otherwise fail to encode and turn the 422 into a 500). Each item's
+    `code` is pydantic's error type (`missing`, `string_too_long`, ...), as its `type` is."""
 
     async def handle(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        body = {"detail": jsonable_encoder(exc.errors())}
+        items = jsonable_encoder(exc.errors())
+        body = {"detail": [{**item, "code": item.get("code", item["type"])} for item in items]}
         return Response(encode(body), status_code=422, media_type="application/json")
 
     app.add_exception_handler(RequestValidationError, handle)
