@@ -30,10 +30,10 @@ PAGE_SIZE = 50
 EXPIRING_WITHIN = timedelta(hours=3)
 
 
-class PhoneInvalid(InvalidInput):
+class InvalidPhone(InvalidInput):
     """The phone number searched for is not 6 to 15 digits (+ optional)."""
 
-    case = "phone_invalid"
+    case = "invalid_phone"
 
 
 TABS = ("orders", "resident", "ready", "expiring", "expired", "cold", "undelivered")
@@ -115,7 +115,7 @@ def normalize_phone(value: str) -> str:
     """A phone as typed (spaces, dashes allowed) in E.164, or InvalidInput naming `phone`."""
     digits = re.sub(r"[\s\-()]", "", value)
     if not PHONE.match(digits):
-        raise PhoneInvalid("give a phone number: 6 to 15 digits, + optional", field="phone")
+        raise InvalidPhone("give a phone number: 6 to 15 digits, + optional", field="phone")
     if digits.startswith("+"):
         return digits
     return f"+86{digits}" if len(digits) == 11 else f"+{digits}"
