@@ -328,8 +328,9 @@ def main() -> None:
             args.set, runs, seconds, command, routing_scale.load_note(load_before)
         )
         console.print(body)
-        routing_scale.splice(args.out, args.set, body)
-        console.print(f"wrote the {args.set} section of {args.out}")
+        key = args.set if objectives == list(OBJECTIVES) else "-".join([args.set, *objectives])
+        routing_scale.splice(args.out, key, body)
+        console.print(f"wrote the {key} section of {args.out}")
     elif names == list(INSTANCES) and objectives == list(OBJECTIVES):
         args.out.parent.mkdir(parents=True, exist_ok=True)
         load = (

@@ -159,7 +159,9 @@ def kept_sections(path: Path) -> str:
     """The scale sections of a report, to carry over when the Solomon part is rewritten."""
     if not path.exists():
         return ""
-    found = re.findall(r"<!-- (homberger\w+) -->.*?<!-- /\1 -->", path.read_text(), flags=re.DOTALL)
+    found = re.findall(
+        r"<!-- (homberger[\w-]+) -->.*?<!-- /\1 -->", path.read_text(), flags=re.DOTALL
+    )
     text = path.read_text()
     blocks = [
         re.search(rf"<!-- {key} -->.*?<!-- /{key} -->", text, flags=re.DOTALL) for key in found

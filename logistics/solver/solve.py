@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from multiprocessing.queues import Queue
 from typing import Any
 
-from logistics.solver import diagnose, search
+from logistics.solver import decompose, diagnose, search
 from logistics.solver.model import SCALE, Data, build_data, weights
 from logistics.solver.problem import Problem
 from logistics.solver.result import Result, Route, Unassigned
@@ -138,6 +138,10 @@ def solve(
         return Result((), tuple(unassigned), 0, time.monotonic() - started)
 
     n_workers = _workers(workers)
+    if len(routable) > decompose.DECOMPOSE_ABOVE:
+        return _decomposed(
+            problem, routable, unassigned, n_workers, started, deadline, on_improvement
+        )
     # fork: workers need no re-import of the caller's __main__ (spawn would re-run scripts
     # without a main guard); they only search and write to the queue.
     if "fork" in multiprocessing.get_all_start_methods():
@@ -170,6 +174,27 @@ def solve(
         raise RuntimeError("the routing search found no solution at all")
     routes, objective = min(found, key=lambda r: r[1])
     return _result(data, routes, objective, unassigned, time.monotonic() - started)
+
+
+def _decomposed(
+    problem: Problem,
+    routable: list[int],
+    unassigned: list[Unassigned],
+    n_workers: int,
+    started: float,
+    deadline: float,
+    on_improvement: Callable[[Improvement], None] | None,
+) -> Result:
+    """A large problem: decomposed into sectors (decompose.py) rather than parallel searches."""
+    data = build_data(problem, tuple(routable))
+    best = _Best(started, _decoder(data), on_improvement, None)
+    if "fork" not in multiprocessing.get_all_start_methods():
+        n_workers = 1
+    found = decompose.run(data, deadline, n_workers, best.offer)
+    if found is None:
+        raise RuntimeError("the routing search found no solution at all")
+    routes = [[data.stop_of(node) for node in route] for route in found[0]]
+    return _result(data, routes, found[1], unassigned, time.monotonic() - started)
 
 
 def _collect(best: _Best, count: int, deadline: float) -> list[tuple[StopRoutes, int] | None]:

@@ -1,0 +1,46 @@
+"""Decomposition of large problems: sweep sectors, recombination, the global search."""
+
+import math
+
+import pytest
+
+from logistics.solver import Depot, Problem, Stop, Vehicle, check, solve
+from logistics.solver.decompose import DECOMPOSE_ABOVE, SECTOR_STOPS, sectors
+from logistics.solver.model import build_data
+
+
+def _ring(stops: int) -> Problem:
+    """Stops on rings around a central depot (location 0), each van carrying ten."""
+    points = [(0.0, 0.0)] + [
+        ((1 + k % 3) * math.cos(k * 0.37), (1 + k % 3) * math.sin(k * 0.37)) for k in range(stops)
+    ]
+    return Problem(
+        durations=[[10 * math.dist(p, q) for q in points] for p in points],
+        depots=[Depot("depot", 0)],
+        stops=[
+            Stop(f"s{k}", k + 1, latest=200.0, service_fixed=1.0, demand={"load": 1})
+            for k in range(stops)
+        ],
+        vehicles=[Vehicle(f"van{v}", "depot", capacity={"load": 10}) for v in range(stops // 5)],
+    )
+
+
+def test_sectors_cut_every_stop_once_into_parts_of_about_sector_stops() -> None:
+    problem = _ring(2 * SECTOR_STOPS + 40)
+    parts, points = sectors(build_data(problem, tuple(range(len(problem.stops)))))
+
+    assert sorted(stop for part in parts for stop in part) == list(range(len(problem.stops)))
+    assert len(parts) == 2
+    assert all(abs(len(part) - len(problem.stops) / 2) <= 1 for part in parts)
+    assert points.shape == (len(problem.stops), 2)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_problem_above_the_threshold_is_solved_by_sectors_and_checks(workers: int) -> None:
+    problem = _ring(DECOMPOSE_ABOVE + 30)
+
+    result = solve(problem, time_limit_s=6.0, workers=workers)
+
+    assert check.violations(problem, result) == []
+    assert not result.unassigned
+    assert len(result.routes) >= math.ceil(len(problem.stops) / 10)
