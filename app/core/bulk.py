@@ -2,9 +2,8 @@
 
 On PostgreSQL an executemany of N rows is N statements on the server (psycopg pipelines them,
 but each is parsed, planned and run on its own). Here an update is one `UPDATE ... FROM
-unnest(<one array per column>)` per chunk (a few parameters, so it compiles once and is cached)
-and an insert goes through SQLAlchemy's "insertmanyvalues" (multi-row `INSERT ... VALUES`
-batches, which it uses for inserts that return something). SQLite runs in-process, so its
+unnest(<one array per column>)` per chunk, an insert one `INSERT ... SELECT FROM unnest(...)`:
+a few parameters, so the statement compiles once and is cached. SQLite runs in-process, so its
 executemany is already cheap and is kept.
 """
 
@@ -53,10 +52,7 @@ def update_by_key(
             {_KEY_PARAMETER: row[key], **{name: row[name] for name in changed}} for row in rows
         ]
         return int(getattr(connection.execute(statement, params), "rowcount", 0) or 0)
-    arrays = [bindparam(f"bulk_{name}", type_=ARRAY(table.c[name].type)) for name in names]
-    source = (
-        func.unnest(*arrays).table_valued(*names).render_derived(name="source", with_types=False)
-    )
+    source = _unnest(table, names)
     statement = (
         update(table)
         .where(table.c[key] == source.c[key], *where)
@@ -76,9 +72,21 @@ def insert_rows(db_session: Session, model: type[Any], rows: Sequence[Mapping[st
         return 0
     db_session.flush()
     table: Table = model.__table__
-    statement = insert(table)
-    if _on_postgresql(db_session):
-        # Returning the keys makes SQLAlchemy batch the rows into multi-row statements.
-        statement = statement.returning(*table.primary_key.columns)
-    db_session.connection().execute(statement, list(rows))
+    connection = db_session.connection()
+    if not _on_postgresql(db_session):
+        connection.execute(insert(table), list(rows))
+        return len(rows)
+    names = list(rows[0])
+    statement = insert(table).from_select(names, _unnest(table, names).select())
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        chunk = rows[start : start + ROWS_PER_STATEMENT]
+        connection.execute(
+            statement, {f"bulk_{name}": [row[name] for row in chunk] for name in names}
+        )
     return len(rows)
+
+
+def _unnest(table: Table, names: Sequence[str]) -> Any:
+    """`unnest(:bulk_a, :bulk_b, ...) AS source(a, b, ...)`: one typed array per column."""
+    arrays = [bindparam(f"bulk_{name}", type_=ARRAY(table.c[name].type)) for name in names]
+    return func.unnest(*arrays).table_valued(*names).render_derived(name="source", with_types=False)

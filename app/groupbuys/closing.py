@@ -1,10 +1,11 @@
 """Close a delivery window at its cut-off: every group buy formed or failed, orders settled.
 
-A flow (it commits): the window is marked `closing`; then each neighborhood is finalized in its
-own transaction (its open group buys locked, decided, priced; its orders confirmed or failed,
-the differences refunded, events recorded); then the window is marked `closed`. Each step only
-touches what is still open, so running it again (after a crash, or twice) finishes what is left
-and changes nothing else; every ledger entry and event has a key derived from its row's id.
+A flow (it commits): the window is marked `closing`; then the neighborhoods are finalized, a
+batch per transaction, set-based (their open group buys locked, decided, priced; their orders
+confirmed or failed, the differences refunded, events recorded); then it is marked `closed`.
+Each step only touches what is still open, so running it again (after a crash, or twice)
+finishes what is left and changes nothing else; every ledger entry and event has a key derived
+from its row's id.
 """
 
 import logging
@@ -14,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, case, func, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.cities.models import City
@@ -23,51 +24,27 @@ from app.core import bulk
 from app.core.db import utcnow
 from app.events import service as event_service
 from app.groupbuys import pricing
+from app.groupbuys.close_summary import CloseSummary, NeighborhoodOutcome, summarize
 from app.groupbuys.errors import CutoffNotPassed
-from app.groupbuys.models import GroupBuy, GroupBuyStatus
+from app.groupbuys.models import GroupBuy, GroupBuyStatus, PriceTier
 from app.orders import states
 from app.orders.models import LineStatus, Order, OrderLine, OrderStatus
 from app.payments import service as payment_service
 from app.windows.models import DeliveryWindow, WindowStatus
 from app.windows.service import WindowNotFound
 
+__all__ = [
+    "CloseSummary",
+    "NeighborhoodOutcome",
+    "close_window",
+    "finalize_neighborhood",
+    "summarize",
+]
+
 log = logging.getLogger(__name__)
 
 # Neighborhoods settled together in one transaction (a crash rolls back at most this many).
 NEIGHBORHOODS_PER_TRANSACTION = 50
-
-# Statuses of an order that was confirmed at the cut-off (it may have moved on since): every
-# status but those of an order never confirmed.
-_NEVER_CONFIRMED = (OrderStatus.PLACED, OrderStatus.CANCELLED, OrderStatus.GROUP_FAILED)
-_CONFIRMED_OR_LATER = tuple(status for status in OrderStatus if status not in _NEVER_CONFIRMED)
-
-
-@dataclass(frozen=True)
-class NeighborhoodOutcome:
-    neighborhood_id: int
-    group_buys_formed: int
-    group_buys_failed: int
-    orders_confirmed: int
-    orders_group_failed: int
-
-
-@dataclass(frozen=True)
-class CloseSummary:
-    """Totals read back from the stored state, plus what this run changed."""
-
-    window_id: int
-    window_status: WindowStatus
-    neighborhoods: int
-    neighborhoods_finalized_now: int
-    group_buys_formed: int
-    group_buys_failed: int
-    group_buys_finalized_now: int
-    orders_confirmed: int
-    orders_group_failed: int
-    orders_cancelled: int
-    orders_finalized_now: int
-    charged_minor: int
-    refunded_at_close_minor: int
 
 
 def close_window(
@@ -154,62 +131,51 @@ def finalize_neighborhood(
     )
     if claimed.rowcount == 0:
         return []
-    group_buys = list(
-        db_session.scalars(
-            select(GroupBuy)
-            .where(*open_here)
-            .order_by(GroupBuy.id)
-            .with_for_update()
-            .options(selectinload(GroupBuy.tiers))
-            .execution_options(populate_existing=True)
-        )
-    )
+    # Plain rows, not loaded objects: a cut-off decides thousands at once.
+    group_buys = db_session.execute(
+        select(*_GROUP_BUY_COLUMNS).where(*open_here).order_by(GroupBuy.id).with_for_update()
+    ).all()
+    tiers: dict[int, list[Any]] = defaultdict(list)
+    for tier in db_session.execute(
+        select(PriceTier.group_buy_id, PriceTier.min_quantity, PriceTier.unit_price_minor)
+        .join(GroupBuy)
+        .where(*open_here)
+        .order_by(PriceTier.group_buy_id, PriceTier.min_quantity)
+    ):
+        tiers[tier.group_buy_id].append(tier)
     if not group_buys:  # pragma: no cover - claimed above, so only on a dialect without locks
         return []
     currency = db_session.scalar(
         select(City.currency).join(DeliveryWindow).where(DeliveryWindow.id == window_id)
     )
     assert currency is not None
-    decided: dict[int, GroupBuy] = {}
+    decided: dict[int, Decision] = {}
     events: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
     # (neighborhood, "formed" | "failed" | "confirmed" | "group_failed") -> how many.
     counts: Counter[tuple[int, str]] = Counter()
     for gb in group_buys:
         total = gb.ordered_quantity
         formed = total >= gb.min_quantity
-        decision = {
-            "status": GroupBuyStatus.FORMED if formed else GroupBuyStatus.FAILED,
-            "final_unit_price_minor": pricing.price_at(gb.tiers, total) if formed else None,
-            "finalized_at": now,
-        }
-        for name, value in decision.items():  # written below, in one statement for all
-            set_committed_value(gb, name, value)
-        counts[gb.neighborhood_id, gb.status.value] += 1
-        decided[gb.id] = gb
-        events[f"group_buy.{gb.status.value}"].append(
+        status = GroupBuyStatus.FORMED if formed else GroupBuyStatus.FAILED
+        price = pricing.price_at(tiers[gb.id], total) if formed else None
+        decided[gb.id] = Decision(status, price)
+        counts[gb.neighborhood_id, status.value] += 1
+        events[f"group_buy.{status.value}"].append(
             (
-                f"group_buy:{gb.id}:{gb.status.value}",
+                f"group_buy:{gb.id}:{status.value}",
                 {
                     "group_buy_id": gb.id,
                     "neighborhood_id": gb.neighborhood_id,
-                    "window_id": gb.window_id,
+                    "window_id": window_id,
                     "product_id": gb.product_id,
                     "total_quantity": total,
                     "min_quantity": gb.min_quantity,
-                    "final_unit_price_minor": gb.final_unit_price_minor,
+                    "final_unit_price_minor": price,
                     "currency": currency,
                 },
             )
         )
-    bulk.update_by_key(
-        db_session,
-        GroupBuy,
-        [
-            {"id": gb.id, "status": gb.status, "final_unit_price_minor": gb.final_unit_price_minor}
-            for gb in group_buys
-        ],
-        where=[GroupBuy.status == GroupBuyStatus.OPEN],
-    )
+    _store_decisions(db_session, decided, now)
 
     settled = _settle_orders(db_session, window_id, hood_ids, decided, now)
     refunds = [move for _, move in settled if move is not None]
@@ -230,6 +196,35 @@ def finalize_neighborhood(
     ]
 
 
+_GROUP_BUY_COLUMNS = (
+    GroupBuy.id,
+    GroupBuy.neighborhood_id,
+    GroupBuy.product_id,
+    GroupBuy.min_quantity,
+    GroupBuy.ordered_quantity,
+)
+
+
+@dataclass(frozen=True)
+class Decision:
+    status: GroupBuyStatus
+    final_unit_price_minor: int | None
+
+
+def _store_decisions(db_session: Session, decided: dict[int, Decision], now: datetime) -> None:
+    """Write the group buys' outcomes in one statement (only over open ones), and show them on
+    any of those rows the session holds."""
+    rows = [
+        {"id": gb_id, "status": d.status, "final_unit_price_minor": d.final_unit_price_minor}
+        for gb_id, d in decided.items()
+    ]
+    bulk.update_by_key(db_session, GroupBuy, rows, where=[GroupBuy.status == GroupBuyStatus.OPEN])
+    for held in list(db_session.identity_map.values()):
+        if isinstance(held, GroupBuy) and held.id in decided:
+            for name, value in (*vars(decided[held.id]).items(), ("finalized_at", now)):
+                set_committed_value(held, name, value)
+
+
 _LINE_COLUMNS = (
     Order.id,
     Order.resident_id,
@@ -248,7 +243,7 @@ def _settle_orders(
     db_session: Session,
     window_id: int,
     neighborhood_ids: Collection[int],
-    decided: dict[int, GroupBuy],
+    decided: dict[int, Decision],
     now: datetime,
 ) -> list[tuple[dict[str, Any], payment_service.Movement | None]]:
     """Price each placed order's lines at their group's outcome, confirm or fail the orders.
@@ -280,7 +275,7 @@ def _settle_orders(
         payload_lines = []
         for *_, line_id, gb_id, product_id, quantity, paid_price in lines:
             gb = decided.get(gb_id) or db_session.get(GroupBuy, gb_id)
-            assert gb is not None
+            assert gb is not None  # decided now, or earlier (then the stored row says how)
             final: int | None = None
             status = LineStatus.GROUP_FAILED
             if gb.status == GroupBuyStatus.FORMED:
@@ -341,58 +336,3 @@ def _settle_orders(
     bulk.update_by_key(db_session, OrderLine, line_updates, where=[line_placed])
     bulk.update_by_key(db_session, Order, order_updates, where=[order_placed])
     return settled
-
-
-def summarize(
-    *,
-    db_session: Session,
-    window_id: int,
-    outcomes: list[NeighborhoodOutcome] | None = None,
-) -> CloseSummary:
-    """The window's closing totals as stored; `outcomes` are what the current run changed."""
-    window = db_session.get(DeliveryWindow, window_id)
-    if window is None:
-        raise WindowNotFound("no such delivery window", field="window_id")
-    gb_counts: dict[GroupBuyStatus, int] = defaultdict(int)
-    neighborhoods: set[int] = set()
-    for status, hood_id, count in db_session.execute(
-        select(GroupBuy.status, GroupBuy.neighborhood_id, func.count())
-        .where(GroupBuy.window_id == window_id)
-        .group_by(GroupBuy.status, GroupBuy.neighborhood_id)
-    ):
-        gb_counts[status] += count
-        neighborhoods.add(hood_id)
-    confirmed = Order.status.in_(_CONFIRMED_OR_LATER)
-    settled = Order.status.in_((*_CONFIRMED_OR_LATER, OrderStatus.GROUP_FAILED))
-    row = db_session.execute(
-        select(
-            func.count(case((confirmed, 1))),
-            func.count(case((Order.status == OrderStatus.GROUP_FAILED, 1))),
-            func.count(case((Order.status == OrderStatus.CANCELLED, 1))),
-            func.coalesce(func.sum(case((confirmed, Order.charged_minor), else_=0)), 0),
-            func.coalesce(
-                func.sum(
-                    case(
-                        (settled, Order.paid_minor - func.coalesce(Order.charged_minor, 0)), else_=0
-                    )
-                ),
-                0,
-            ),
-        ).where(Order.window_id == window_id)
-    ).one()
-    outcomes = outcomes or []
-    return CloseSummary(
-        window_id=window_id,
-        window_status=window.status,
-        neighborhoods=len(neighborhoods),
-        neighborhoods_finalized_now=len(outcomes),
-        group_buys_formed=gb_counts[GroupBuyStatus.FORMED],
-        group_buys_failed=gb_counts[GroupBuyStatus.FAILED],
-        group_buys_finalized_now=sum(o.group_buys_formed + o.group_buys_failed for o in outcomes),
-        orders_confirmed=int(row[0]),
-        orders_group_failed=int(row[1]),
-        orders_cancelled=int(row[2]),
-        orders_finalized_now=sum(o.orders_confirmed + o.orders_group_failed for o in outcomes),
-        charged_minor=int(row[3]),
-        refunded_at_close_minor=int(row[4]),
-    )
