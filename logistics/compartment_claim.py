@@ -1,9 +1,10 @@
 """Claiming free compartments: a snapshot of the free ones, and the atomic claim.
 
-A compartment is claimed with one atomic conditional statement (PostgreSQL: `SELECT ... FOR
-UPDATE SKIP LOCKED` then `UPDATE`; SQLite: `UPDATE ... WHERE status = 'free' RETURNING id`), so
-two pipelines running at once can never book the same compartment: the claim returns only the
-ids that moved, and the loser plans its parcels again on a fresh snapshot.
+A compartment is claimed with one atomic conditional statement (PostgreSQL: `UPDATE ... WHERE
+id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING id`; SQLite: `UPDATE ... WHERE status =
+'free' RETURNING id`), so two pipelines running at once can never book the same compartment:
+the claim returns only the ids that moved, and the loser plans its parcels again on a fresh
+snapshot.
 """
 
 from collections import defaultdict
@@ -12,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.core import bulk
 from app.core.enums import CompartmentSize, TemperatureClass
 from app.neighborhoods import compartments as compartment_lifecycle
 from app.neighborhoods.models import Compartment, CompartmentStatus
@@ -54,7 +56,9 @@ def snapshot(db_session: Session, bank_ids: Iterable[int]) -> Pool:
                 select(
                     Compartment.id, Compartment.bank_id, Compartment.zone, Compartment.size
                 ).where(
-                    Compartment.bank_id.in_(ids[start : start + SNAPSHOT_CHUNK]),
+                    bulk.among(
+                        db_session, Compartment.bank_id, ids[start : start + SNAPSHOT_CHUNK]
+                    ),
                     Compartment.status == CompartmentStatus.FREE,
                 )
             )
@@ -68,22 +72,19 @@ def claim(db_session: Session, ids: Sequence[int]) -> set[int]:
         return set()
     dialect = db_session.get_bind().dialect.name
     if dialect == "postgresql":
-        locked = list(
-            db_session.scalars(
-                select(Compartment.id)
-                .where(Compartment.id.in_(ids), Compartment.status == CompartmentStatus.FREE)
-                .order_by(Compartment.id)
-                .with_for_update(skip_locked=True)
-            )
+        # One statement: lock the listed free ones (in id order, skipping those another
+        # transaction holds) and move exactly those.
+        locked = (
+            select(Compartment.id)
+            .where(bulk.among(db_session, Compartment.id, ids))
+            .where(Compartment.status == CompartmentStatus.FREE)
+            .order_by(Compartment.id)
+            .with_for_update(skip_locked=True)
         )
-        if locked:
-            compartment_lifecycle.move_compartments(
-                db_session=db_session,
-                ids=locked,
-                frm=CompartmentStatus.FREE,
-                to=CompartmentStatus.RESERVED,
-            )
-        return set(locked)
+        move = compartment_lifecycle.move_statement(
+            CompartmentStatus.FREE, CompartmentStatus.RESERVED, Compartment.id.in_(locked)
+        )
+        return set(db_session.scalars(move.returning(Compartment.id)))
     if dialect == "sqlite":
         return compartment_lifecycle.move_compartments_returning(
             db_session=db_session,

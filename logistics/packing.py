@@ -201,7 +201,11 @@ def _pack_batch(
 ) -> None:
     """Create the parcels of these orders (unless some exist) and move the orders to packed."""
     already = set(
-        db_session.scalars(select(Parcel.order_id).where(Parcel.order_id.in_(order_ids)).distinct())
+        db_session.scalars(
+            select(Parcel.order_id)
+            .where(bulk.among(db_session, Parcel.order_id, order_ids))
+            .distinct()
+        )
     )
     rows = db_session.execute(
         select(
@@ -213,7 +217,7 @@ def _pack_batch(
         )
         .join(Product, Product.id == OrderLine.product_id)
         .where(
-            OrderLine.order_id.in_(order_ids),
+            bulk.among(db_session, OrderLine.order_id, order_ids),
             OrderLine.status.not_in([LineStatus.CANCELLED, LineStatus.GROUP_FAILED]),
         )
     ).all()
@@ -222,7 +226,7 @@ def _pack_batch(
         lines[order_id].append((TemperatureClass(tc), volume, weight, quantity))
     orders = db_session.execute(
         select(Order.id, Order.resident_id, Order.neighborhood_id).where(
-            Order.id.in_(order_ids), Order.status == OrderStatus.CONFIRMED
+            bulk.among(db_session, Order.id, order_ids), Order.status == OrderStatus.CONFIRMED
         )
     ).all()
     if not states.can_transition(OrderStatus.CONFIRMED, OrderStatus.PACKED):  # pragma: no cover

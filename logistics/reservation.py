@@ -32,7 +32,7 @@ from logistics.solver.travel import haversine_m
 NO_ROOM_REASON = "no free compartment of its zone and size in any locker bank of the city"
 CONTENDED_REASON = "compartments were taken by a concurrent reservation; re-run to retry"
 MAX_ROUNDS = 5
-CLAIM_CHUNK = 500
+CLAIM_CHUNK = 2000
 
 Progress = Callable[[int, int], None]
 

@@ -8,9 +8,9 @@ executemany is already cheap and is kept.
 """
 
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, func, insert, update
+from sqlalchemy import ColumnElement, Table, any_, bindparam, func, insert, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -90,3 +90,12 @@ def _unnest(table: Table, names: Sequence[str]) -> Any:
     """`unnest(:bulk_a, :bulk_b, ...) AS source(a, b, ...)`: one typed array per column."""
     arrays = [bindparam(f"bulk_{name}", type_=ARRAY(table.c[name].type)) for name in names]
     return func.unnest(*arrays).table_valued(*names).render_derived(name="source", with_types=False)
+
+
+def among(db_session: Session, column: Any, values: Collection[Any]) -> ColumnElement[bool]:
+    """`column IN (values)`; on PostgreSQL `column = ANY(:array)`, one parameter however many
+    values (an expanded IN list of thousands is slow to render, send and parse)."""
+    if not _on_postgresql(db_session):
+        return cast(ColumnElement[bool], column.in_(list(values)))
+    array = bindparam(None, list(values), type_=ARRAY(column.type))
+    return cast(ColumnElement[bool], column == any_(array))

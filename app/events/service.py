@@ -48,7 +48,9 @@ def emit_many(
         chunk = keys[start : start + CHUNK]
         existing.update(
             db_session.scalars(
-                select(OutboxEvent.dedupe_key).where(OutboxEvent.dedupe_key.in_(chunk))
+                select(OutboxEvent.dedupe_key).where(
+                    bulk.among(db_session, OutboxEvent.dedupe_key, chunk)
+                )
             )
         )
     now = utcnow()

@@ -125,7 +125,9 @@ def refund_many(
         existing.update(
             db_session.scalars(
                 select(LedgerEntry.idempotency_key).where(
-                    LedgerEntry.idempotency_key.in_(keys[start : start + _CHUNK])
+                    bulk.among(
+                        db_session, LedgerEntry.idempotency_key, keys[start : start + _CHUNK]
+                    )
                 )
             )
         )
