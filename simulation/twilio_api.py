@@ -99,6 +99,11 @@ class FakeTwilio:
             if status in ("sent", "delivered", "undelivered") and not message["date_sent"]:
                 message["date_sent"] = message["date_updated"]
 
+    @property
+    def may_block(self) -> bool:
+        """Whether answering may wait (scripted latency, a held create)."""
+        return bool(self.latency_s) or self._hold_at is not None
+
     def record(self, request: RecordedRequest) -> None:
         """Keep one request as it arrived (the server calls this for every request)."""
         with self._lock:

@@ -73,7 +73,7 @@ def _route(
 def _answer(
     fake: FakeTwilio, request: RecordedRequest, form: dict[str, str]
 ) -> tuple[int, dict[str, Any]]:
-    """Route one complete request (in a worker thread: a held create blocks only itself)."""
+    """Route and record one complete request."""
     if fake.latency_s:
         time.sleep(fake.latency_s)
     status, payload = _route(
@@ -104,7 +104,10 @@ def twilio_app(fake: FakeTwilio) -> Starlette:
             fake.record(replace(recorded, aborted=True))
             return Response(status_code=400)
         form = {k: v[-1] for k, v in parse_qs(data.decode(), keep_blank_values=True).items()}
-        status, payload = await run_in_threadpool(_answer, fake, recorded, form)
+        if fake.may_block:  # in a worker thread: a held create blocks only itself
+            status, payload = await run_in_threadpool(_answer, fake, recorded, form)
+        else:
+            status, payload = _answer(fake, recorded, form)
         return Response(
             json.dumps(payload), status_code=status, media_type="application/json; charset=utf-8"
         )
@@ -120,6 +123,7 @@ class FakeTwilioServer:
         self.fake = fake
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._socket.bind((host, port))
         self._socket.listen(1024)
         config = uvicorn.Config(
