@@ -1,16 +1,33 @@
 """Set-based writes of many rows: one statement per chunk, not one round trip per row.
 
 On PostgreSQL an executemany of N rows is N statements on the server (psycopg pipelines them,
-but each is parsed, planned and run on its own). Here an update is one `UPDATE ... FROM
-unnest(<one array per column>)` per chunk, an insert one `INSERT ... SELECT FROM unnest(...)`:
-a few parameters, so the statement compiles once and is cached. SQLite runs in-process, so its
-executemany is already cheap and is kept.
+but each is parsed, planned and run on its own). Here the rows of a chunk travel as one JSON
+document, turned back into rows of the table's own types by `json_populate_recordset`: an
+update is one `UPDATE ... FROM json_populate_recordset(...)`, an insert one `INSERT ... SELECT`.
+One parameter, so the statement compiles once and is cached, and encoding the rows is
+`json.dumps`. SQLite runs in-process, so its executemany is already cheap and is kept.
 """
 
+import json
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any, cast
+from datetime import date
+from typing import Any
+from typing import cast as typed
 
-from sqlalchemy import ColumnElement, Table, any_, bindparam, func, insert, update
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Table,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -52,7 +69,7 @@ def update_by_key(
             {_KEY_PARAMETER: row[key], **{name: row[name] for name in changed}} for row in rows
         ]
         return int(getattr(connection.execute(statement, params), "rowcount", 0) or 0)
-    source = _unnest(table, names)
+    source = _recordset(db_session, table, names)
     statement = (
         update(table)
         .where(table.c[key] == source.c[key], *where)
@@ -60,9 +77,8 @@ def update_by_key(
     )
     moved = 0
     for start in range(0, len(rows), ROWS_PER_STATEMENT):
-        chunk = rows[start : start + ROWS_PER_STATEMENT]
-        columns = {f"bulk_{name}": [row[name] for row in chunk] for name in names}
-        moved += int(getattr(connection.execute(statement, columns), "rowcount", 0) or 0)
+        document = _document(db_session, table, names, rows[start : start + ROWS_PER_STATEMENT])
+        moved += int(getattr(connection.execute(statement, document), "rowcount", 0) or 0)
     return moved
 
 
@@ -77,25 +93,52 @@ def insert_rows(db_session: Session, model: type[Any], rows: Sequence[Mapping[st
         connection.execute(insert(table), list(rows))
         return len(rows)
     names = list(rows[0])
-    statement = insert(table).from_select(names, _unnest(table, names).select())
+    source = _recordset(db_session, table, names)
+    statement = insert(table).from_select(names, select(*(source.c[name] for name in names)))
     for start in range(0, len(rows), ROWS_PER_STATEMENT):
         chunk = rows[start : start + ROWS_PER_STATEMENT]
-        connection.execute(
-            statement, {f"bulk_{name}": [row[name] for row in chunk] for name in names}
-        )
+        connection.execute(statement, _document(db_session, table, names, chunk))
     return len(rows)
 
 
-def _unnest(table: Table, names: Sequence[str]) -> Any:
-    """`unnest(:bulk_a, :bulk_b, ...) AS source(a, b, ...)`: one typed array per column."""
-    arrays = [bindparam(f"bulk_{name}", type_=ARRAY(table.c[name].type)) for name in names]
-    return func.unnest(*arrays).table_valued(*names).render_derived(name="source", with_types=False)
+def _recordset(db_session: Session, table: Table, names: Sequence[str]) -> Any:
+    """`json_populate_recordset(NULL::<table>, :bulk_rows) AS source`: the rows of the JSON
+    parameter as records of the table's type (columns not in the rows are NULL)."""
+    preparer = db_session.get_bind().dialect.identifier_preparer
+    record_type: ColumnElement[Any] = literal_column(f"NULL::{preparer.format_table(table)}")
+    rows = cast(bindparam("bulk_rows", type_=Text), JSON)
+    return func.json_populate_recordset(record_type, rows).table_valued(*names).alias("source")
+
+
+def _document(
+    db_session: Session, table: Table, names: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> dict[str, str]:
+    """The rows as the JSON parameter, each value as the column's type stores it."""
+    dialect = db_session.get_bind().dialect
+    stored = {}
+    for name in names:
+        column_type = table.c[name].type
+        process = None if isinstance(column_type, JSON) else column_type.bind_processor(dialect)
+        if process is not None:
+            stored[name] = process
+    plain = [
+        {name: row[name] for name in names}
+        | {name: process(row[name]) for name, process in stored.items()}
+        for row in rows
+    ]
+    return {"bulk_rows": json.dumps(plain, default=_json_value)}
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not stored through JSON")
 
 
 def among(db_session: Session, column: Any, values: Collection[Any]) -> ColumnElement[bool]:
     """`column IN (values)`; on PostgreSQL `column = ANY(:array)`, one parameter however many
     values (an expanded IN list of thousands is slow to render, send and parse)."""
     if not _on_postgresql(db_session):
-        return cast(ColumnElement[bool], column.in_(list(values)))
+        return typed(ColumnElement[bool], column.in_(list(values)))
     array = bindparam(None, list(values), type_=ARRAY(column.type))
-    return cast(ColumnElement[bool], column == any_(array))
+    return typed(ColumnElement[bool], column == any_(array))
