@@ -214,12 +214,23 @@ def _settle(
                 .select_from(Parcel)
                 .where(Parcel.id.in_(ids), Parcel.status == ParcelStatus.READY_FOR_PICKUP)
             )
-            return ready == len(ids)
+            # An ack may trail its deposit event (a re-sent command is re-acked after the
+            # reconnect): settled once every parcel is ready and every open command answered.
+            pending = db.scalar(
+                select(func.count())
+                .select_from(LockerCommand)
+                .where(
+                    LockerCommand.parcel_id.in_(ids),
+                    LockerCommand.purpose == "deposit",
+                    LockerCommand.status.in_((CommandStatus.QUEUED, CommandStatus.SENT)),
+                )
+            )
+            return ready == len(ids) and pending == 0
 
     try:
         wait_for(all_ready, timeout=60, interval=0.2)
     except AssertionError:
-        result.problems.append("not every parcel became ready within 60 s")
+        result.problems.append("not every parcel ready and every open command answered in 60 s")
 
 
 def _count(
