@@ -40,7 +40,7 @@ from app.staff.models import StaffUser
 from app.windows.models import DeliveryWindow
 from tests.factories import Factory
 
-pytest_plugins = ["tests.browser"]
+pytest_plugins = ["tests.browser", "tests.ownership"]
 
 
 def _is_postgres(url: str) -> bool:
