@@ -34,7 +34,6 @@ ALLOWED_LONG: frozenset[str] = frozenset(
     {
         "bench/cutoff.py",
         "bench/lockers.py",
-        "bench/notifications.py",
         "tests/lockers/test_lockers_flows_live.py",
         "tests/lockers/test_lockers_service.py",
     }
