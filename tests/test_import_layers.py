@@ -39,7 +39,9 @@ CLEAN_TREE = {
     "logistics/models.py": "from app.core.db import os\n",
     "logistics/planning.py": "from logistics.models import os\nfrom app.orders import service\n",
     "lockers/__init__.py": "",
-    "lockers/deposit.py": "from logistics.models import os\n",
+    "lockers/deposit.py": "from logistics import planning\n",
+    "notifications/__init__.py": "",
+    "notifications/content.py": "from lockers import deposit\nfrom logistics.planning import os\n",
     "ops_dashboard/__init__.py": "from lockers import deposit\n",
     "shop/__init__.py": "from logistics import models\nfrom app.web import session\n",
     "driver_app/__init__.py": "from lockers import deposit\n",
@@ -91,10 +93,32 @@ def test_a_service_package_importing_the_dashboard_fails(tmp_path: Path) -> None
     ]
 
 
-def test_a_new_sideways_import_fails_while_an_allowed_one_passes(tmp_path: Path) -> None:
-    assert ("lockers.deposit", "logistics.models") in checker.ALLOWED_SIDEWAYS
-    bad = _bad_imports(tmp_path, lockers__fresh="from logistics.models import os\n")
+def test_a_new_models_import_fails_while_an_allowed_one_passes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    allowed = frozenset({("lockers.deposit", "logistics.models")})
+    monkeypatch.setattr(checker, "ALLOWED_FOREIGN_MODELS", allowed)
+    text = "from logistics.models import os\n"
+    bad = _bad_imports(tmp_path, lockers__deposit=text, lockers__fresh=text)
     assert bad == [("lockers.fresh", "logistics.models")]
+
+
+def test_a_service_package_importing_a_higher_one_fails(tmp_path: Path) -> None:
+    assert _bad_imports(tmp_path, logistics__planning="from lockers import deposit\n") == [
+        ("logistics.planning", "lockers.deposit")
+    ]
+    assert _bad_imports(tmp_path / "b", lockers__deposit="import notifications.content\n") == [
+        ("lockers.deposit", "notifications.content")
+    ]
+
+
+def test_a_service_package_importing_another_packages_models_fails(tmp_path: Path) -> None:
+    files = {"lockers__models": "import os\n"}
+    text = "from lockers.models import os\nfrom logistics import models\n"
+    assert _bad_imports(tmp_path, notifications__fresh=text, **files) == [
+        ("notifications.fresh", "lockers.models"),
+        ("notifications.fresh", "logistics.models"),
+    ]
 
 
 def test_the_repository_imports_only_down_the_house() -> None:
