@@ -1,10 +1,9 @@
 """Claiming free compartments: a snapshot of the free ones, and the atomic claim.
 
-A compartment is claimed with one atomic conditional statement (PostgreSQL: `UPDATE ... WHERE
-id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING id`; SQLite: `UPDATE ... WHERE status =
-'free' RETURNING id`), so two pipelines running at once can never book the same compartment:
-the claim returns only the ids that moved, and the loser plans its parcels again on a fresh
-snapshot.
+A compartment is claimed with one atomic conditional statement (PostgreSQL: `SELECT ... FOR
+UPDATE SKIP LOCKED` then `UPDATE`; SQLite: `UPDATE ... WHERE status = 'free' RETURNING id`), so
+two pipelines running at once can never book the same compartment: the claim returns only the
+ids that moved, and the loser plans its parcels again on a fresh snapshot.
 """
 
 from collections import defaultdict
@@ -72,19 +71,23 @@ def claim(db_session: Session, ids: Sequence[int]) -> set[int]:
         return set()
     dialect = db_session.get_bind().dialect.name
     if dialect == "postgresql":
-        # One statement: lock the listed free ones (in id order, skipping those another
-        # transaction holds) and move exactly those.
-        locked = (
-            select(Compartment.id)
-            .where(bulk.among(db_session, Compartment.id, ids))
-            .where(Compartment.status == CompartmentStatus.FREE)
-            .order_by(Compartment.id)
-            .with_for_update(skip_locked=True)
+        locked = list(
+            db_session.scalars(
+                select(Compartment.id)
+                .where(bulk.among(db_session, Compartment.id, ids))
+                .where(Compartment.status == CompartmentStatus.FREE)
+                .order_by(Compartment.id)
+                .with_for_update(skip_locked=True)
+            )
         )
-        move = compartment_lifecycle.move_statement(
-            CompartmentStatus.FREE, CompartmentStatus.RESERVED, Compartment.id.in_(locked)
-        )
-        return set(db_session.scalars(move.returning(Compartment.id)))
+        if locked:
+            compartment_lifecycle.move_compartments(
+                db_session=db_session,
+                ids=locked,
+                frm=CompartmentStatus.FREE,
+                to=CompartmentStatus.RESERVED,
+            )
+        return set(locked)
     if dialect == "sqlite":
         return compartment_lifecycle.move_compartments_returning(
             db_session=db_session,
