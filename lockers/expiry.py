@@ -4,14 +4,13 @@ them out (see deposit.apply_door_closed)."""
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
 from lockers import codes, domain_events, locker_parcels
 from lockers.models import CodeStatus
-from logistics import lifecycle
-from logistics.models import Parcel, ParcelStatus
+from logistics import parcels as logistics_parcels
+from logistics.parcels import Parcel
 
 
 def expire_overdue(
@@ -21,17 +20,8 @@ def expire_overdue(
     now = now or utcnow()
     expired: list[int] = []
     while True:
-        parcels = list(
-            db_session.scalars(
-                select(Parcel)
-                .where(
-                    Parcel.status == ParcelStatus.READY_FOR_PICKUP,
-                    Parcel.pickup_deadline <= now,
-                )
-                .order_by(Parcel.id)
-                .limit(batch)
-                .with_for_update(skip_locked=True)
-            )
+        parcels = logistics_parcels.overdue_ready_parcels(
+            db_session=db_session, now=now, limit=batch
         )
         if not parcels:
             return expired
@@ -43,7 +33,7 @@ def expire_overdue(
 
 def expire_one(*, db_session: Session, parcel: Parcel) -> None:
     """Mark one overdue parcel expired, revoke its code, tell the resident and the planners."""
-    lifecycle.transition(parcel, ParcelStatus.EXPIRED)
+    logistics_parcels.mark_expired(parcel)
     codes.retire_code(
         db_session=db_session,
         parcel_id=parcel.id,

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from app.neighborhoods.models import CompartmentStatus, LockerBank
 from lockers import banks, codes, domain_events, locker_parcels, protocol
 from lockers.models import CodeStatus
-from logistics import lifecycle
-from logistics.models import Parcel, ParcelStatus
+from logistics import parcels as logistics_parcels
+from logistics.parcels import ParcelStatus
 
 _COLLECTABLE = (
     ParcelStatus.READY_FOR_PICKUP,
@@ -27,12 +27,14 @@ def apply_collected(*, db_session: Session, bank: LockerBank, event: protocol.Ev
     """The resident took the parcel: parcel collected, compartment free, order collected."""
     if event.parcel_id is None:
         return "ignored:no_parcel"
-    parcel = db_session.get(Parcel, event.parcel_id, with_for_update=True)
+    parcel = logistics_parcels.get_parcel(
+        db_session=db_session, parcel_id=event.parcel_id, for_update=True
+    )
     if parcel is None or parcel.bank_id != bank.id:
         return "ignored:unknown_parcel"
     if parcel.status not in _COLLECTABLE:
         return f"ignored:parcel_{parcel.status.value}"
-    lifecycle.transition(parcel, ParcelStatus.COLLECTED)
+    logistics_parcels.mark_collected(parcel)
     codes.retire_code(
         db_session=db_session, parcel_id=parcel.id, status=CodeStatus.USED, revoke_at_locker=False
     )

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
-from app.neighborhoods.models import Neighborhood
 from app.residents.models import Resident
-from logistics.models import Parcel, ParcelStatus
+from logistics import parcels as logistics_parcels
+from logistics.parcels import Parcel
 from notifications import service
 from notifications.models import Message, MessageStatus
 
@@ -35,16 +35,9 @@ def scan(*, db_session: Session, now: datetime | None = None) -> list[int]:
     memory, and one query each finds the reminders already made and the ready notices just
     sent; only the parcels left cost a row each."""
     now = now or utcnow()
-    rows = db_session.execute(
-        select(Parcel, Neighborhood.city_id)
-        .join(Neighborhood, Neighborhood.id == Parcel.neighborhood_id)
-        .where(
-            Parcel.status == ParcelStatus.READY_FOR_PICKUP,
-            Parcel.pickup_deadline > now + LAST_USEFUL,
-            Parcel.pickup_deadline <= now + HORIZON,
-        )
-        .order_by(Parcel.id)
-    ).all()
+    rows = logistics_parcels.ready_parcels_due_between(
+        db_session=db_session, after=now + LAST_USEFUL, until=now + HORIZON
+    )
     policies: dict[int | None, service.CityPolicy] = {}
     due: list[tuple[Parcel, str]] = []
     for parcel, city_id in rows:
