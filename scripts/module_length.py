@@ -35,7 +35,6 @@ ALLOWED_LONG: frozenset[str] = frozenset(
         "bench/cutoff.py",
         "bench/lockers.py",
         "tests/lockers/test_lockers_flows_live.py",
-        "tests/lockers/test_lockers_service.py",
     }
 )
 

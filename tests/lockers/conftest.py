@@ -194,6 +194,12 @@ def build_world(db: Session, sessions: sessionmaker[Session], *, code: str | Non
 
 
 @pytest.fixture
+def w(db: Session) -> World:
+    """A world in the test's own transaction, rolled back after it (service-level tests)."""
+    return build_world(db, None)  # type: ignore[arg-type]
+
+
+@pytest.fixture
 def world(committed: sessionmaker[Session]) -> Iterator[World]:
     """A committed world (tables emptied after the test)."""
     with committed() as db:
