@@ -33,7 +33,6 @@ EXCLUDED_PARTS = frozenset({"migrations"})
 ALLOWED_LONG: frozenset[str] = frozenset(
     {
         "bench/cutoff.py",
-        "tests/lockers/test_lockers_flows_live.py",
     }
 )
 
