@@ -25,7 +25,7 @@ from app.core.settings import get_settings
 from lockers import banks, command_queue, protocol
 from lockers.config import get_locker_settings
 from lockers.models import CodeStatus, LockerCommand, PickupCode
-from logistics.models import Parcel
+from logistics.parcels import Parcel
 
 CODE_DIGITS = 6
 PURPOSE = "pickup"

@@ -13,7 +13,7 @@ from app.events import cold_chain
 from app.events import service as event_service
 from app.events.models import OutboxEvent
 from lockers import protocol
-from logistics.models import Parcel
+from logistics.parcels import Parcel
 
 PARCEL_READY = "parcel.ready_for_pickup"
 PARCEL_COLLECTED = "parcel.collected"

@@ -14,7 +14,7 @@ from app.events import consumer as events_consumer
 from app.events.models import OutboxEvent
 from lockers import codes, locker_parcels, protocol
 from lockers.models import CodeStatus, CommandStatus, LockerCommand
-from logistics.models import Parcel
+from logistics import parcels as logistics_parcels
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def _reserved(db_session: Session, event: OutboxEvent) -> str:
 
 def prepare_parcel(*, db_session: Session, parcel_id: int) -> bool:
     """Issue (or move) the parcel's code and push it to its bank; whether anything was sent."""
-    parcel = db_session.get(Parcel, parcel_id)
+    parcel = logistics_parcels.get_parcel(db_session=db_session, parcel_id=parcel_id)
     if parcel is None or parcel.status not in locker_parcels.AWAITING_DEPOSIT:
         return False
     if parcel.bank_id is None or parcel.compartment_id is None:

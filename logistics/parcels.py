@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.neighborhoods.models import Neighborhood
+from app.neighborhoods.models import Compartment, Neighborhood
 from logistics import lifecycle
 from logistics.models import Parcel, ParcelStatus
 
@@ -22,7 +22,12 @@ __all__ = [
     "mark_collected",
     "mark_expired",
     "overdue_ready_parcels",
+    "parcel_in_compartment",
     "parcels_by_ids",
+    "parcels_in_bank_zone",
+    "parcels_in_status",
+    "parcels_of_order",
+    "parcels_of_resident",
     "ready_parcels_due_between",
 ]
 
@@ -35,6 +40,58 @@ def get_parcel(*, db_session: Session, parcel_id: int, for_update: bool = False)
 def parcels_by_ids(*, db_session: Session, parcel_ids: Sequence[int]) -> list[Parcel]:
     """The parcels with these ids (those that exist), in no particular order."""
     return list(db_session.scalars(select(Parcel).where(Parcel.id.in_(parcel_ids))))
+
+
+def parcels_of_order(*, db_session: Session, order_id: int) -> list[Parcel]:
+    """Every parcel of an order, whatever its status."""
+    return list(db_session.scalars(select(Parcel).where(Parcel.order_id == order_id)))
+
+
+def parcels_of_resident(
+    *, db_session: Session, resident_id: int, statuses: Sequence[ParcelStatus]
+) -> list[Parcel]:
+    """A resident's parcels in one of `statuses`, soonest pickup deadline first."""
+    query = (
+        select(Parcel)
+        .where(Parcel.resident_id == resident_id, Parcel.status.in_(statuses))
+        .order_by(Parcel.pickup_deadline, Parcel.id)
+    )
+    return list(db_session.scalars(query))
+
+
+def parcel_in_compartment(
+    *, db_session: Session, compartment_id: int, statuses: Sequence[ParcelStatus]
+) -> Parcel | None:
+    """The lowest-id parcel assigned to the compartment in one of `statuses`, if any."""
+    return db_session.scalar(
+        select(Parcel)
+        .where(Parcel.compartment_id == compartment_id, Parcel.status.in_(statuses))
+        .order_by(Parcel.id)
+        .limit(1)
+    )
+
+
+def parcels_in_bank_zone(
+    *, db_session: Session, bank_id: int, zone: str, statuses: Sequence[ParcelStatus]
+) -> list[Parcel]:
+    """Parcels in one of `statuses` assigned to a bank's compartments of one zone, by id."""
+    query = (
+        select(Parcel)
+        .join(Compartment, Compartment.id == Parcel.compartment_id)
+        .where(Parcel.bank_id == bank_id, Compartment.zone == zone, Parcel.status.in_(statuses))
+        .order_by(Parcel.id)
+    )
+    return list(db_session.scalars(query))
+
+
+def parcels_in_status(
+    *, db_session: Session, status: ParcelStatus, bank_id: int | None = None
+) -> list[Parcel]:
+    """Parcels in `status` (at one bank, or all), by bank then id."""
+    query = select(Parcel).where(Parcel.status == status)
+    if bank_id is not None:
+        query = query.where(Parcel.bank_id == bank_id)
+    return list(db_session.scalars(query.order_by(Parcel.bank_id, Parcel.id)))
 
 
 def overdue_ready_parcels(*, db_session: Session, now: datetime, limit: int) -> list[Parcel]:

@@ -11,7 +11,8 @@ from app.catalog.models import Product
 from app.cities.models import City
 from app.core.settings import get_settings
 from app.neighborhoods.models import Compartment, LockerBank
-from logistics.models import Parcel, ParcelStatus
+from logistics import parcels as logistics_parcels
+from logistics.parcels import Parcel, ParcelStatus
 from notifications import render
 from notifications.models import Message
 from notifications.render import Rendered, format_local_time, format_money
@@ -27,7 +28,8 @@ def _timezone(db_session: Session, message: Message) -> str:
 
 
 def _parcel(db_session: Session, params: dict[str, Any]) -> Parcel:
-    parcel = db_session.get(Parcel, int(params["parcel_id"]))
+    parcel_id = int(params["parcel_id"])
+    parcel = logistics_parcels.get_parcel(db_session=db_session, parcel_id=parcel_id)
     if parcel is None:
         raise Obsolete("parcel_gone")
     return parcel
@@ -183,7 +185,7 @@ def prefetch(*, db_session: Session, messages: Sequence[Message]) -> list[Any]:
         loaded += db_session.scalars(select(City).where(City.id.in_(city_ids))).all()
     if not parcel_ids:
         return loaded
-    parcels = db_session.scalars(select(Parcel).where(Parcel.id.in_(parcel_ids))).all()
+    parcels = logistics_parcels.parcels_by_ids(db_session=db_session, parcel_ids=list(parcel_ids))
     bank_ids = {p.bank_id for p in parcels if p.bank_id is not None}
     for message in messages:
         for name in ("bank_id", "from_bank_id", "to_bank_id"):

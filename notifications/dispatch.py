@@ -18,7 +18,8 @@ from app.core.db import utcnow
 from app.events import consumer as events_consumer
 from app.events.models import OutboxEvent
 from app.residents.models import Resident
-from logistics.models import Parcel
+from logistics import parcels as logistics_parcels
+from logistics.parcels import Parcel
 from notifications import service
 from notifications.config import get_config
 from notifications.models import Message, MessageStatus
@@ -55,7 +56,8 @@ def _int(payload: dict[str, Any], name: str) -> int:
 
 
 def _parcel_resident(db_session: Session, payload: dict[str, Any]) -> tuple[Parcel, int]:
-    parcel = db_session.get(Parcel, _int(payload, "parcel_id"))
+    parcel_id = _int(payload, "parcel_id")
+    parcel = logistics_parcels.get_parcel(db_session=db_session, parcel_id=parcel_id)
     if parcel is None:
         raise Skip("parcel not found")
     return parcel, int(payload.get("resident_id") or parcel.resident_id)
