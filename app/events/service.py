@@ -24,6 +24,17 @@ def emit(
     return event
 
 
+def emit_new(
+    *, db_session: Session, kind: str, dedupe_key: str, payload: dict[str, Any]
+) -> OutboxEvent:
+    """Add an event whose dedupe key cannot exist yet (its subject was just inserted): no
+    lookup first; should it exist all the same, the unique key refuses it (IntegrityError)."""
+    event = OutboxEvent(kind=kind, dedupe_key=dedupe_key, payload=payload)
+    db_session.add(event)
+    db_session.flush()
+    return event
+
+
 def get_all(*, db_session: Session, kind: str | None = None) -> list[OutboxEvent]:
     """Events in order of creation, optionally of one kind."""
     query = select(OutboxEvent).order_by(OutboxEvent.id)

@@ -9,31 +9,24 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.cities.models import City
 from app.core.db import utcnow
-from app.core.errors import Conflict
 from app.events import service as event_service
 from app.groupbuys import pricing
 from app.groupbuys import stock as groupbuy_stock
-from app.groupbuys.errors import GroupBuyNotOpen
-from app.groupbuys.models import GroupBuy, GroupBuyStatus
 from app.neighborhoods.models import Neighborhood
+from app.orders import checks as order_checks
 from app.orders import states
 from app.orders.errors import (
     IDEMPOTENCY_HEADER,
-    DuplicateOrderLine,
     GroupBuyFinalized,
-    GroupBuyOfOtherNeighborhood,
-    GroupBuyOfOtherWindow,
     IdempotencyKeyReused,
     NeighborhoodNotServed,
     OrderChangedMeanwhile,
     OrderNotFound,
     OrderNotPlaced,
-    ProductDiscontinued,
-    StockExhausted,
-    UnknownGroupBuy,
 )
 from app.orders.models import LineStatus, Order, OrderLine, OrderStatus
 from app.orders.schemas import OrderCreate, OrderLineRead, OrderRead
@@ -164,17 +157,20 @@ def place(
         if existing is not None:
             return _replay(existing, fingerprint)
 
-    hood, city = db_session.execute(
-        select(Neighborhood, City)
+    hood, city, window = db_session.execute(
+        select(Neighborhood, City, DeliveryWindow)
         .join(City, City.id == Neighborhood.city_id)
+        .outerjoin(
+            DeliveryWindow,
+            (DeliveryWindow.id == order_in.window_id) & (DeliveryWindow.city_id == City.id),
+        )
         .where(Neighborhood.id == resident.neighborhood_id)
     ).one()
     if not hood.active:
         raise NeighborhoodNotServed(
             "your neighborhood is not served at the moment", field="neighborhood_id"
         )
-    window = db_session.get(DeliveryWindow, order_in.window_id)
-    if window is None or window.city_id != city.id:
+    if window is None:
         raise UnknownWindow("unknown delivery window", field="window_id")
     if window.status != WindowStatus.OPEN or window.cutoff_at <= now:
         raise WindowClosed(
@@ -182,7 +178,7 @@ def place(
             field="window_id",
             cutoff_at=window.cutoff_at.isoformat(),
         )
-    group_buys = _validated_group_buys(db_session, resident, window, order_in)
+    group_buys = order_checks.validated_group_buys(db_session, resident, window, order_in)
 
     order = Order(
         resident_id=resident.id,
@@ -200,41 +196,40 @@ def place(
         gb = group_buys[line_in.group_buy_id]
         price = pricing.entry_price(gb.tiers)
         paid += price * line_in.quantity
-        order.lines.append(
-            OrderLine(
-                group_buy_id=gb.id,
-                product_id=gb.product_id,
-                quantity=line_in.quantity,
-                paid_unit_price_minor=price,
-                status=LineStatus.PLACED,
-            )
+        line = OrderLine(
+            group_buy_id=gb.id,
+            product_id=gb.product_id,
+            quantity=line_in.quantity,
+            paid_unit_price_minor=price,
+            status=LineStatus.PLACED,
         )
+        set_committed_value(line, "product", gb.product)  # the answer needs no reload
+        order.lines.append(line)
     order.paid_minor = paid
-    index = {line.group_buy_id: i for i, line in enumerate(order_in.lines)}
+    quantities = {line.group_buy_id: line.quantity for line in order_in.lines}
     try:
         # A savepoint: a stock race lost on any line undoes the whole order, nothing else.
         with db_session.begin_nested():
             db_session.add(order)
             db_session.flush()  # a concurrent retry with the same key fails here
-            # In group-buy id order, so two multi-line orders never wait on each other's rows.
-            for line in sorted(order.lines, key=lambda li: li.group_buy_id):
-                if not groupbuy_stock.reserve_stock(
-                    db_session=db_session, group_buy_id=line.group_buy_id, quantity=line.quantity
-                ):
-                    raise _not_reserved(db_session, line, index[line.group_buy_id])
-            payment_service.charge(
+            if not groupbuy_stock.reserve_stock_many(db_session=db_session, quantities=quantities):
+                raise order_checks.StockRaceLost
+            # The order is new, so its ledger key and event key are too: no lookups first.
+            payment_service.charge_new(
                 db_session=db_session,
                 order=order,
                 amount_minor=paid,
                 key=f"order:{order.id}:placed",
                 reason="order placed at entry prices",
             )
-            event_service.emit(
+            event_service.emit_new(
                 db_session=db_session,
                 kind="order.placed",
                 dedupe_key=f"order:{order.id}:placed",
                 payload=_order_payload(order),
             )
+    except order_checks.StockRaceLost:
+        raise order_checks.not_reserved(db_session, order_in) from None
     except IntegrityError:
         if idempotency_key is None:
             raise
@@ -245,71 +240,6 @@ def place(
             raise
         return _replay(existing, fingerprint)
     return PlaceResult(order=order, replayed=False)
-
-
-def _validated_group_buys(
-    db_session: Session, resident: Resident, window: DeliveryWindow, order_in: OrderCreate
-) -> dict[int, GroupBuy]:
-    """The lines' group buys, each checked; the first problem raises naming its line."""
-    seen: dict[int, int] = {}
-    for i, line in enumerate(order_in.lines):
-        if line.group_buy_id in seen:
-            raise DuplicateOrderLine(
-                f"group buy {line.group_buy_id} is already in lines.{seen[line.group_buy_id]}",
-                field=f"lines.{i}.group_buy_id",
-            )
-        seen[line.group_buy_id] = i
-    group_buys = {
-        gb.id: gb
-        for gb in db_session.scalars(
-            select(GroupBuy)
-            .where(GroupBuy.id.in_(seen))
-            .options(selectinload(GroupBuy.tiers), selectinload(GroupBuy.product))
-        )
-    }
-    for i, line in enumerate(order_in.lines):
-        field = f"lines.{i}.group_buy_id"
-        gb = group_buys.get(line.group_buy_id)
-        if gb is None:
-            raise UnknownGroupBuy("unknown group buy", field=field)
-        if gb.neighborhood_id != resident.neighborhood_id:
-            raise GroupBuyOfOtherNeighborhood(
-                "this group buy belongs to another neighborhood", field=field
-            )
-        if gb.window_id != window.id:
-            raise GroupBuyOfOtherWindow(
-                f"this group buy is for window {gb.window_id}, not window_id {window.id}",
-                field=field,
-            )
-        if not gb.product.active:
-            raise ProductDiscontinued("this product is not sold any more", field=field)
-        if gb.status != GroupBuyStatus.OPEN:
-            raise GroupBuyNotOpen(f"this group buy has already {gb.status.value}", field=field)
-        if gb.stock_cap is not None and gb.ordered_quantity + line.quantity > gb.stock_cap:
-            raise _over_stock(gb, i)
-    return group_buys
-
-
-def _over_stock(gb: GroupBuy, i: int) -> Conflict:
-    remaining = max((gb.stock_cap or 0) - gb.ordered_quantity, 0)
-    return StockExhausted(
-        f"only {remaining} left in this group buy",
-        field=f"lines.{i}.quantity",
-        remaining=remaining,
-        group_buy_id=gb.id,
-    )
-
-
-def _not_reserved(db_session: Session, line: OrderLine, i: int) -> Conflict:
-    """Why a conditional stock update matched no row: closed meanwhile, or sold out."""
-    gb = db_session.get(GroupBuy, line.group_buy_id)
-    assert gb is not None
-    db_session.refresh(gb)
-    if gb.status != GroupBuyStatus.OPEN:
-        return GroupBuyNotOpen(
-            f"this group buy has already {gb.status.value}", field=f"lines.{i}.group_buy_id"
-        )
-    return _over_stock(gb, i)
 
 
 def cancel(

@@ -34,6 +34,27 @@ def _record(
     existing = db_session.scalar(select(LedgerEntry).where(LedgerEntry.idempotency_key == key))
     if existing is not None:
         return existing
+    return _insert(
+        db_session=db_session,
+        kind=kind,
+        order=order,
+        amount_minor=amount_minor,
+        key=key,
+        reason=reason,
+        provider=provider,
+    )
+
+
+def _insert(
+    *,
+    db_session: Session,
+    kind: EntryKind,
+    order: Order,
+    amount_minor: int,
+    key: str,
+    reason: str,
+    provider: PaymentProvider | None,
+) -> LedgerEntry:
     if amount_minor <= 0:
         raise AmountNotPositive("amount must be positive", field="amount_minor")
     provider = provider or get_provider()
@@ -68,6 +89,30 @@ def charge(
 ) -> LedgerEntry:
     """Charge the order's resident once per key and record it."""
     return _record(
+        db_session=db_session,
+        kind=EntryKind.CHARGE,
+        order=order,
+        amount_minor=amount_minor,
+        key=key,
+        reason=reason,
+        provider=provider,
+    )
+
+
+def charge_new(
+    *,
+    db_session: Session,
+    order: Order,
+    amount_minor: int,
+    key: str,
+    reason: str,
+    provider: PaymentProvider | None = None,
+) -> LedgerEntry:
+    """Charge under a key that cannot exist yet (an order just inserted): no lookup first.
+
+    Should it exist all the same, the unique key refuses the insert (IntegrityError).
+    """
+    return _insert(
         db_session=db_session,
         kind=EntryKind.CHARGE,
         order=order,

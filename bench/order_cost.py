@@ -1,0 +1,105 @@
+"""Statements and CPU of one order placement and one catalog read, in-process (issue 16).
+
+    .venv/bin/python bench/order_cost.py [DATABASE_URL]   # default: a temporary SQLite file
+
+Seeds a city with one neighborhood, 5 open windows of 20 group buys each, places 150 orders
+(one line, quantity 1, a fresh Idempotency-Key) through `order_service.place` and reads the
+catalog 50 times (all open windows, then one window); prints statements per call and mean ms.
+"""
+
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from app import dbtools  # noqa: E402
+from app.core.db import make_engine  # noqa: E402
+from app.groupbuys import resident_catalog  # noqa: E402
+from app.orders import service as order_service  # noqa: E402
+from app.orders.schemas import OrderCreate, OrderLineCreate  # noqa: E402
+from app.schema import load_all_models  # noqa: E402
+from tests.factories import Factory  # noqa: E402
+
+
+def _timed(session: Session, call: Callable[[], Any], runs: int) -> tuple[float, float]:
+    statements = 0
+
+    def count(*_: Any) -> None:
+        nonlocal statements
+        statements += 1
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    started = time.perf_counter()
+    for _ in range(runs):
+        call()
+        session.commit()
+    elapsed = time.perf_counter() - started
+    event.remove(engine, "before_cursor_execute", count)
+    return statements / runs, elapsed * 1000 / runs
+
+
+def main() -> None:
+    url = sys.argv[1] if len(sys.argv) > 1 else f"sqlite:///{tempfile.mkdtemp()}/cost.db"
+    load_all_models()
+    dbtools.upgrade(url)
+    engine = make_engine(url)
+    session = Session(bind=engine, expire_on_commit=False)
+    make = Factory(session)
+    city = make.city(name=f"Bench {uuid.uuid4().hex[:6]}")
+    hood = make.neighborhood(city)
+    windows = [make.window(city, cutoff_in=timedelta(hours=3 + i)) for i in range(5)]
+    gbs = [
+        make.group_buy(neighborhood=hood, window=w, product=make.product(city), stock_cap=100000)
+        for w in windows
+        for _ in range(20)
+    ]
+    residents = [make.resident(hood) for _ in range(150)]
+    session.commit()
+    orders = iter(residents)
+
+    def place() -> None:
+        resident = next(orders)
+        order_in = OrderCreate(
+            window_id=gbs[0].window_id,
+            lines=[OrderLineCreate(group_buy_id=gbs[0].id, quantity=1)],
+        )
+        order_service.to_read(
+            order_service.place(
+                db_session=session,
+                resident=resident,
+                order_in=order_in,
+                idempotency_key=uuid.uuid4().hex,
+            ).order
+        )
+
+    def read_catalog() -> None:
+        resident_catalog.catalog(db_session=session, resident=residents[0]).model_dump_json()
+
+    def read_one_window() -> None:
+        resident_catalog.catalog(
+            db_session=session, resident=residents[0], window_id=windows[0].id
+        ).model_dump_json()
+
+    place()
+    session.commit()
+    orders = iter(residents[1:])
+    per_order = _timed(session, place, 149)
+    per_catalog = _timed(session, read_catalog, 50)
+    per_window = _timed(session, read_one_window, 50)
+    print(f"order:   {per_order[0]:.1f} statements, {per_order[1]:.1f} ms")
+    print(f"catalog, 5 windows: {per_catalog[0]:.1f} statements, {per_catalog[1]:.1f} ms")
+    print(f"catalog, 1 window: {per_window[0]:.1f} statements, {per_window[1]:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
