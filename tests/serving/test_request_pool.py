@@ -4,7 +4,7 @@ answers 503 with Retry-After."""
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -46,11 +46,22 @@ class CheckoutCounter:
             self.now -= 1
 
 
+PoolSettings = Callable[[int, float], None]
+
+
 @pytest.fixture
-def pool_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    """Pool settings set by the test through the environment."""
-    get_settings.cache_clear()
-    yield monkeypatch
+def pool_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[PoolSettings]:
+    """Sets the pool's size and timeout through the environment. The cached settings are
+    dropped after the environment changed, not before: a thread an earlier test left running
+    may read the settings at any moment, and would otherwise cache the defaults again."""
+
+    def configure(size: int, timeout_seconds: float) -> None:
+        monkeypatch.setenv("DATABASE_POOL_SIZE", str(size))
+        monkeypatch.setenv("DATABASE_POOL_TIMEOUT_SECONDS", str(timeout_seconds))
+        get_settings.cache_clear()
+        assert get_settings().database_pool_size == size
+
+    yield configure
     monkeypatch.undo()
     get_settings.cache_clear()
 
@@ -86,8 +97,10 @@ def test_a_resident_request_checks_out_one_connection(request_sessions, signed_i
 def test_more_requests_than_connections_wait_their_turn(  # type: ignore[no-untyped-def]
     request_sessions, signed_in, pool_settings
 ) -> None:
-    pool_settings.setenv("DATABASE_POOL_SIZE", "2")
-    pool_settings.setenv("DATABASE_POOL_TIMEOUT_SECONDS", "30")
+    # Queued requests must not be refused while the others are served in turn: the wait bound
+    # is far above the queue's length (60 at once, ~30 ahead of the last), which takes under
+    # a second alone but a minute when threads left by earlier tests hold the GIL.
+    pool_settings(2, 300)
     headers = {"Authorization": f"Bearer {signed_in}"}
     with TestClient(create_app()) as client, ThreadPoolExecutor(60) as pool:
         answers = list(pool.map(lambda _: client.get("/orders", headers=headers), range(120)))
@@ -111,8 +124,7 @@ def _slow_app() -> FastAPI:
 def test_a_request_waiting_past_the_timeout_is_answered_503(  # type: ignore[no-untyped-def]
     request_sessions, pool_settings
 ) -> None:
-    pool_settings.setenv("DATABASE_POOL_SIZE", "1")
-    pool_settings.setenv("DATABASE_POOL_TIMEOUT_SECONDS", "0.1")
+    pool_settings(1, 0.1)
     with TestClient(_slow_app()) as client, ThreadPoolExecutor(2) as pool:
         answers = list(pool.map(lambda _: client.get("/slow"), range(2)))
     codes = sorted(a.status_code for a in answers)
@@ -158,8 +170,7 @@ def test_an_open_event_stream_holds_no_request_slot(  # type: ignore[no-untyped-
     from app.web.session import SESSION_COOKIE
     from lockers.broker import free_port
 
-    pool_settings.setenv("DATABASE_POOL_SIZE", "1")
-    pool_settings.setenv("DATABASE_POOL_TIMEOUT_SECONDS", "3")
+    pool_settings(1, 3)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="error")
