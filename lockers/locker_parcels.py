@@ -3,7 +3,6 @@ statuses move. Nothing here commits."""
 
 import logging
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.neighborhoods import compartments as compartment_lifecycle
@@ -11,7 +10,8 @@ from app.neighborhoods.models import Compartment, CompartmentStatus
 from app.orders import states as order_states
 from app.orders.models import Order, OrderStatus
 from lockers.errors import ParcelNotFound
-from logistics.models import Parcel, ParcelStatus
+from logistics import parcels as logistics_parcels
+from logistics.parcels import Parcel, ParcelStatus
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +28,9 @@ _ORDER_PATH = (
 
 def get_parcel(*, db_session: Session, parcel_id: int, for_update: bool = False) -> Parcel:
     """A parcel by id (optionally row-locked), or NotFound."""
-    query = select(Parcel).where(Parcel.id == parcel_id)
-    if for_update:
-        query = query.with_for_update()
-    parcel = db_session.scalar(query)
+    parcel = logistics_parcels.get_parcel(
+        db_session=db_session, parcel_id=parcel_id, for_update=for_update
+    )
     if parcel is None:
         raise ParcelNotFound(f"no parcel {parcel_id}", field="parcel_id")
     return parcel
@@ -40,50 +39,32 @@ def get_parcel(*, db_session: Session, parcel_id: int, for_update: bool = False)
 def get_parcels_of_resident(*, db_session: Session, resident_id: int) -> list[Parcel]:
     """A resident's parcels that are on their way to, in, or just out of a locker."""
     shown = (*AWAITING_DEPOSIT, *LIVE_PARCEL, ParcelStatus.COLLECTED, ParcelStatus.UNDELIVERED)
-    return list(
-        db_session.scalars(
-            select(Parcel)
-            .where(Parcel.resident_id == resident_id, Parcel.status.in_(shown))
-            .order_by(Parcel.pickup_deadline, Parcel.id)
-        )
+    return logistics_parcels.parcels_of_resident(
+        db_session=db_session, resident_id=resident_id, statuses=shown
     )
 
 
 def parcel_in_compartment(*, db_session: Session, compartment_id: int) -> Parcel | None:
     """The parcel assigned to a compartment that is not finished with it yet."""
-    return db_session.scalar(
-        select(Parcel)
-        .where(
-            Parcel.compartment_id == compartment_id,
-            Parcel.status.in_((*AWAITING_DEPOSIT, *LIVE_PARCEL)),
-        )
-        .order_by(Parcel.id)
-        .limit(1)
+    return logistics_parcels.parcel_in_compartment(
+        db_session=db_session,
+        compartment_id=compartment_id,
+        statuses=(*AWAITING_DEPOSIT, *LIVE_PARCEL),
     )
 
 
 def parcels_in_zone(*, db_session: Session, bank_id: int, zone: str) -> list[Parcel]:
     """Parcels sitting in a bank's compartments of one temperature zone."""
-    return list(
-        db_session.scalars(
-            select(Parcel)
-            .join(Compartment, Compartment.id == Parcel.compartment_id)
-            .where(
-                Parcel.bank_id == bank_id,
-                Compartment.zone == zone,
-                Parcel.status.in_(LIVE_PARCEL),
-            )
-            .order_by(Parcel.id)
-        )
+    return logistics_parcels.parcels_in_bank_zone(
+        db_session=db_session, bank_id=bank_id, zone=zone, statuses=LIVE_PARCEL
     )
 
 
 def parcels_to_retrieve(*, db_session: Session, bank_id: int | None = None) -> list[Parcel]:
     """Expired parcels still in a locker, for the next route's driver to take out."""
-    query = select(Parcel).where(Parcel.status == ParcelStatus.EXPIRED)
-    if bank_id is not None:
-        query = query.where(Parcel.bank_id == bank_id)
-    return list(db_session.scalars(query.order_by(Parcel.bank_id, Parcel.id)))
+    return logistics_parcels.parcels_in_status(
+        db_session=db_session, status=ParcelStatus.EXPIRED, bank_id=bank_id
+    )
 
 
 def set_compartment_status(*, compartment: Compartment, status: CompartmentStatus) -> None:
@@ -98,7 +79,7 @@ def sync_order(*, db_session: Session, order_id: int) -> Order | None:
         return None
     parcels = [
         p
-        for p in db_session.scalars(select(Parcel).where(Parcel.order_id == order_id))
+        for p in logistics_parcels.parcels_of_order(db_session=db_session, order_id=order_id)
         if p.status != ParcelStatus.CANCELLED
     ]
     if not parcels:

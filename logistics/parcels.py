@@ -20,11 +20,14 @@ __all__ = [
     "ParcelStatus",
     "get_parcel",
     "mark_collected",
+    "mark_deposited",
+    "mark_retrieved",
     "mark_expired",
     "overdue_ready_parcels",
     "parcel_in_compartment",
     "parcels_by_ids",
     "parcels_in_bank_zone",
+    "parcels_in_compartments_of_bank",
     "parcels_in_status",
     "parcels_of_order",
     "parcels_of_resident",
@@ -84,6 +87,22 @@ def parcels_in_bank_zone(
     return list(db_session.scalars(query))
 
 
+def parcels_in_compartments_of_bank(
+    *, db_session: Session, bank_id: int, statuses: Sequence[ParcelStatus]
+) -> list[Parcel]:
+    """The bank's parcels in one of `statuses` that have a compartment, by id."""
+    query = (
+        select(Parcel)
+        .where(
+            Parcel.bank_id == bank_id,
+            Parcel.compartment_id.is_not(None),
+            Parcel.status.in_(statuses),
+        )
+        .order_by(Parcel.id)
+    )
+    return list(db_session.scalars(query))
+
+
 def parcels_in_status(
     *, db_session: Session, status: ParcelStatus, bank_id: int | None = None
 ) -> list[Parcel]:
@@ -122,6 +141,16 @@ def ready_parcels_due_between(
         .order_by(Parcel.id)
     )
     return [(parcel, city_id) for parcel, city_id in db_session.execute(query)]
+
+
+def mark_deposited(parcel: Parcel) -> Parcel:
+    """The locker reports the parcel in its compartment: ready for pickup."""
+    return lifecycle.transition(parcel, ParcelStatus.READY_FOR_PICKUP)
+
+
+def mark_retrieved(parcel: Parcel) -> Parcel:
+    """A driver or operator took the parcel back out of its locker."""
+    return lifecycle.transition(parcel, ParcelStatus.RETRIEVED)
 
 
 def mark_expired(parcel: Parcel) -> Parcel:

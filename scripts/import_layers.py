@@ -67,7 +67,6 @@ ALLOWED_FOREIGN_MODELS: frozenset[tuple[str, str]] = frozenset(
     {
         ("lockers.deposit", "logistics.models"),
         ("lockers.extension", "logistics.models"),
-        ("lockers.locker_parcels", "logistics.models"),
         ("lockers.operator", "logistics.models"),
         ("lockers.resync", "logistics.models"),
         ("lockers.routes", "logistics.models"),
