@@ -4,7 +4,9 @@
 
 Seeds a city with one neighborhood, 5 open windows of 20 group buys each, places 150 orders
 (one line, quantity 1, a fresh Idempotency-Key) through `order_service.place` and reads the
-catalog 50 times (all open windows, then one window); prints statements per call and mean ms.
+catalog 50 times (all open windows, then one window); each call in an empty session
+with the caller lookup, as a request; prints statements per call (BEGIN counted on SQLite)
+and mean ms.
 """
 
 import sys
@@ -26,6 +28,7 @@ from app.core.db import make_engine  # noqa: E402
 from app.groupbuys import resident_catalog  # noqa: E402
 from app.orders import service as order_service  # noqa: E402
 from app.orders.schemas import OrderCreate, OrderLineCreate  # noqa: E402
+from app.residents.models import Resident  # noqa: E402
 from app.schema import load_all_models  # noqa: E402
 from tests.factories import Factory  # noqa: E402
 
@@ -43,6 +46,7 @@ def _timed(session: Session, call: Callable[[], Any], runs: int) -> tuple[float,
     for _ in range(runs):
         call()
         session.commit()
+        session.expunge_all()  # each call starts as a request does, with an empty session
     elapsed = time.perf_counter() - started
     event.remove(engine, "before_cursor_execute", count)
     return statements / runs, elapsed * 1000 / runs
@@ -65,13 +69,16 @@ def main() -> None:
     ]
     residents = [make.resident(hood) for _ in range(150)]
     session.commit()
-    orders = iter(residents)
+    resident_ids = [r.id for r in residents]
+    first_gb, first_window = gbs[0].id, gbs[0].window_id
+    window_id = windows[0].id
+    orders = iter(resident_ids)
 
     def place() -> None:
-        resident = next(orders)
+        resident = session.get_one(Resident, next(orders))  # the caller lookup
         order_in = OrderCreate(
-            window_id=gbs[0].window_id,
-            lines=[OrderLineCreate(group_buy_id=gbs[0].id, quantity=1)],
+            window_id=first_window,
+            lines=[OrderLineCreate(group_buy_id=first_gb, quantity=1)],
         )
         order_service.to_read(
             order_service.place(
@@ -83,16 +90,19 @@ def main() -> None:
         )
 
     def read_catalog() -> None:
-        resident_catalog.catalog(db_session=session, resident=residents[0]).model_dump_json()
+        resident = session.get_one(Resident, resident_ids[0])
+        resident_catalog.catalog(db_session=session, resident=resident).model_dump_json()
 
     def read_one_window() -> None:
+        resident = session.get_one(Resident, resident_ids[0])
         resident_catalog.catalog(
-            db_session=session, resident=residents[0], window_id=windows[0].id
+            db_session=session, resident=resident, window_id=window_id
         ).model_dump_json()
 
     place()
     session.commit()
-    orders = iter(residents[1:])
+    session.expunge_all()
+    orders = iter(resident_ids[1:])
     per_order = _timed(session, place, 149)
     per_catalog = _timed(session, read_catalog, 50)
     per_window = _timed(session, read_one_window, 50)

@@ -28,10 +28,10 @@ def emit_new(
     *, db_session: Session, kind: str, dedupe_key: str, payload: dict[str, Any]
 ) -> OutboxEvent:
     """Add an event whose dedupe key cannot exist yet (its subject was just inserted): no
-    lookup first; should it exist all the same, the unique key refuses it (IntegrityError)."""
+    lookup first. Written by the session's next flush, where the unique key would refuse a
+    duplicate (IntegrityError)."""
     event = OutboxEvent(kind=kind, dedupe_key=dedupe_key, payload=payload)
     db_session.add(event)
-    db_session.flush()
     return event
 
 

@@ -43,7 +43,7 @@ def catalog(
 ) -> CatalogRead:
     """The resident's neighborhood: open windows (or one window) and every group buy in them."""
     now = now or utcnow()
-    hood, city = _hood_and_city(db_session, resident)
+    hood, city, window = _hood_city_and_window(db_session, resident, window_id)
     if window_id is None:
         windows = list(
             db_session.scalars(
@@ -57,8 +57,7 @@ def catalog(
             )
         )
     else:
-        window = db_session.get(DeliveryWindow, window_id)
-        if window is None or window.city_id != city.id:
+        if window is None:
             raise WindowNotFound("no such delivery window in your city", field="query.window_id")
         windows = [window]
     gbs = group_buys_with_products(
@@ -116,6 +115,25 @@ def _hood_and_city(db_session: Session, resident: Resident) -> tuple[Neighborhoo
         .where(Neighborhood.id == resident.neighborhood_id)
     ).one()
     return row[0], row[1]
+
+
+def _hood_city_and_window(
+    db_session: Session, resident: Resident, window_id: int | None
+) -> tuple[Neighborhood, City, DeliveryWindow | None]:
+    """The resident's neighborhood and city, and the window if asked and in that city: one query."""
+    if window_id is None:
+        hood, city = _hood_and_city(db_session, resident)
+        return hood, city, None
+    row = db_session.execute(
+        select(Neighborhood, City, DeliveryWindow)
+        .join(City, City.id == Neighborhood.city_id)
+        .outerjoin(
+            DeliveryWindow,
+            (DeliveryWindow.id == window_id) & (DeliveryWindow.city_id == City.id),
+        )
+        .where(Neighborhood.id == resident.neighborhood_id)
+    ).one()
+    return row[0], row[1], row[2]
 
 
 def group_buys_with_products(

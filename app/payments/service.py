@@ -34,7 +34,7 @@ def _record(
     existing = db_session.scalar(select(LedgerEntry).where(LedgerEntry.idempotency_key == key))
     if existing is not None:
         return existing
-    return _insert(
+    entry = _insert(
         db_session=db_session,
         kind=kind,
         order=order,
@@ -43,6 +43,8 @@ def _record(
         reason=reason,
         provider=provider,
     )
+    db_session.flush()
+    return entry
 
 
 def _insert(
@@ -74,7 +76,6 @@ def _insert(
         reason=reason,
     )
     db_session.add(entry)
-    db_session.flush()
     return entry
 
 
@@ -110,7 +111,7 @@ def charge_new(
 ) -> LedgerEntry:
     """Charge under a key that cannot exist yet (an order just inserted): no lookup first.
 
-    Should it exist all the same, the unique key refuses the insert (IntegrityError).
+    Written by the session's next flush (where the unique key would refuse a duplicate).
     """
     return _insert(
         db_session=db_session,
