@@ -14,8 +14,9 @@ from app.neighborhoods.models import Compartment, CompartmentStatus, LockerBank
 from lockers import banks, codes, command_queue, domain_events, intake, locker_parcels, protocol
 from lockers.config import get_locker_settings
 from lockers.models import CodeStatus, CommandStatus, LockerCommand
-from logistics import handover, lifecycle
-from logistics.models import Parcel, ParcelStatus
+from logistics import handover
+from logistics import parcels as logistics_parcels
+from logistics.parcels import Parcel, ParcelStatus
 
 
 class BankOffline(Conflict):
@@ -195,7 +196,9 @@ def apply_door_closed(
         return "ignored:unknown_compartment"
     parcel: Parcel | None = None
     if event.parcel_id is not None:
-        parcel = db_session.get(Parcel, event.parcel_id, with_for_update=True)
+        parcel = logistics_parcels.get_parcel(
+            db_session=db_session, parcel_id=event.parcel_id, for_update=True
+        )
     if parcel is None:
         parcel = locker_parcels.parcel_in_compartment(
             db_session=db_session, compartment_id=compartment.id
@@ -211,7 +214,7 @@ def apply_door_closed(
 def _deposited(*, db_session: Session, parcel: Parcel, compartment: Compartment) -> str:
     if parcel.status not in locker_parcels.AWAITING_DEPOSIT:
         return f"ignored:parcel_{parcel.status.value}"
-    lifecycle.transition(parcel, ParcelStatus.READY_FOR_PICKUP)
+    logistics_parcels.mark_deposited(parcel)
     locker_parcels.set_compartment_status(
         compartment=compartment, status=CompartmentStatus.OCCUPIED
     )
@@ -241,7 +244,7 @@ def _emptied(
         return "ignored:empty_close"
     if parcel.status not in locker_parcels.LIVE_PARCEL:
         return f"ignored:parcel_{parcel.status.value}"
-    lifecycle.transition(parcel, ParcelStatus.RETRIEVED)
+    logistics_parcels.mark_retrieved(parcel)
     codes.retire_code(
         db_session=db_session,
         parcel_id=parcel.id,

@@ -23,7 +23,7 @@ from lockers.config import get_locker_settings
 from lockers.deposit import BankOffline, flag_for_replan
 from lockers.errors import CompartmentNotFound
 from lockers.models import ColdChainExcursion, LockerBankState, LockerCommand
-from logistics.models import Parcel, ParcelStatus
+from logistics.parcels import Parcel, ParcelStatus
 
 
 def _compartment_of(*, db_session: Session, bank_id: int, compartment_id: int) -> Compartment:

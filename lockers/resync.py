@@ -23,7 +23,8 @@ from app.neighborhoods.models import Compartment, CompartmentStatus
 from lockers import banks, codes, command_queue, command_states, locker_parcels, protocol
 from lockers.config import get_locker_settings
 from lockers.models import CodeStatus, CommandStatus, LockerCommand
-from logistics.models import Parcel, ParcelStatus
+from logistics import parcels as logistics_parcels
+from logistics.parcels import Parcel, ParcelStatus
 
 log = logging.getLogger(__name__)
 
@@ -176,14 +177,8 @@ def replay_answered_without_effect(
 def parcels_held_for_bank(*, db_session: Session, bank_id: int) -> list[Parcel]:
     """The bank's parcels a locker must know of: reserved or loaded (awaiting deposit), ready
     for pickup or expired (inside a compartment), each with its compartment; by id."""
-    return list(
-        db_session.scalars(
-            select(Parcel)
-            .where(
-                Parcel.bank_id == bank_id,
-                Parcel.compartment_id.is_not(None),
-                Parcel.status.in_((*locker_parcels.AWAITING_DEPOSIT, *locker_parcels.LIVE_PARCEL)),
-            )
-            .order_by(Parcel.id)
-        )
+    return logistics_parcels.parcels_in_compartments_of_bank(
+        db_session=db_session,
+        bank_id=bank_id,
+        statuses=(*locker_parcels.AWAITING_DEPOSIT, *locker_parcels.LIVE_PARCEL),
     )

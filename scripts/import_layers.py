@@ -65,10 +65,7 @@ COMPOSITION_MODULES = (
 # services, e.g. `logistics.parcels`) removes them: shrink this list, never grow it.
 ALLOWED_FOREIGN_MODELS: frozenset[tuple[str, str]] = frozenset(
     {
-        ("lockers.deposit", "logistics.models"),
         ("lockers.extension", "logistics.models"),
-        ("lockers.operator", "logistics.models"),
-        ("lockers.resync", "logistics.models"),
         ("lockers.routes", "logistics.models"),
     }
 )
