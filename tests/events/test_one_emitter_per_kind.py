@@ -1,10 +1,10 @@
 """Every outbox event kind is emitted from exactly one function (read from the source).
 
 A kind with two emitters drifts: two payload shapes, two dedupe keys, one consumer surprised.
-The scan finds every call of `app.events.service.emit` / `emit_many`, and of any function that
-passes its own `kind` parameter on to them (`lockers.domain_events.emit`, the alarms' `_emit`),
-resolves the kind (a literal, or a module constant, here or imported) and groups the calling
-functions by kind.
+The scan finds every call of `app.events.service.emit` / `emit_many` / `emit_new`, and of any
+function that passes its own `kind` parameter on to them (`lockers.domain_events.emit`, the
+alarms' `_emit`), resolves the kind (a literal, or a module constant, here or imported) and
+groups the calling functions by kind.
 """
 
 import ast
@@ -18,7 +18,11 @@ from tests.test_import_layers import checker
 ROOT = Path(__file__).resolve().parents[2]
 
 
-BASE_EMITTERS = {("app.events.service", "emit"), ("app.events.service", "emit_many")}
+BASE_EMITTERS = {
+    ("app.events.service", "emit"),
+    ("app.events.service", "emit_many"),
+    ("app.events.service", "emit_new"),
+}
 # Kinds computed at run time, per emitting function, with the kinds they can produce.
 DYNAMIC = {
     "app.groupbuys.closing:finalize_neighborhood": {"order.confirmed", "order.group_failed"},
