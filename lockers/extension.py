@@ -13,7 +13,8 @@ from app.windows.models import DeliveryWindow
 from lockers import banks, codes, domain_events, locker_parcels
 from lockers.config import get_locker_settings
 from lockers.errors import ParcelNotFound
-from logistics.models import Parcel, ParcelStatus
+from logistics import parcels
+from logistics.parcels import Parcel, ParcelStatus
 
 
 class ExtensionRefused(Conflict):
@@ -46,7 +47,7 @@ def extend(*, db_session: Session, parcel_id: int, resident_id: int) -> Parcel:
         raise ExtensionRefused(
             f"the compartment is needed for the next delivery: {reason}", field="parcel_id"
         )
-    parcel.pickup_deadline = new_deadline
+    parcels.extend_deadline(parcel, new_deadline)
     code.expires_at = new_deadline
     code.extended_at = now
     codes.push_code(db_session=db_session, parcel=parcel, row=code)
@@ -72,23 +73,12 @@ def compartment_needed(*, db_session: Session, parcel: Parcel, until: datetime) 
     if parcel.compartment_id is None or parcel.bank_id is None:
         return "the parcel is in no compartment"
     compartment = banks.get_compartment(db_session=db_session, compartment_id=parcel.compartment_id)
-    awaiting = (ParcelStatus.PACKED, ParcelStatus.RESERVED, ParcelStatus.LOADED)
-    other = db_session.scalar(
-        select(func.count(Parcel.id)).where(
-            Parcel.compartment_id == compartment.id,
-            Parcel.id != parcel.id,
-            Parcel.status.in_(awaiting),
-        )
-    )
-    if other:
+    if parcels.others_bound_for_compartment(
+        db_session=db_session, compartment_id=compartment.id, excluding_parcel_id=parcel.id
+    ):
         return "another parcel is reserved for this compartment"
-    unplaced = db_session.scalar(
-        select(func.count(Parcel.id)).where(
-            Parcel.bank_id == parcel.bank_id,
-            Parcel.compartment_id.is_(None),
-            Parcel.temperature_class == compartment.zone,
-            Parcel.status.in_(awaiting),
-        )
+    unplaced = parcels.unplaced_for_bank_zone(
+        db_session=db_session, bank_id=parcel.bank_id, zone=compartment.zone
     )
     if unplaced:
         return "parcels for this locker are waiting for a compartment"

@@ -40,7 +40,8 @@ from lockers.schemas import (
     RetrievalRead,
     ZoneState,
 )
-from logistics.models import Parcel, ParcelStatus, Route, RouteStop
+from logistics import parcels
+from logistics.parcels import Parcel, ParcelStatus
 
 router = APIRouter(prefix="/lockers", tags=["lockers"])
 
@@ -70,20 +71,15 @@ def _staff_bank(db: Session, staff: StaffUser, bank_id: int) -> LockerBank:
 def _driver_parcel(db: Session, driver: StaffUser, parcel_id: int) -> Parcel:
     """A parcel this driver may handle: its bank is in the driver's city and, when it is on
     a route with a driver, the driver is that one."""
-    parcel = db.get(Parcel, parcel_id)
+    parcel = parcels.get_parcel(db_session=db, parcel_id=parcel_id)
     if parcel is None or parcel.bank_id is None:
         raise errors.ParcelNotFound(f"no parcel {parcel_id}", field="parcel_id")
     _staff_bank(db, driver, parcel.bank_id)
-    if parcel.route_stop_id is not None:
-        route_driver = db.scalar(
-            select(Route.driver_id)
-            .join(RouteStop, RouteStop.route_id == Route.id)
-            .where(RouteStop.id == parcel.route_stop_id)
+    route_driver = parcels.driver_of(db_session=db, parcel=parcel)
+    if route_driver is not None and route_driver != driver.id:
+        raise errors.ParcelOnAnotherRoute(
+            "this parcel is on another driver's route", field="parcel_id"
         )
-        if route_driver is not None and route_driver != driver.id:
-            raise errors.ParcelOnAnotherRoute(
-                "this parcel is on another driver's route", field="parcel_id"
-            )
     return parcel
 
 
@@ -234,8 +230,8 @@ def get_command(db: SessionDep, principal: CurrentPrincipal, command_id: str) ->
 def my_parcels(db: SessionDep, resident: CurrentResident) -> list[MyParcelRead]:
     """Each parcel with its bank, address, compartment, pickup code (while it waits in the
     locker) and deadline in the city's time."""
-    parcels = locker_parcels.get_parcels_of_resident(db_session=db, resident_id=resident.id)
-    return [_my_parcel(db, p) for p in parcels]
+    mine = locker_parcels.get_parcels_of_resident(db_session=db, resident_id=resident.id)
+    return [_my_parcel(db, p) for p in mine]
 
 
 @router.post(

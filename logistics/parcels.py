@@ -8,21 +8,24 @@ annotations and `ParcelStatus` as a value: build no query on them outside logist
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.neighborhoods.models import Compartment, Neighborhood
 from logistics import lifecycle
-from logistics.models import Parcel, ParcelStatus
+from logistics.models import Parcel, ParcelStatus, Route, RouteStop
 
 __all__ = [
     "Parcel",
     "ParcelStatus",
+    "driver_of",
+    "extend_deadline",
     "get_parcel",
     "mark_collected",
     "mark_deposited",
     "mark_retrieved",
     "mark_expired",
+    "others_bound_for_compartment",
     "overdue_ready_parcels",
     "parcel_in_compartment",
     "parcels_by_ids",
@@ -32,6 +35,7 @@ __all__ = [
     "parcels_of_order",
     "parcels_of_resident",
     "ready_parcels_due_between",
+    "unplaced_for_bank_zone",
 ]
 
 
@@ -161,3 +165,59 @@ def mark_expired(parcel: Parcel) -> Parcel:
 def mark_collected(parcel: Parcel) -> Parcel:
     """The resident took the parcel out of its locker."""
     return lifecycle.transition(parcel, ParcelStatus.COLLECTED)
+
+
+AWAITING_COMPARTMENT = (ParcelStatus.PACKED, ParcelStatus.RESERVED, ParcelStatus.LOADED)
+
+
+def others_bound_for_compartment(
+    *, db_session: Session, compartment_id: int, excluding_parcel_id: int
+) -> int:
+    """Parcels other than this one on their way to the compartment."""
+    return int(
+        db_session.scalar(
+            select(func.count(Parcel.id)).where(
+                Parcel.compartment_id == compartment_id,
+                Parcel.id != excluding_parcel_id,
+                Parcel.status.in_(AWAITING_COMPARTMENT),
+            )
+        )
+        or 0
+    )
+
+
+def unplaced_for_bank_zone(*, db_session: Session, bank_id: int, zone: str) -> int:
+    """Parcels on their way to the bank's zone that have no compartment yet."""
+    return int(
+        db_session.scalar(
+            select(func.count(Parcel.id)).where(
+                Parcel.bank_id == bank_id,
+                Parcel.compartment_id.is_(None),
+                Parcel.temperature_class == zone,
+                Parcel.status.in_(AWAITING_COMPARTMENT),
+            )
+        )
+        or 0
+    )
+
+
+def extend_deadline(parcel: Parcel, new_deadline: datetime) -> Parcel:
+    """The resident's once-only extension: the parcel waits in its locker until `new_deadline`."""
+    if parcel.status != ParcelStatus.READY_FOR_PICKUP:
+        raise lifecycle.IllegalTransition(
+            f"only a parcel waiting in a locker gets a later deadline, not {parcel.status.value}",
+            field="parcel_id",
+        )
+    parcel.pickup_deadline = new_deadline
+    return parcel
+
+
+def driver_of(*, db_session: Session, parcel: Parcel) -> int | None:
+    """The driver of the route carrying the parcel, if it is on a route with a driver."""
+    if parcel.route_stop_id is None:
+        return None
+    return db_session.scalar(
+        select(Route.driver_id)
+        .join(RouteStop, RouteStop.route_id == Route.id)
+        .where(RouteStop.id == parcel.route_stop_id)
+    )

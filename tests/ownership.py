@@ -52,7 +52,6 @@ KNOWN_FOREIGN_WRITES: frozenset[tuple[str, str]] = frozenset(
         ("app.groupbuys", "delivery_windows"),  # closing sets the window closed
         ("app.groupbuys", "order_lines"),  # closing settles lines and orders in bulk
         ("app.groupbuys", "orders"),
-        ("lockers", "parcels"),  # a pickup extension moves the parcel's deadline
         ("logistics", "orders"),  # packing moves orders confirmed -> packed
     }
 )
