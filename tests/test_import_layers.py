@@ -43,7 +43,7 @@ CLEAN_TREE = {
     "notifications/__init__.py": "",
     "notifications/content.py": "from lockers import deposit\nfrom logistics.planning import os\n",
     "ops_dashboard/__init__.py": "from lockers import deposit\n",
-    "shop/__init__.py": "from logistics import models\nfrom app.web import session\n",
+    "shop/__init__.py": "from logistics import planning\nfrom app.web import session\n",
     "driver_app/__init__.py": "from lockers import deposit\n",
 }
 
@@ -119,6 +119,30 @@ def test_a_service_package_importing_another_packages_models_fails(tmp_path: Pat
         ("notifications.fresh", "lockers.models"),
         ("notifications.fresh", "logistics.models"),
     ]
+
+
+def test_an_app_domain_or_page_package_importing_another_owners_models_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(checker, "ALLOWED_FOREIGN_MODELS", frozenset())
+    text = "from app.orders.models import os\n"
+    bad = _bad_imports(
+        tmp_path,
+        app__orders__models="import os\n",
+        app__orders__service=text,
+        app__groupbuys__closing=text,
+        ops_dashboard__board=text,
+        app__seed__city=text,
+    )
+    # the owner itself and the composition (the seed) may; another domain or a page may not
+    assert bad == [
+        ("app.groupbuys.closing", "app.orders.models"),
+        ("ops_dashboard.board", "app.orders.models"),
+    ]
+
+
+def test_the_allow_list_holds_only_imports_that_exist() -> None:
+    assert checker.stale_allowances(REPO) == frozenset()
 
 
 def test_the_repository_imports_only_down_the_house() -> None:
