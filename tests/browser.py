@@ -10,6 +10,7 @@
 """
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -79,6 +80,10 @@ def sign_in_operator(page: Any, base_url: str, target: str) -> None:
     page.wait_for_url(f"{base_url}{target}*")
 
 
+def _interruptible() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class DemoServer:
     """`pickup demo` on its own ports and folder; `url`, `stop()`, the log for failures."""
 
@@ -125,7 +130,14 @@ class DemoServer:
         workdir.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("w")
         self.process = subprocess.Popen(
-            command, cwd=workdir, env=env, stdout=self._log, stderr=subprocess.STDOUT
+            command,
+            cwd=workdir,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            # Ctrl-C must reach the demo even when this run was started in the background
+            # (a shell then starts its children with SIGINT ignored, and they inherit it).
+            preexec_fn=_interruptible,
         )
         self._wait_ready()
 

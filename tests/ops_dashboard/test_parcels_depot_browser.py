@@ -40,7 +40,10 @@ def test_depot_pick_list_download_parcel_chain_and_messages(  # type: ignore[no-
     context = chromium.new_context(accept_downloads=True, **LAPTOP)
     page = context.new_page()
     sign_in_operator(page, served.url, "/ops/depot")
+    # Closed, packed and routed: every parcel on a van (the route step solves with no lock
+    # held, so the page may show the packed parcels "on no van" for the solver's seconds).
     _wait_for(page, f"{served.url}/ops/depot", "#pick-list-csv", CUTOFF_WAIT_S, served)
+    _wait_for(page, f"{served.url}/ops/depot", ".van-pick:not(:has(a[href$='van=0']))", 60, served)
     assert page.locator("#pick-list tbody tr").count() > 1
     page_total = int(page.locator("#pick-total").inner_text())
     page.locator(".pick-total").evaluate("total => total.scrollIntoView({block: 'start'})")
