@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 NEIGHBORHOODS = 20
-ORDERS = 500
+ORDERS = 300
 
 
 def _stack_env() -> tuple[dict[str, str], str]:
