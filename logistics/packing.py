@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.catalog.models import Product
@@ -260,10 +260,10 @@ def _pack_batch(
                 report.split_orders += 1
     report.parcels_created += bulk.insert_rows(db_session, Parcel, new_rows)
     # One statement for the batch; only orders still confirmed move (the state machine's source).
-    moved = db_session.execute(
-        update(Order)
-        .where(Order.id.in_([order.id for order in orders]), Order.status == OrderStatus.CONFIRMED)
-        .values(status=OrderStatus.PACKED, updated_at=now)
+    report.orders_packed += states.move_orders(
+        db_session=db_session,
+        order_ids=[order.id for order in orders],
+        frm=OrderStatus.CONFIRMED,
+        to=OrderStatus.PACKED,
     )
-    report.orders_packed += int(getattr(moved, "rowcount", 0) or 0)
     db_session.flush()

@@ -178,6 +178,13 @@ def _claim(
         return run_id
 
 
+def note_launch(*, db_session: Session, window_id: int) -> PipelineRun:
+    """The window's run, marked as just launched (the caller commits, then queues the task)."""
+    run = ensure_run(db_session=db_session, window_id=window_id)
+    run.updated_at = utcnow()
+    return run
+
+
 def ensure_run(*, db_session: Session, window_id: int) -> PipelineRun:
     """The window's run with one row per step, created on first use (the caller commits)."""
     run = db_session.scalar(select(PipelineRun).where(PipelineRun.window_id == window_id))

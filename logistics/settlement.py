@@ -239,8 +239,7 @@ def _end_order(db_session: Session, order: Order, parcels: list[Parcel]) -> bool
         if not order_states.can_transition(OrderStatus(order.status), OrderStatus.UNDELIVERED):
             log.warning("order %s is %s; not moved to undelivered", order.id, order.status)
             return False
-        order_states.transition(order, OrderStatus.UNDELIVERED)
-        order.updated_at = utcnow()
+        order_states.transition(order, OrderStatus.UNDELIVERED)  # updated_at: on update
         return True
     target = _followed(live)
     if target is not None:
@@ -275,5 +274,4 @@ def _walk(order: Order, target: OrderStatus) -> None:
     if target != OrderStatus.READY_FOR_PICKUP:
         steps.append(target)
     for step in steps:
-        order_states.transition(order, step)
-    order.updated_at = utcnow()
+        order_states.transition(order, step)  # updated_at: set on update by the model

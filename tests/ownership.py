@@ -48,11 +48,8 @@ KNOWN_FOREIGN_WRITES: frozenset[tuple[str, str]] = frozenset(
         ("app.cities", "locker_banks"),
         ("app.cities", "neighborhoods"),
         ("app.cities", "products"),
-        ("app.clockwork", "pipeline_runs"),  # the tick touches the run it launches
-        ("app.groupbuys", "delivery_windows"),  # closing sets the window closed
         ("app.groupbuys", "order_lines"),  # closing settles lines and orders in bulk
         ("app.groupbuys", "orders"),
-        ("logistics", "orders"),  # packing moves orders confirmed -> packed
     }
 )
 

@@ -261,12 +261,11 @@ class QueuedCutoffs:
         self.session_factory = session_factory
 
     def launch(self, window_id: int) -> bool:
-        from logistics.pipeline import ensure_run
+        from logistics.pipeline import note_launch
         from logistics.tasks import run_cutoff_task
 
         with (self.session_factory or get_sessionmaker())() as db_session:
-            run = ensure_run(db_session=db_session, window_id=window_id)
-            run.updated_at = utcnow()
+            note_launch(db_session=db_session, window_id=window_id)
             db_session.commit()
         run_cutoff_task.apply_async((window_id,), queue="routing")
         return True

@@ -30,6 +30,7 @@ from app.groupbuys.models import GroupBuy, GroupBuyStatus, PriceTier
 from app.orders import states
 from app.orders.models import LineStatus, Order, OrderLine, OrderStatus
 from app.payments import service as payment_service
+from app.windows import service as window_service
 from app.windows.models import DeliveryWindow, WindowStatus
 from app.windows.service import WindowNotFound
 
@@ -62,7 +63,7 @@ def close_window(
             cutoff_at=window.cutoff_at.isoformat(),
         )
     if window.status == WindowStatus.OPEN:
-        window.status = WindowStatus.CLOSING
+        window_service.start_closing(window)
         db_session.commit()
 
     outcomes: list[NeighborhoodOutcome] = []
@@ -84,8 +85,7 @@ def close_window(
     window = db_session.get(DeliveryWindow, window_id, populate_existing=True)
     assert window is not None
     if window.status != WindowStatus.CLOSED:
-        window.status = WindowStatus.CLOSED
-        window.closed_at = now
+        window_service.mark_closed(window, now)
         db_session.commit()
     return summarize(db_session=db_session, window_id=window_id, outcomes=outcomes)
 

@@ -7,6 +7,12 @@ at the cut-off), expired (from ready_for_pickup, not collected by the deadline) 
 and what they carried was refunded).
 """
 
+from collections.abc import Sequence
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from app.core.db import utcnow
 from app.core.errors import Conflict
 from app.orders.models import LineStatus, Order, OrderLine, OrderStatus
 
@@ -74,3 +80,25 @@ def transition_line(line: OrderLine, to: LineStatus) -> OrderLine:
         )
     line.status = to
     return line
+
+
+def move_orders(
+    *, db_session: Session, order_ids: Sequence[int], frm: OrderStatus, to: OrderStatus
+) -> int:
+    """Set-based move of the given orders still in `frm` to `to` (one statement); how many
+    moved. The move must be legal; orders no longer in `frm` are left as they are."""
+    if not can_transition(frm, to):
+        raise IllegalTransition(
+            f"an order cannot go from {frm.value} to {to.value}",
+            field="status",
+            current=frm.value,
+            requested=to.value,
+        )
+    if not order_ids:
+        return 0
+    moved = db_session.execute(
+        update(Order)
+        .where(Order.id.in_(list(order_ids)), Order.status == frm)
+        .values(status=to, updated_at=utcnow())
+    )
+    return int(getattr(moved, "rowcount", 0) or 0)

@@ -249,3 +249,16 @@ def update(
     city_service.apply(window, changes)
     db_session.flush()
     return window
+
+
+def start_closing(window: DeliveryWindow) -> None:
+    """The cut-off passed and its group buys are being decided: open -> closing (once)."""
+    if window.status == WindowStatus.OPEN:
+        window.status = WindowStatus.CLOSING
+
+
+def mark_closed(window: DeliveryWindow, now: datetime) -> None:
+    """Every group buy of the window is decided: -> closed, when (once)."""
+    if window.status != WindowStatus.CLOSED:
+        window.status = WindowStatus.CLOSED
+        window.closed_at = now
