@@ -122,11 +122,19 @@ def test_the_simulator_passes_every_clause(runs: dict[str, list[Result]]) -> Non
     assert summary(results)["ok"] is True
 
 
+def _failed(results: list[Result]) -> set[str]:
+    return {r.clause.id for r in results if r.status in ("fail", "error")}
+
+
 def test_a_broken_locker_fails_exactly_the_clauses_it_breaks(
-    runs: dict[str, list[Result]],
+    runs: dict[str, list[Result]], mqtt_target: MqttTarget
 ) -> None:
     results = runs["broken"]
-    failed = {r.clause.id for r in results if r.status in ("fail", "error")}
+    failed = _failed(results)
+    if failed > BROKEN:
+        # A defect fails every run; a clause that failed beside the other run on a loaded
+        # machine (a test hook's answer lost under load) must fail again alone to count.
+        failed &= _failed(_run(mqtt_target, BrokenLocker))
     assert failed == BROKEN, _details(results)
     assert summary(results)["ok"] is False
     detail = {r.clause.id: r.detail for r in results}
