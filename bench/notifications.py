@@ -4,7 +4,7 @@ real Celery worker over Redis, to the local fake Twilio (the real `twilio` SDK o
 For each database (a SQLite file; a PostgreSQL database of its own, created and dropped here) and
 each template it: builds residents (and parcels in lockers with live pickup codes for
 `parcel_ready`), emits one outbox event per message, turns them into outbox rows
-(`notifications.dispatch.consume`, timed apart), starts `celery -A app.core.celery_app worker
+(`notifications.dispatch.consume`, timed apart), starts `celery -A app.worker worker
 -Q notifications -c 2 --pool=prefork` on a Redis database of its own, warms it up, then enqueues
 every message in send tasks of `--batch` messages (as `notifications.tasks.enqueue_sends` does)
 and times:

@@ -72,7 +72,7 @@ def start_worker(env: dict[str, str], log: Path, concurrency: int) -> subprocess
             [
                 str(ROOT / ".venv" / "bin" / "celery"),
                 "-A",
-                "app.core.celery_app",
+                "app.worker",
                 "worker",
                 "-Q",
                 "notifications",

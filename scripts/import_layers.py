@@ -11,8 +11,8 @@ The layers, bottom to top:
      each reads across the service packages for its users, so they sit above them; none
      imports another. Their shared kit, `app.web`, is in the app domain.
   4. the composition: the app factory, the CLI, the embedded runner and serving, the model
-     registry and migrations, the clockwork, the demo seed, the simulation. Only composition
-     imports composition.
+     registry and migrations, the Celery worker's task list, the clockwork, the demo seed, the
+     simulation. Only composition imports composition.
 A module may import its own layer (the service packages only within themselves) and any layer
 below. Every import counts: module level, inside functions, under TYPE_CHECKING.
 
@@ -58,6 +58,7 @@ COMPOSITION_MODULES = (
     "app.dbtools",
     "app.migrations",
     "app.clockwork",
+    "app.worker",
     "app.seed",
     "simulation",
 )

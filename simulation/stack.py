@@ -164,7 +164,7 @@ class Stack:
             time.sleep(0.05)
 
     def _start_celery(self, env: dict[str, str]) -> None:
-        celery = [sys.executable, "-m", "celery", "-A", "app.core.celery_app"]
+        celery = [sys.executable, "-m", "celery", "-A", "app.worker"]
         child_env = {**os.environ, **env}
         logs = self.workdir
         worker = [
@@ -233,7 +233,7 @@ class Stack:
         """The fast passes once; how much work they found (production: just sent to workers)."""
         import lockers.tasks
         import notifications.tasks
-        from app.core.celery_app import celery_app
+        from app.worker import celery_app
 
         _ = (lockers.tasks, notifications.tasks)  # registers the tasks
         found = 0

@@ -9,7 +9,7 @@ from types import ModuleType
 
 import pytest
 
-from app.core.celery_app import TASK_MODULES, celery_app
+from app.worker import TASK_MODULES, celery_app
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -150,7 +150,16 @@ def test_the_repository_imports_only_down_the_house() -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["app/main.py", "app/schema.py", "app/cli.py", "logistics/pipeline.py"]
+    "path",
+    [
+        "app/main.py",
+        "app/schema.py",
+        "app/cli.py",
+        "app/worker.py",
+        "app/core/celery_app.py",
+        "app/clockwork/runner.py",
+        "logistics/pipeline.py",
+    ],
 )
 def test_composition_imports_its_parts_plainly_not_by_string(path: str) -> None:
     tree = ast.parse((REPO / path).read_text())
@@ -163,10 +172,9 @@ def test_composition_imports_its_parts_plainly_not_by_string(path: str) -> None:
     assert "importlib" not in imported
 
 
-@pytest.mark.parametrize("name", TASK_MODULES)
-def test_every_celery_task_module_imports_and_registers_its_tasks(name: str) -> None:
-    importlib.import_module(name)
-    assert any(task.__module__ == name for task in celery_app.tasks.values())
+@pytest.mark.parametrize("module", TASK_MODULES, ids=lambda module: module.__name__)
+def test_every_celery_task_module_registers_its_tasks(module: ModuleType) -> None:
+    assert any(task.__module__ == module.__name__ for task in celery_app.tasks.values())
 
 
 def test_page_packages_never_import_each_other(tmp_path: Path) -> None:

@@ -40,7 +40,7 @@ def worker(
     `notifications` queue (with `--beat`, the periodic passes too). With the embedded broker
     (memory://) it is an in-process loop that runs the periodic passes itself.
     """
-    from app.core.celery_app import celery_app
+    from app.worker import celery_app
 
     if not get_settings().celery_broker_url.startswith("memory://"):
         argv = ["worker", "-Q", "notifications", "-c", str(concurrency), "-l", loglevel]

@@ -3,7 +3,6 @@ clock (the tick), one for the wall-time passes, so a long tick never delays an S
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 import time
@@ -32,10 +31,8 @@ class Job:
 
 def task_call(task_name: str) -> Callable[[], object]:
     """Run a registered Celery task in this process (eagerly) and return its result."""
-    from app.core.celery_app import TASK_MODULES, celery_app
+    from app.worker import celery_app
 
-    for module in TASK_MODULES:
-        importlib.import_module(module)
     task = celery_app.tasks[task_name]
     return lambda: task.apply().get()
 

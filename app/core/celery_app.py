@@ -1,8 +1,8 @@
 """The one Celery app every package's tasks register on.
 
 Embedded default (`CELERY_BROKER_URL=memory://`): tasks run in-process, eagerly. With Redis or
-RabbitMQ, run workers per queue: `celery -A app.core.celery_app worker -Q notifications` and
-`-Q routing`, so a long routing plan never delays an SMS.
+RabbitMQ, run workers per queue from the composition, `celery -A app.worker worker -Q
+notifications` and `-Q routing`, so a long routing plan never delays an SMS.
 
 A worker or beat started with `PICKUP_CLOCK_FILE` reads "now" from the simulated clock that
 the played day writes there. The beat schedule is the clockwork's (`app.clockwork`), installed
@@ -17,10 +17,6 @@ from kombu.entity import Queue
 from app.core.clock import CLOCK_FILE_ENV, clock_from_env, set_clock
 from app.core.settings import get_settings
 
-# Names, not imports: each task module imports `celery_app` from here, and app.core imports
-# nothing above it. tests/test_import_layers.py imports every name and sees its tasks register.
-TASK_MODULES = ["logistics.tasks", "lockers.tasks", "notifications.tasks", "app.clockwork.tasks"]
-
 
 def make_celery() -> Celery:
     """A Celery app configured from settings."""
@@ -28,7 +24,7 @@ def make_celery() -> Celery:
     if os.environ.get(CLOCK_FILE_ENV):
         set_clock(clock_from_env())
     eager = settings.celery_broker_url.startswith("memory://")
-    celery = Celery("pickup", broker=settings.celery_broker_url, include=TASK_MODULES)
+    celery = Celery("pickup", broker=settings.celery_broker_url)
     celery.conf.update(
         result_backend=settings.celery_result_backend,
         task_always_eager=eager,

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
-            [str(CELERY), "-A", "app.core.celery_app", *args, "-l", "info"],
+            [str(CELERY), "-A", "app.worker", *args, "-l", "info"],
             cwd=REPO,
             env=env,
             stdout=out,

@@ -1,21 +1,14 @@
 """One schedule for both stacks: Celery beat reads the clockwork's, tick included."""
 
-import importlib
 from datetime import timedelta
 
 import pytest
 
 from app.clockwork.schedule import TICK_TASK, Timebase, beat_schedule, schedule
-from app.core.celery_app import TASK_MODULES, celery_app
-
-
-def _load_tasks() -> None:
-    for module in TASK_MODULES:
-        importlib.import_module(module)
+from app.worker import celery_app
 
 
 def test_beat_schedule_is_the_clockworks_and_contains_the_tick() -> None:
-    _load_tasks()
     beat = celery_app.conf.beat_schedule
     expected = beat_schedule()  # intervals depend on the settings read at import
     assert {k: v["task"] for k, v in beat.items()} == {k: v["task"] for k, v in expected.items()}
@@ -54,7 +47,6 @@ def test_notifications_no_longer_owns_a_schedule() -> None:
 
 
 def test_tick_task_runs_in_process(app_database) -> None:  # type: ignore[no-untyped-def]
-    _load_tasks()
     result = celery_app.tasks[TICK_TASK].apply().get()
     assert result["errors"] == {}
     assert result["cutoffs_launched"] == []

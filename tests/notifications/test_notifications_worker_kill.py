@@ -81,7 +81,7 @@ def _start_worker(name: str, env: dict[str, str], log: Path) -> subprocess.Popen
             [
                 str(CELERY),
                 "-A",
-                "app.core.celery_app",
+                "app.worker",
                 "worker",
                 "-Q",
                 "notifications",
