@@ -146,7 +146,7 @@ def export(args: argparse.Namespace, path: Path = DATA) -> Problem:
         neighborhoods=600, orders=13_000, vans=120, depots=3, radius_km=12.0, seed=1
     )
     original = (plan_problem.travel_source, planning.solve_problem)
-    plan_problem.travel_source = lambda _settings: Recording()  # type: ignore[assignment]
+    plan_problem.travel_source = lambda _settings: Recording()
     planning.solve_problem = keep  # type: ignore[assignment]
     try:
         with tempfile.TemporaryDirectory() as tmp:

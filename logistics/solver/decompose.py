@@ -93,19 +93,44 @@ def _search_part(task: Task) -> PartRoutes:
     return [[sub.stop_of(node) for node in route] for route in found[0]], found[1]
 
 
-def _fleets(parts: list[list[int]], vans: int) -> list[list[int]]:
+def _fleets(data: Data, parts: list[list[int]]) -> list[list[int]]:
     """Disjoint vans for each part: its share of the fleet and two more, if they exist.
 
-    (More idle vans only slow a part's search: 52 instead of 25 for 100 stops, 4 % worse.)
+    The parts take turns picking the van whose depot is nearest their stops (several depots:
+    a van from across the city would start every route with a long drive). More idle vans
+    only slow a part's search: 52 instead of 25 for 100 stops, 4 % worse.
     """
+    problem = data.problem
+    vans = len(problem.vehicles)
     total = sum(len(part) for part in parts)
     wanted = [math.ceil(vans * len(part) / total) + 2 for part in parts]
     if sum(wanted) > vans:
         wanted = [max(1, vans * len(part) // total) for part in parts]
-    fleets, start = [], 0
-    for count in wanted:
-        fleets.append(list(range(start, min(vans, start + count))))
-        start += count
+    depots = {v.start_depot for v in problem.vehicles}
+    near = [
+        {
+            d: sum(
+                problem.durations[problem.depot(d).location][problem.stops[i].location]
+                for i in part
+            )
+            for d in depots
+        }
+        for part in parts
+    ]
+
+    def nearest_first(distance: dict[str, float]) -> list[int]:
+        return sorted(range(vans), key=lambda v: (distance[problem.vehicles[v].start_depot], v))
+
+    ranked = [nearest_first(distance) for distance in near]
+    fleets: list[list[int]] = [[] for _ in parts]
+    taken: set[int] = set()
+    while len(taken) < vans and any(len(f) < w for f, w in zip(fleets, wanted, strict=True)):
+        for k, fleet in enumerate(fleets):
+            if len(fleet) < wanted[k]:
+                v = next((v for v in ranked[k] if v not in taken), None)
+                if v is not None:
+                    fleet.append(v)
+                    taken.add(v)
     return fleets
 
 
@@ -129,7 +154,7 @@ def run(
     try:
         search_parts = map if pool is None else functools.partial(pool.map, chunksize=1)
         seconds = (deadline - started) * SECTOR_SHARE * workers / len(data.stop_indices)
-        fleets = _fleets(parts, vans)
+        fleets = _fleets(data, parts)
         tasks = [
             (tuple(part), tuple(fleet), seconds * len(part), deadline)
             for part, fleet in zip(parts, fleets, strict=True)
