@@ -146,7 +146,7 @@ def export(args: argparse.Namespace, path: Path = DATA) -> Problem:
         neighborhoods=600, orders=13_000, vans=120, depots=3, radius_km=12.0, seed=1
     )
     original = (plan_problem.travel_source, planning.solve_problem)
-    plan_problem.travel_source = lambda _settings: Recording()
+    plan_problem.travel_source = lambda _settings: Recording()  # type: ignore[assignment]
     planning.solve_problem = keep  # type: ignore[assignment]
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -167,7 +167,7 @@ def export(args: argparse.Namespace, path: Path = DATA) -> Problem:
             )
             engine.dispose()
     finally:
-        plan_problem.travel_source, planning.solve_problem = original  # type: ignore[assignment]
+        plan_problem.travel_source, planning.solve_problem = original
     problem: Problem = seen["problem"]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(to_json(problem, seen["points"], travel) + "\n")
