@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/routing.py [--time-limit 10] [--out docs/benchmarks-routing.md]
     .venv/bin/python bench/routing.py --set homberger1000 [--time-limit 60]  (routing_scale.py)
+    .venv/bin/python bench/routing.py --set city [--time-limit 20] [--export]  (routing_city.py)
 
 Every solution is checked by logistics.solomon.violations, which recomputes loads and
 times on real numbers without either solver. PyVRP needs integers: its matrices are the
@@ -35,6 +36,7 @@ from rich.table import Table
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import routing_city  # noqa: E402
 import routing_scale  # noqa: E402
 
 from logistics import solomon  # noqa: E402
@@ -277,16 +279,49 @@ def markdown(
     return "\n".join(lines) + "\n" + NOTES
 
 
+def city(args: argparse.Namespace) -> None:
+    """The city instance: both solvers, same seconds, one checker; print and write."""
+    console = Console()
+    if args.export:
+        routing_city.export(args)
+    problem = routing_city.load()
+    seconds = args.time_limit or 20.0
+    console.print(routing_city.describe(problem))
+    load_before = os.getloadavg()[0]
+    runs = []
+    for solver in SOLVERS:
+        run = routing_city.measure(problem, solver, seconds)
+        runs.append(run)
+        status = "ok" if not run.violations else "; ".join(run.violations[:3])
+        console.print(f"city {solver:5} vans {run.vans:3} km {run.km:9.1f}  {status}")
+    command = ".venv/bin/python " + shlex.join(["bench/routing.py", *sys.argv[1:]])
+    load = (
+        f"Load average (1 min) {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the "
+        "end (2 cores shared with other jobs; each solver runs one search, one after the other)."
+    )
+    body = routing_city.section(runs, problem, seconds, command, load)
+    console.print(body)
+    routing_scale.splice(args.out, "city", body)
+    if any(run.violations for run in runs):
+        sys.exit(1)
+
+
 def main() -> None:
     """Run every instance, objective and solver; print and write the report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", default="solomon", choices=("solomon", *routing_scale.SETS))
+    parser.add_argument(
+        "--set", default="solomon", choices=("solomon", "city", *routing_scale.SETS)
+    )
     parser.add_argument("--time-limit", type=float, help="seconds per instance and solver")
     parser.add_argument("--dir", type=Path, default=REPO / "tests" / "data" / "vrptw")
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks-routing.md"))
     parser.add_argument("--instances", help="comma-separated names (default: the whole set)")
     parser.add_argument("--objectives", default=",".join(OBJECTIVES))
+    parser.add_argument("--export", action="store_true", help="city: re-seed and rewrite its JSON")
     args = parser.parse_args()
+    if args.set == "city":
+        city(args)
+        return
     scale = args.set != "solomon"
     whole = routing_scale.SETS[args.set] if scale else INSTANCES
     names = args.instances.split(",") if args.instances else list(whole)

@@ -215,6 +215,11 @@ def build_model(
     for node in range(data.num_depots, len(data.location)):
         penalty = weight.unassigned if penalties is None else penalties[node]
         routing.AddDisjunction([manager.NodeToIndex(node)], penalty)
+    for node in set(range(data.num_depots)) - set(data.starts) - set(data.ends):
+        # A depot no van starts or ends at would be a place to visit: it stays out.
+        index = manager.NodeToIndex(node)
+        routing.AddDisjunction([index], 0)
+        routing.ActiveVar(index).SetValue(0)
     return Model(data=data, manager=manager, routing=routing, weights=weight)
 
 

@@ -364,3 +364,14 @@ def test_a_van_whose_shift_cannot_hold_its_trip_stays_home() -> None:
     )
     result = run(problem)
     assert [r.vehicle_id for r in result.routes] == ["ok"] and result.unassigned == ()
+
+
+def test_a_depot_no_van_uses_is_never_visited() -> None:
+    problem = Problem(
+        durations=line(0, 50, 1, 2, 3),
+        depots=[Depot("home", 0), Depot("idle", 1)],
+        stops=[Stop(f"s{k}", k + 2, demand={"kg": 1}) for k in range(3)],
+        vehicles=[Vehicle("v1", "home", capacity={"kg": 10})],
+    )
+    result = run(problem)
+    assert orders(result) == [["s0", "s1", "s2"]]
