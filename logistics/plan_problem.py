@@ -72,15 +72,20 @@ class StopGroup:
         """Litres and kilograms per temperature class, plus the pin/fresh marker."""
         amounts: dict[str, float] = defaultdict(float)
         for p in self.parcels:
-            tc = TemperatureClass(p.temperature_class).value
-            amounts[f"{tc}_l"] += p.volume_ml / 1000
-            amounts[f"{tc}_kg"] += p.weight_g / 1000
+            add_load(amounts, p)
         return dict(amounts)
 
     @property
     def cold(self) -> bool:
         """Whether a chilled or frozen parcel is deposited here."""
         return any(p.temperature_class in COLD for p in self.parcels)
+
+
+def add_load(amounts: dict[str, float], parcel: ParcelLoad) -> None:
+    """Add one parcel's litres and kilograms to its temperature class's running totals."""
+    tc = TemperatureClass(parcel.temperature_class).value
+    amounts[f"{tc}_l"] += parcel.volume_ml / 1000
+    amounts[f"{tc}_kg"] += parcel.weight_g / 1000
 
 
 @dataclass(frozen=True)
@@ -150,14 +155,18 @@ def group_stops(parcels: Sequence[ParcelLoad], capacity_max: dict[str, float]) -
     ):
         chunks: list[StopGroup] = []
         current = StopGroup(key="", bank_id=bank_id, pinned_vehicle_id=pinned)
+        totals: dict[str, float] = defaultdict(float)
         for p in sorted(items, key=lambda x: x.id):
-            trial = StopGroup(key="", bank_id=bank_id, pinned_vehicle_id=pinned)
-            trial.parcels = [*current.parcels, p]
-            over = any(v > capacity_max.get(k, 0.0) + 1e-9 for k, v in trial.demand().items())
+            trial = defaultdict(float, totals)
+            add_load(trial, p)
+            over = any(v > capacity_max.get(k, 0.0) + 1e-9 for k, v in trial.items())
             if over and current.parcels:
                 chunks.append(current)
                 current = StopGroup(key="", bank_id=bank_id, pinned_vehicle_id=pinned)
+                trial = defaultdict(float)
+                add_load(trial, p)
             current.parcels.append(p)
+            totals = trial
         chunks.append(current)
         for i, chunk in enumerate(chunks):
             chunk.key = f"b{bank_id}" + (f"-v{pinned}" if pinned else "") + (f"-{i}" if i else "")
@@ -211,9 +220,12 @@ def stop_groups(parcels: Sequence[ParcelLoad], usable: Sequence[UsableVan]) -> l
             for k, v in van_capacity(u.van.vehicle).items():
                 fresh_max[k] = max(fresh_max[k], v)
     groups = group_stops([p for p in parcels if p.pinned_vehicle_id is None], fresh_max)
+    pinned: dict[int, list[ParcelLoad]] = defaultdict(list)
+    for p in parcels:
+        if p.pinned_vehicle_id is not None:
+            pinned[p.pinned_vehicle_id].append(p)
     for u in usable:
-        vid = u.van.vehicle.id
-        mine = [p for p in parcels if p.pinned_vehicle_id == vid]
+        mine = pinned.get(u.van.vehicle.id)
         if mine:
             groups.extend(group_stops(mine, van_capacity(u.van.vehicle)))
     return groups

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import httpx
+import numpy as np
 
 Point = tuple[float, float]
 """A (latitude, longitude) pair in degrees."""
@@ -51,9 +52,18 @@ class GreatCircleTravel:
 
     def matrix(self, points: Sequence[Point]) -> Matrices:
         """Travel seconds and meters between every ordered pair of points."""
-        meters = [[haversine_m(a, b) * self.detour_factor for b in points] for a in points]
+        if not points:
+            return [], []
+        lat, lon = np.radians(np.asarray(points, dtype=float)).T
+        h = (
+            np.sin((lat[None, :] - lat[:, None]) / 2) ** 2
+            + np.cos(lat)[:, None]
+            * np.cos(lat)[None, :]
+            * np.sin((lon[None, :] - lon[:, None]) / 2) ** 2
+        )
+        meters = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(1.0, h))) * self.detour_factor
         speed_ms = self.speed_kmh / 3.6
-        return [[m / speed_ms for m in row] for row in meters], meters
+        return (meters / speed_ms).tolist(), meters.tolist()
 
 
 class OsrmError(RuntimeError):
