@@ -125,7 +125,9 @@ def get_all(
     return pagination.page(db_session=db_session, query=query, limit=limit, offset=offset)
 
 
-def create(*, db_session: Session, city_id: int, neighborhood_in: NeighborhoodCreate) -> Neighborhood:
+def create(
+    *, db_session: Session, city_id: int, neighborhood_in: NeighborhoodCreate
+) -> Neighborhood:
     """A new neighborhood of the city; its name must be free there."""
     fields = neighborhood_in.model_dump(exclude={"city_id"})
     if get_by_name(db_session=db_session, city_id=city_id, name=fields["name"]) is not None:

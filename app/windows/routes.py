@@ -6,8 +6,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.auth.deps import CurrentOperator
-from app.cities import service as city_service
 from app.cities import queries as city_queries
+from app.cities import service as city_service
 from app.core.db import SessionDep
 from app.core.pagination import Page
 from app.windows import schedule

@@ -12,8 +12,8 @@ from sqlalchemy import Insert, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.cities import service as city_service
 from app.cities import queries as city_queries
+from app.cities import service as city_service
 from app.core import pagination, persistence
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound
