@@ -81,12 +81,13 @@ def main() -> None:
             lines=[OrderLineCreate(group_buy_id=first_gb, quantity=1)],
         )
         order_service.to_read(
+            session,
             order_service.place(
                 db_session=session,
                 resident=resident,
                 order_in=order_in,
                 idempotency_key=uuid.uuid4().hex,
-            ).order
+            ).order,
         )
 
     def read_catalog() -> None:

@@ -2,21 +2,22 @@
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
-from sqlalchemy.orm.attributes import set_committed_value
 
-from app.cities.models import City
+from app.catalog import queries as catalog_queries
+from app.cities import queries as city_queries
 from app.core.db import utcnow
 from app.events import service as event_service
 from app.groupbuys import pricing
 from app.groupbuys import stock as groupbuy_stock
-from app.neighborhoods.models import Neighborhood
+from app.neighborhoods import queries as neighborhood_queries
 from app.orders import checks as order_checks
 from app.orders import states
 from app.orders.errors import (
@@ -31,9 +32,19 @@ from app.orders.errors import (
 from app.orders.models import LineStatus, Order, OrderLine, OrderStatus
 from app.orders.schemas import OrderCreate, OrderLineRead, OrderRead
 from app.payments import service as payment_service
-from app.residents.models import Resident
-from app.windows.models import DeliveryWindow, WindowStatus
+from app.windows import queries as window_queries
+from app.windows.queries import WindowStatus
 from app.windows.service import UnknownWindow, WindowClosed
+
+
+class Buyer(Protocol):
+    """Who places an order: a resident of a neighborhood."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def neighborhood_id(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -49,7 +60,7 @@ def request_fingerprint(order_in: OrderCreate) -> str:
 
 
 def _with_lines() -> Any:
-    return selectinload(Order.lines).selectinload(OrderLine.product)
+    return selectinload(Order.lines)
 
 
 def get(*, db_session: Session, order_id: int) -> Order | None:
@@ -96,8 +107,20 @@ def get_by_idempotency_key(*, db_session: Session, resident_id: int, key: str) -
     )
 
 
-def to_read(order: Order) -> OrderRead:
+def to_read(db_session: Session, order: Order) -> OrderRead:
     """The order as its resident sees it."""
+    return to_reads(db_session, [order])[0]
+
+
+def to_reads(db_session: Session, orders: Sequence[Order]) -> list[OrderRead]:
+    """The orders as their residents see them (the product names read once for all)."""
+    names = catalog_queries.product_names(
+        db_session, {line.product_id for order in orders for line in order.lines}
+    )
+    return [_read(order, names) for order in orders]
+
+
+def _read(order: Order, product_names: dict[int, str]) -> OrderRead:
     return OrderRead(
         id=order.id,
         window_id=order.window_id,
@@ -118,7 +141,7 @@ def to_read(order: Order) -> OrderRead:
                 id=line.id,
                 group_buy_id=line.group_buy_id,
                 product_id=line.product_id,
-                product_name=line.product.name,
+                product_name=product_names[line.product_id],
                 quantity=line.quantity,
                 paid_unit_price_minor=line.paid_unit_price_minor,
                 final_unit_price_minor=line.final_unit_price_minor,
@@ -142,7 +165,7 @@ def _replay(order: Order, fingerprint: str) -> PlaceResult:
 def place(
     *,
     db_session: Session,
-    resident: Resident,
+    resident: Buyer,
     order_in: OrderCreate,
     idempotency_key: str | None = None,
     now: datetime | None = None,
@@ -157,20 +180,13 @@ def place(
         if existing is not None:
             return _replay(existing, fingerprint)
 
-    hood, city, window = db_session.execute(
-        select(Neighborhood, City, DeliveryWindow)
-        .join(City, City.id == Neighborhood.city_id)
-        .outerjoin(
-            DeliveryWindow,
-            (DeliveryWindow.id == order_in.window_id) & (DeliveryWindow.city_id == City.id),
-        )
-        .where(Neighborhood.id == resident.neighborhood_id)
-    ).one()
-    if not hood.active:
+    hood = neighborhood_queries.neighborhood_standing(db_session, resident.neighborhood_id)
+    if hood is None or not hood.active:
         raise NeighborhoodNotServed(
             "your neighborhood is not served at the moment", field="neighborhood_id"
         )
-    if window is None:
+    window = window_queries.window_cutoff(db_session, order_in.window_id)
+    if window is None or window.city_id != hood.city_id:
         raise UnknownWindow("unknown delivery window", field="window_id")
     if window.status != WindowStatus.OPEN or window.cutoff_at <= now:
         raise WindowClosed(
@@ -178,14 +194,16 @@ def place(
             field="window_id",
             cutoff_at=window.cutoff_at.isoformat(),
         )
-    group_buys = order_checks.validated_group_buys(db_session, resident, window, order_in)
+    group_buys = order_checks.validated_group_buys(db_session, hood.id, window.id, order_in)
+    currency = city_queries.city_currency(db_session, hood.city_id)
+    assert currency is not None
 
     order = Order(
         resident_id=resident.id,
         window_id=window.id,
         neighborhood_id=hood.id,
         status=OrderStatus.PLACED,
-        currency=city.currency,
+        currency=currency,
         idempotency_key=idempotency_key,
         request_fingerprint=fingerprint,
         created_at=now,
@@ -194,7 +212,7 @@ def place(
     paid = 0
     for line_in in order_in.lines:
         gb = group_buys[line_in.group_buy_id]
-        price = pricing.entry_price(gb.tiers)
+        price = gb.entry_price_minor
         paid += price * line_in.quantity
         line = OrderLine(
             group_buy_id=gb.id,
@@ -203,7 +221,6 @@ def place(
             paid_unit_price_minor=price,
             status=LineStatus.PLACED,
         )
-        set_committed_value(line, "product", gb.product)  # the answer needs no reload
         order.lines.append(line)
     order.paid_minor = paid
     quantities = {line.group_buy_id: line.quantity for line in order_in.lines}
@@ -253,7 +270,7 @@ def cancel(
             f"the order is {order.status.value}; only placed orders can be cancelled",
             field="status",
         )
-    window = db_session.get(DeliveryWindow, order.window_id)
+    window = window_queries.window_cutoff(db_session, order.window_id)
     assert window is not None
     if window.status != WindowStatus.OPEN or window.cutoff_at <= now:
         raise WindowClosed(
