@@ -4,7 +4,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import time
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, ScalarSelect, select
 from sqlalchemy.orm import Session
 
 from app.cities.models import City, WindowSlot
@@ -18,9 +18,9 @@ def city_timezones(db_session: Session, city_ids: Collection[int]) -> dict[int, 
     return {city_id: timezone for city_id, timezone in rows}
 
 
-def city_currency(db_session: Session, city_id: int) -> str | None:
-    """The city's currency code, or None when there is no such city."""
-    return db_session.scalar(select(City.currency).where(City.id == city_id))
+def city_currency_query(city_id: ColumnElement[int]) -> ScalarSelect[str]:
+    """The currency code of the city `city_id` names, to read along with other tables."""
+    return select(City.currency).where(City.id == city_id).scalar_subquery()
 
 
 @dataclass(frozen=True)

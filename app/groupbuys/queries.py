@@ -21,6 +21,7 @@ class GroupBuyOffer:
     neighborhood_id: int
     window_id: int
     product_id: int
+    product_name: str
     product_active: bool
     status: GroupBuyStatus
     stock_cap: int | None
@@ -47,6 +48,7 @@ def group_buy_offers(
             neighborhood_id=gb.neighborhood_id,
             window_id=gb.window_id,
             product_id=gb.product_id,
+            product_name=gb.product.name,
             product_active=gb.product.active,
             status=gb.status,
             stock_cap=gb.stock_cap,

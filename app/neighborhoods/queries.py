@@ -23,11 +23,14 @@ class NeighborhoodStanding:
     active: bool
 
 
+def neighborhood_standing_query(neighborhood_id: int) -> Select[int, int, bool]:
+    """The neighborhood's id, city_id and active flag, to read along with other tables."""
+    return select(Neighborhood.id, Neighborhood.city_id, Neighborhood.active).where(
+        Neighborhood.id == neighborhood_id
+    )
+
+
 def neighborhood_standing(db_session: Session, neighborhood_id: int) -> NeighborhoodStanding | None:
     """The neighborhood's city and active flag, or None when there is no such neighborhood."""
-    row = db_session.execute(
-        select(Neighborhood.id, Neighborhood.city_id, Neighborhood.active).where(
-            Neighborhood.id == neighborhood_id
-        )
-    ).one_or_none()
+    row = db_session.execute(neighborhood_standing_query(neighborhood_id)).one_or_none()
     return None if row is None else NeighborhoodStanding(*row)

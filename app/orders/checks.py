@@ -1,11 +1,14 @@
 """An order's checks before it is placed, and why a stock reservation was refused."""
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.cities import queries as city_queries
 from app.core.errors import Conflict
 from app.groupbuys import queries as groupbuy_queries
 from app.groupbuys.errors import GroupBuyNotOpen
 from app.groupbuys.queries import GroupBuyOffer, GroupBuyStatus
+from app.neighborhoods.queries import NeighborhoodStanding, neighborhood_standing_query
 from app.orders.errors import (
     DuplicateOrderLine,
     GroupBuyOfOtherNeighborhood,
@@ -15,6 +18,24 @@ from app.orders.errors import (
     UnknownGroupBuy,
 )
 from app.orders.schemas import OrderCreate
+from app.windows.queries import WindowCutoff, window_cutoff_query
+
+
+def neighborhood_and_window(
+    db_session: Session, neighborhood_id: int, window_id: int
+) -> tuple[NeighborhoodStanding | None, str | None, WindowCutoff | None]:
+    """The neighborhood, its city's currency, and the window if it is of that city (one query)."""
+    hood = neighborhood_standing_query(neighborhood_id).subquery()
+    window = window_cutoff_query(window_id).subquery()
+    row = db_session.execute(
+        select(hood, city_queries.city_currency_query(hood.c.city_id), window)
+        .select_from(hood)
+        .outerjoin(window, window.c.city_id == hood.c.city_id)
+    ).one_or_none()
+    if row is None:
+        return None, None, None
+    found_window = None if row[4] is None else WindowCutoff(*row[4:])
+    return NeighborhoodStanding(*row[:3]), row[3], found_window
 
 
 def validated_group_buys(

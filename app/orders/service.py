@@ -2,8 +2,8 @@
 
 import hashlib
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -12,12 +12,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from app.catalog import queries as catalog_queries
-from app.cities import queries as city_queries
 from app.core.db import utcnow
 from app.events import service as event_service
 from app.groupbuys import pricing
 from app.groupbuys import stock as groupbuy_stock
-from app.neighborhoods import queries as neighborhood_queries
 from app.orders import checks as order_checks
 from app.orders import states
 from app.orders.errors import (
@@ -51,6 +49,7 @@ class Buyer(Protocol):
 class PlaceResult:
     order: Order
     replayed: bool
+    product_names: Mapping[int, str] = field(default_factory=dict)
 
 
 def request_fingerprint(order_in: OrderCreate) -> str:
@@ -107,20 +106,24 @@ def get_by_idempotency_key(*, db_session: Session, resident_id: int, key: str) -
     )
 
 
-def to_read(db_session: Session, order: Order) -> OrderRead:
-    """The order as its resident sees it."""
-    return to_reads(db_session, [order])[0]
+def to_read(
+    db_session: Session, order: Order, product_names: Mapping[int, str] | None = None
+) -> OrderRead:
+    """The order as its resident sees it (`product_names` in hand are not read again)."""
+    return to_reads(db_session, [order], product_names)[0]
 
 
-def to_reads(db_session: Session, orders: Sequence[Order]) -> list[OrderRead]:
-    """The orders as their residents see them (the product names read once for all)."""
-    names = catalog_queries.product_names(
-        db_session, {line.product_id for order in orders for line in order.lines}
-    )
+def to_reads(
+    db_session: Session, orders: Sequence[Order], product_names: Mapping[int, str] | None = None
+) -> list[OrderRead]:
+    """The orders as their residents see them (the product names missing read once for all)."""
+    names = dict(product_names or {})
+    missing = {line.product_id for order in orders for line in order.lines} - names.keys()
+    names.update(catalog_queries.product_names(db_session, missing))
     return [_read(order, names) for order in orders]
 
 
-def _read(order: Order, product_names: dict[int, str]) -> OrderRead:
+def _read(order: Order, product_names: Mapping[int, str]) -> OrderRead:
     return OrderRead(
         id=order.id,
         window_id=order.window_id,
@@ -180,13 +183,14 @@ def place(
         if existing is not None:
             return _replay(existing, fingerprint)
 
-    hood = neighborhood_queries.neighborhood_standing(db_session, resident.neighborhood_id)
+    hood, currency, window = order_checks.neighborhood_and_window(
+        db_session, resident.neighborhood_id, order_in.window_id
+    )
     if hood is None or not hood.active:
         raise NeighborhoodNotServed(
             "your neighborhood is not served at the moment", field="neighborhood_id"
         )
-    window = window_queries.window_cutoff(db_session, order_in.window_id)
-    if window is None or window.city_id != hood.city_id:
+    if window is None:
         raise UnknownWindow("unknown delivery window", field="window_id")
     if window.status != WindowStatus.OPEN or window.cutoff_at <= now:
         raise WindowClosed(
@@ -195,7 +199,6 @@ def place(
             cutoff_at=window.cutoff_at.isoformat(),
         )
     group_buys = order_checks.validated_group_buys(db_session, hood.id, window.id, order_in)
-    currency = city_queries.city_currency(db_session, hood.city_id)
     assert currency is not None
 
     order = Order(
@@ -256,7 +259,8 @@ def place(
         if existing is None:
             raise
         return _replay(existing, fingerprint)
-    return PlaceResult(order=order, replayed=False)
+    names = {gb.product_id: gb.product_name for gb in group_buys.values()}
+    return PlaceResult(order=order, replayed=False, product_names=names)
 
 
 def cancel(
