@@ -80,14 +80,13 @@ def main() -> None:
             window_id=first_window,
             lines=[OrderLineCreate(group_buy_id=first_gb, quantity=1)],
         )
-        order_service.to_read(
-            order_service.place(
-                db_session=session,
-                resident=resident,
-                order_in=order_in,
-                idempotency_key=uuid.uuid4().hex,
-            ).order
+        result = order_service.place(
+            db_session=session,
+            resident=resident,
+            order_in=order_in,
+            idempotency_key=uuid.uuid4().hex,
         )
+        order_service.to_read(session, result.order, result.product_names)
 
     def read_catalog() -> None:
         resident = session.get_one(Resident, resident_ids[0])

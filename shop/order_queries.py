@@ -99,8 +99,10 @@ def order_list(db: Session, resident_id: int, limit: int = 50) -> list[tuple[Ord
     orders, _ = order_service.get_all_for_resident(
         db_session=db, resident_id=resident_id, limit=limit, offset=0
     )
+    reads = order_service.to_reads(db, orders)
     return [
-        (order_service.to_read(o), STATUS_KIND[o.status], STATUS_LABEL[o.status]) for o in orders
+        (read, STATUS_KIND[o.status], STATUS_LABEL[o.status])
+        for read, o in zip(reads, orders, strict=True)
     ]
 
 
@@ -112,7 +114,7 @@ def order_view(db: Session, resident_id: int, order_id: int, now: datetime) -> O
     window = db.get(DeliveryWindow, order.window_id)
     assert window is not None
     parcels = [_parcel_view(db, p) for p in _parcels(db, order.id)]
-    read = order_service.to_read(order)
+    read = order_service.to_read(db, order)
     return OrderView(
         order=read,
         window=window,

@@ -47,7 +47,7 @@ def create_product(
     db: SessionDep, operator: CurrentOperator, product_in: ProductCreate
 ) -> ProductRead:
     city = city_service.get_required(db_session=db, city_id=operator.city_id)
-    product = product_service.create(db_session=db, city=city, product_in=product_in)
+    product = product_service.create(db_session=db, city_id=city.id, product_in=product_in)
     db.commit()
     return ProductRead.model_validate(product)
 

@@ -5,9 +5,7 @@ from sqlalchemy.orm import Session
 
 from app.catalog.models import Product
 from app.catalog.schemas import ProductCreate, ProductUpdate
-from app.cities import service as city_service
-from app.cities.models import City
-from app.core import pagination
+from app.core import pagination, persistence
 from app.core.enums import TemperatureClass
 from app.core.errors import Conflict, InvalidInput, NotFound
 
@@ -86,13 +84,13 @@ def get_all(
     return pagination.page(db_session=db_session, query=query, limit=limit, offset=offset)
 
 
-def create(*, db_session: Session, city: City, product_in: ProductCreate) -> Product:
+def create(*, db_session: Session, city_id: int, product_in: ProductCreate) -> Product:
     """A new product of the city; its SKU must be free there."""
     fields = product_in.model_dump(exclude={"city_id"})
-    if get_by_sku(db_session=db_session, city_id=city.id, sku=fields["sku"]) is not None:
+    if get_by_sku(db_session=db_session, city_id=city_id, sku=fields["sku"]) is not None:
         raise SkuTaken(f"the city has a product with SKU {fields['sku']!r}", field="sku")
-    product = Product(city_id=city.id, **fields)
-    city_service.save(
+    product = Product(city_id=city_id, **fields)
+    persistence.save(
         db_session=db_session, obj=product, field="sku", reason="SKU taken", refusal=SkuTaken
     )
     return product
@@ -104,8 +102,8 @@ def update(*, db_session: Session, product: Product, product_in: ProductUpdate) 
     sku = changes.get("sku", product.sku)
     if sku != product.sku and get_by_sku(db_session=db_session, city_id=product.city_id, sku=sku):
         raise SkuTaken(f"the city has a product with SKU {sku!r}", field="sku")
-    city_service.apply(product, changes)
-    city_service.save(
+    persistence.apply(product, changes)
+    persistence.save(
         db_session=db_session, obj=product, field="sku", reason="SKU taken", refusal=SkuTaken
     )
     return product
@@ -113,7 +111,7 @@ def update(*, db_session: Session, product: Product, product_in: ProductUpdate) 
 
 def delete(*, db_session: Session, product: Product) -> None:
     """Delete a product nothing refers to (else deactivate it with PATCH active=false)."""
-    city_service.remove(
+    persistence.remove(
         db_session=db_session,
         obj=product,
         field="product_id",

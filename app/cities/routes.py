@@ -25,7 +25,6 @@ from app.cities.schemas import (
 )
 from app.core.db import SessionDep
 from app.core.pagination import Page, PageQuery
-from app.staff.models import StaffUser
 
 router = APIRouter(prefix="/cities", tags=["operator"])
 
@@ -206,5 +205,5 @@ def delete_slot(db: SessionDep, operator: CurrentOperator, city_id: int, slot_id
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def _own(db: SessionDep, operator: StaffUser, city_id: int) -> City:
+def _own(db: SessionDep, operator: CurrentOperator, city_id: int) -> City:
     return city_service.get_own(db_session=db, city_id=city_id, operator_city_id=operator.city_id)

@@ -1,11 +1,8 @@
-"""Cities, their depots and their delivery-window schedule; and the small persistence helpers the
-static-data services share (paging, unique names, deletes refused while referenced)."""
+"""Cities, their depots and their delivery-window schedule."""
 
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.cities.models import City, Depot, WindowSlot
@@ -19,18 +16,7 @@ from app.cities.schemas import (
 )
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.pagination import page
-
-
-class ConcurrentWrite(Conflict):
-    """Another request stored a clashing row at the same time; retry."""
-
-    case = "concurrent_write"
-
-
-class StillReferenced(Conflict):
-    """Other rows still refer to what was to be deleted (deactivate it instead where offered)."""
-
-    case = "still_referenced"
+from app.core.persistence import apply, remove, save
 
 
 class CityNotFound(NotFound):
@@ -73,40 +59,6 @@ class SlotNameTaken(Conflict):
     """The city has another window slot of this name."""
 
     case = "slot_name_taken"
-
-
-def save(
-    *,
-    db_session: Session,
-    obj: Any,
-    field: str,
-    reason: str,
-    refusal: type[Conflict] = ConcurrentWrite,
-) -> None:
-    """Add and flush `obj` (or a list); a unique-constraint race becomes `refusal` on `field`."""
-    try:
-        with db_session.begin_nested():
-            db_session.add_all(obj if isinstance(obj, list) else [obj])
-            db_session.flush()
-    except IntegrityError as exc:
-        raise refusal(reason, field=field) from exc
-
-
-def remove(*, db_session: Session, obj: Any, field: str, reason: str) -> None:
-    """Delete `obj` (or a list) now; StillReferenced if other rows still refer to it."""
-    try:
-        with db_session.begin_nested():
-            for item in obj if isinstance(obj, list) else [obj]:
-                db_session.delete(item)
-            db_session.flush()
-    except IntegrityError as exc:
-        raise StillReferenced(reason, field=field) from exc
-
-
-def apply(obj: Any, changes: dict[str, Any]) -> None:
-    """Set each changed attribute on `obj`."""
-    for name, value in changes.items():
-        setattr(obj, name, value)
 
 
 # Cities

@@ -59,7 +59,9 @@ def create_neighborhood(
     db: SessionDep, operator: CurrentOperator, neighborhood_in: NeighborhoodCreate
 ) -> NeighborhoodRead:
     city = city_service.get_required(db_session=db, city_id=operator.city_id)
-    hood = neighborhood_service.create(db_session=db, city=city, neighborhood_in=neighborhood_in)
+    hood = neighborhood_service.create(
+        db_session=db, city_id=city.id, neighborhood_in=neighborhood_in
+    )
     db.commit()
     return NeighborhoodRead.model_validate(hood)
 

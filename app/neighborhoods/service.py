@@ -5,9 +5,7 @@ from collections import Counter
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from app.cities import service as city_service
-from app.cities.models import City
-from app.core import pagination
+from app.core import pagination, persistence
 from app.core.enums import CompartmentSize, TemperatureClass
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.neighborhoods.models import Compartment, CompartmentStatus, LockerBank, Neighborhood
@@ -127,15 +125,17 @@ def get_all(
     return pagination.page(db_session=db_session, query=query, limit=limit, offset=offset)
 
 
-def create(*, db_session: Session, city: City, neighborhood_in: NeighborhoodCreate) -> Neighborhood:
+def create(
+    *, db_session: Session, city_id: int, neighborhood_in: NeighborhoodCreate
+) -> Neighborhood:
     """A new neighborhood of the city; its name must be free there."""
     fields = neighborhood_in.model_dump(exclude={"city_id"})
-    if get_by_name(db_session=db_session, city_id=city.id, name=fields["name"]) is not None:
+    if get_by_name(db_session=db_session, city_id=city_id, name=fields["name"]) is not None:
         raise NeighborhoodNameTaken(
             f"the city has a neighborhood named {fields['name']!r}", field="name"
         )
-    hood = Neighborhood(city_id=city.id, **fields)
-    city_service.save(
+    hood = Neighborhood(city_id=city_id, **fields)
+    persistence.save(
         db_session=db_session,
         obj=hood,
         field="name",
@@ -155,8 +155,8 @@ def update(
         db_session=db_session, city_id=neighborhood.city_id, name=new_name
     ):
         raise NeighborhoodNameTaken(f"the city has a neighborhood named {new_name!r}", field="name")
-    city_service.apply(neighborhood, changes)
-    city_service.save(
+    persistence.apply(neighborhood, changes)
+    persistence.save(
         db_session=db_session,
         obj=neighborhood,
         field="name",
@@ -168,7 +168,7 @@ def update(
 
 def delete(*, db_session: Session, neighborhood: Neighborhood) -> None:
     """Delete a neighborhood nothing refers to (else deactivate it with PATCH active=false)."""
-    city_service.remove(
+    persistence.remove(
         db_session=db_session,
         obj=neighborhood,
         field="neighborhood_id",
@@ -229,7 +229,7 @@ def create_bank(
     fields["lat"] = neighborhood.lat if fields["lat"] is None else fields["lat"]
     fields["lon"] = neighborhood.lon if fields["lon"] is None else fields["lon"]
     bank = LockerBank(neighborhood_id=neighborhood.id, **fields)
-    city_service.save(
+    persistence.save(
         db_session=db_session,
         obj=bank,
         field="code",
@@ -252,8 +252,8 @@ def update_bank(*, db_session: Session, bank: LockerBank, bank_in: LockerBankUpd
             neighborhood_id=changes["neighborhood_id"],
             city_id=bank.neighborhood.city_id,
         )
-    city_service.apply(bank, changes)
-    city_service.save(
+    persistence.apply(bank, changes)
+    persistence.save(
         db_session=db_session,
         obj=bank,
         field="code",
@@ -270,7 +270,7 @@ def delete_bank(*, db_session: Session, bank: LockerBank) -> None:
             raise LockerBankInUse(
                 f"compartment {compartment.label} is {compartment.status.value}", field="bank_id"
             )
-    city_service.remove(
+    persistence.remove(
         db_session=db_session,
         obj=[*bank.compartments, bank],
         field="bank_id",
@@ -339,7 +339,7 @@ def create_compartments(
                     inner_volume_ml=volume,
                 )
             )
-    city_service.save(
+    persistence.save(
         db_session=db_session,
         obj=created,
         field="groups",

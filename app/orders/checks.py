@@ -1,11 +1,14 @@
 """An order's checks before it is placed, and why a stock reservation was refused."""
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
+from app.cities import queries as city_queries
 from app.core.errors import Conflict
+from app.groupbuys import queries as groupbuy_queries
 from app.groupbuys.errors import GroupBuyNotOpen
-from app.groupbuys.models import GroupBuy, GroupBuyStatus
+from app.groupbuys.queries import GroupBuyOffer, GroupBuyStatus
+from app.neighborhoods.queries import NeighborhoodStanding, neighborhood_standing_query
 from app.orders.errors import (
     DuplicateOrderLine,
     GroupBuyOfOtherNeighborhood,
@@ -15,13 +18,29 @@ from app.orders.errors import (
     UnknownGroupBuy,
 )
 from app.orders.schemas import OrderCreate
-from app.residents.models import Resident
-from app.windows.models import DeliveryWindow
+from app.windows.queries import WindowCutoff, window_cutoff_query
+
+
+def neighborhood_and_window(
+    db_session: Session, neighborhood_id: int, window_id: int
+) -> tuple[NeighborhoodStanding | None, str | None, WindowCutoff | None]:
+    """The neighborhood, its city's currency, and the window if it is of that city (one query)."""
+    hood = neighborhood_standing_query(neighborhood_id).subquery()
+    window = window_cutoff_query(window_id).subquery()
+    row = db_session.execute(
+        select(hood, city_queries.city_currency_query(hood.c.city_id), window)
+        .select_from(hood)
+        .outerjoin(window, window.c.city_id == hood.c.city_id)
+    ).one_or_none()
+    if row is None:
+        return None, None, None
+    found_window = None if row[4] is None else WindowCutoff(*row[4:])
+    return NeighborhoodStanding(*row[:3]), row[3], found_window
 
 
 def validated_group_buys(
-    db_session: Session, resident: Resident, window: DeliveryWindow, order_in: OrderCreate
-) -> dict[int, GroupBuy]:
+    db_session: Session, neighborhood_id: int, window_id: int, order_in: OrderCreate
+) -> dict[int, GroupBuyOffer]:
     """The lines' group buys, each checked; the first problem raises naming its line."""
     seen: dict[int, int] = {}
     for i, line in enumerate(order_in.lines):
@@ -31,29 +50,22 @@ def validated_group_buys(
                 field=f"lines.{i}.group_buy_id",
             )
         seen[line.group_buy_id] = i
-    group_buys = {
-        gb.id: gb
-        for gb in db_session.scalars(
-            select(GroupBuy)
-            .where(GroupBuy.id.in_(seen))
-            .options(joinedload(GroupBuy.tiers), joinedload(GroupBuy.product))
-        ).unique()
-    }
+    group_buys = groupbuy_queries.group_buy_offers(db_session, seen)
     for i, line in enumerate(order_in.lines):
         field = f"lines.{i}.group_buy_id"
         gb = group_buys.get(line.group_buy_id)
         if gb is None:
             raise UnknownGroupBuy("unknown group buy", field=field)
-        if gb.neighborhood_id != resident.neighborhood_id:
+        if gb.neighborhood_id != neighborhood_id:
             raise GroupBuyOfOtherNeighborhood(
                 "this group buy belongs to another neighborhood", field=field
             )
-        if gb.window_id != window.id:
+        if gb.window_id != window_id:
             raise GroupBuyOfOtherWindow(
-                f"this group buy is for window {gb.window_id}, not window_id {window.id}",
+                f"this group buy is for window {gb.window_id}, not window_id {window_id}",
                 field=field,
             )
-        if not gb.product.active:
+        if not gb.product_active:
             raise ProductDiscontinued("this product is not sold any more", field=field)
         if gb.status != GroupBuyStatus.OPEN:
             raise GroupBuyNotOpen(f"this group buy has already {gb.status.value}", field=field)
@@ -62,7 +74,7 @@ def validated_group_buys(
     return group_buys
 
 
-def over_stock(gb: GroupBuy, i: int) -> Conflict:
+def over_stock(gb: GroupBuyOffer, i: int) -> Conflict:
     remaining = max((gb.stock_cap or 0) - gb.ordered_quantity, 0)
     return StockExhausted(
         f"only {remaining} left in this group buy",
@@ -80,12 +92,7 @@ def not_reserved(db_session: Session, order_in: OrderCreate) -> Conflict:
     """Why the stock updates did not all match (read again after the rollback): a group buy
     closed meanwhile, or sold out; the first such line in group-buy id order."""
     ids = [line.group_buy_id for line in order_in.lines]
-    fresh = {
-        gb.id: gb
-        for gb in db_session.scalars(
-            select(GroupBuy).where(GroupBuy.id.in_(ids)).execution_options(populate_existing=True)
-        )
-    }
+    fresh = groupbuy_queries.group_buy_offers(db_session, ids, fresh=True)
     index = {line.group_buy_id: i for i, line in enumerate(order_in.lines)}
     for gb_id in sorted(ids):
         gb, i = fresh[gb_id], index[gb_id]

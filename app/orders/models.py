@@ -6,7 +6,6 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, Enum, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.catalog.models import Product
 from app.core.db import Base, utcnow
 
 
@@ -71,4 +70,3 @@ class OrderLine(Base):
         Enum(LineStatus, native_enum=False, length=16), default=LineStatus.PLACED
     )
     order: Mapped[Order] = relationship(back_populates="lines")
-    product: Mapped[Product] = relationship(viewonly=True)

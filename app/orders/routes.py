@@ -58,7 +58,7 @@ def place_order(
     db.commit()
     if result.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return order_service.to_read(result.order)
+    return order_service.to_read(db, result.order, result.product_names)
 
 
 @router.get("/orders", response_model=OrderPage, summary="My orders, newest first")
@@ -73,7 +73,7 @@ def list_orders(
         db_session=db, resident_id=resident.id, limit=limit, offset=offset
     )
     return OrderPage(
-        items=[order_service.to_read(o) for o in orders], total=total, limit=limit, offset=offset
+        items=order_service.to_reads(db, orders), total=total, limit=limit, offset=offset
     )
 
 
@@ -88,7 +88,7 @@ def read_order(order_id: OrderId, resident: CurrentResident, db: SessionDep) -> 
     order = order_service.get_for_resident(
         db_session=db, resident_id=resident.id, order_id=order_id
     )
-    return order_service.to_read(order)
+    return order_service.to_read(db, order)
 
 
 @router.post(
@@ -101,4 +101,4 @@ def cancel_order(order_id: OrderId, resident: CurrentResident, db: SessionDep) -
     """Only a placed order, only before its window's cut-off."""
     order = order_service.cancel(db_session=db, resident_id=resident.id, order_id=order_id)
     db.commit()
-    return order_service.to_read(order)
+    return order_service.to_read(db, order)

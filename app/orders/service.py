@@ -2,21 +2,20 @@
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
-from sqlalchemy.orm.attributes import set_committed_value
 
-from app.cities.models import City
+from app.catalog import queries as catalog_queries
 from app.core.db import utcnow
 from app.events import service as event_service
 from app.groupbuys import pricing
 from app.groupbuys import stock as groupbuy_stock
-from app.neighborhoods.models import Neighborhood
 from app.orders import checks as order_checks
 from app.orders import states
 from app.orders.errors import (
@@ -31,15 +30,26 @@ from app.orders.errors import (
 from app.orders.models import LineStatus, Order, OrderLine, OrderStatus
 from app.orders.schemas import OrderCreate, OrderLineRead, OrderRead
 from app.payments import service as payment_service
-from app.residents.models import Resident
-from app.windows.models import DeliveryWindow, WindowStatus
+from app.windows import queries as window_queries
+from app.windows.queries import WindowStatus
 from app.windows.service import UnknownWindow, WindowClosed
+
+
+class Buyer(Protocol):
+    """Who places an order: a resident of a neighborhood."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def neighborhood_id(self) -> int: ...
 
 
 @dataclass(frozen=True)
 class PlaceResult:
     order: Order
     replayed: bool
+    product_names: Mapping[int, str] = field(default_factory=dict)
 
 
 def request_fingerprint(order_in: OrderCreate) -> str:
@@ -49,7 +59,7 @@ def request_fingerprint(order_in: OrderCreate) -> str:
 
 
 def _with_lines() -> Any:
-    return selectinload(Order.lines).selectinload(OrderLine.product)
+    return selectinload(Order.lines)
 
 
 def get(*, db_session: Session, order_id: int) -> Order | None:
@@ -96,8 +106,24 @@ def get_by_idempotency_key(*, db_session: Session, resident_id: int, key: str) -
     )
 
 
-def to_read(order: Order) -> OrderRead:
-    """The order as its resident sees it."""
+def to_read(
+    db_session: Session, order: Order, product_names: Mapping[int, str] | None = None
+) -> OrderRead:
+    """The order as its resident sees it (`product_names` in hand are not read again)."""
+    return to_reads(db_session, [order], product_names)[0]
+
+
+def to_reads(
+    db_session: Session, orders: Sequence[Order], product_names: Mapping[int, str] | None = None
+) -> list[OrderRead]:
+    """The orders as their residents see them (the product names missing read once for all)."""
+    names = dict(product_names or {})
+    missing = {line.product_id for order in orders for line in order.lines} - names.keys()
+    names.update(catalog_queries.product_names(db_session, missing))
+    return [_read(order, names) for order in orders]
+
+
+def _read(order: Order, product_names: Mapping[int, str]) -> OrderRead:
     return OrderRead(
         id=order.id,
         window_id=order.window_id,
@@ -118,7 +144,7 @@ def to_read(order: Order) -> OrderRead:
                 id=line.id,
                 group_buy_id=line.group_buy_id,
                 product_id=line.product_id,
-                product_name=line.product.name,
+                product_name=product_names[line.product_id],
                 quantity=line.quantity,
                 paid_unit_price_minor=line.paid_unit_price_minor,
                 final_unit_price_minor=line.final_unit_price_minor,
@@ -142,7 +168,7 @@ def _replay(order: Order, fingerprint: str) -> PlaceResult:
 def place(
     *,
     db_session: Session,
-    resident: Resident,
+    resident: Buyer,
     order_in: OrderCreate,
     idempotency_key: str | None = None,
     now: datetime | None = None,
@@ -157,16 +183,10 @@ def place(
         if existing is not None:
             return _replay(existing, fingerprint)
 
-    hood, city, window = db_session.execute(
-        select(Neighborhood, City, DeliveryWindow)
-        .join(City, City.id == Neighborhood.city_id)
-        .outerjoin(
-            DeliveryWindow,
-            (DeliveryWindow.id == order_in.window_id) & (DeliveryWindow.city_id == City.id),
-        )
-        .where(Neighborhood.id == resident.neighborhood_id)
-    ).one()
-    if not hood.active:
+    hood, currency, window = order_checks.neighborhood_and_window(
+        db_session, resident.neighborhood_id, order_in.window_id
+    )
+    if hood is None or not hood.active:
         raise NeighborhoodNotServed(
             "your neighborhood is not served at the moment", field="neighborhood_id"
         )
@@ -178,14 +198,15 @@ def place(
             field="window_id",
             cutoff_at=window.cutoff_at.isoformat(),
         )
-    group_buys = order_checks.validated_group_buys(db_session, resident, window, order_in)
+    group_buys = order_checks.validated_group_buys(db_session, hood.id, window.id, order_in)
+    assert currency is not None
 
     order = Order(
         resident_id=resident.id,
         window_id=window.id,
         neighborhood_id=hood.id,
         status=OrderStatus.PLACED,
-        currency=city.currency,
+        currency=currency,
         idempotency_key=idempotency_key,
         request_fingerprint=fingerprint,
         created_at=now,
@@ -194,7 +215,7 @@ def place(
     paid = 0
     for line_in in order_in.lines:
         gb = group_buys[line_in.group_buy_id]
-        price = pricing.entry_price(gb.tiers)
+        price = gb.entry_price_minor
         paid += price * line_in.quantity
         line = OrderLine(
             group_buy_id=gb.id,
@@ -203,7 +224,6 @@ def place(
             paid_unit_price_minor=price,
             status=LineStatus.PLACED,
         )
-        set_committed_value(line, "product", gb.product)  # the answer needs no reload
         order.lines.append(line)
     order.paid_minor = paid
     quantities = {line.group_buy_id: line.quantity for line in order_in.lines}
@@ -239,7 +259,8 @@ def place(
         if existing is None:
             raise
         return _replay(existing, fingerprint)
-    return PlaceResult(order=order, replayed=False)
+    names = {gb.product_id: gb.product_name for gb in group_buys.values()}
+    return PlaceResult(order=order, replayed=False, product_names=names)
 
 
 def cancel(
@@ -253,7 +274,7 @@ def cancel(
             f"the order is {order.status.value}; only placed orders can be cancelled",
             field="status",
         )
-    window = db_session.get(DeliveryWindow, order.window_id)
+    window = window_queries.window_cutoff(db_session, order.window_id)
     assert window is not None
     if window.status != WindowStatus.OPEN or window.cutoff_at <= now:
         raise WindowClosed(

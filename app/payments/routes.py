@@ -3,14 +3,12 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from sqlalchemy import select
 
 from app.auth.deps import CurrentOperator
 from app.core.db import SessionDep
 from app.groupbuys import pricing
-from app.neighborhoods.models import Neighborhood
+from app.orders import queries as order_queries
 from app.orders.errors import OrderNotFound
-from app.orders.models import Order
 from app.orders.schemas import MAX_ID
 from app.payments import service as payment_service
 from app.payments.schemas import LedgerEntryRead, OrderLedgerRead
@@ -28,11 +26,7 @@ def read_order_ledger(
     order_id: Annotated[int, Path(ge=1, le=MAX_ID)], operator: CurrentOperator, db: SessionDep
 ) -> OrderLedgerRead:
     """The order's ledger entries in order, with the net balance held."""
-    order = db.scalar(
-        select(Order)
-        .join(Neighborhood, Neighborhood.id == Order.neighborhood_id)
-        .where(Order.id == order_id, Neighborhood.city_id == operator.city_id)
-    )
+    order = order_queries.order_totals_in_city(db, order_id, operator.city_id)
     if order is None:
         raise OrderNotFound("no such order", field="order_id")
     entries = payment_service.get_all_for_order(db_session=db, order_id=order.id)
@@ -41,7 +35,7 @@ def read_order_ledger(
         order_id=order.id,
         resident_id=order.resident_id,
         currency=order.currency,
-        order_status=order.status.value,
+        order_status=order.status,
         paid_minor=order.paid_minor,
         charged_minor=order.charged_minor,
         balance_minor=balance,

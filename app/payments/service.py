@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -10,9 +10,21 @@ from sqlalchemy.orm import Session
 from app.core import bulk
 from app.core.db import utcnow
 from app.core.errors import InvalidInput
-from app.orders.models import Order
 from app.payments.models import EntryKind, LedgerEntry
 from app.payments.provider import PaymentProvider, get_provider
+
+
+class Order(Protocol):
+    """What a charge or refund needs of an order."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def resident_id(self) -> int: ...
+
+    @property
+    def currency(self) -> str: ...
 
 
 class AmountNotPositive(InvalidInput):

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from app.core.enums import Language
 from app.core.errors import Conflict, InvalidInput, NotFound
-from app.neighborhoods.models import Neighborhood
+from app.neighborhoods import queries as neighborhood_queries
 from app.neighborhoods.service import UnknownNeighborhood
 from app.residents.models import Resident
 
@@ -100,9 +100,10 @@ def get_by_phone(*, db_session: Session, phone: str) -> Resident | None:
 def get_in_city(*, db_session: Session, resident_id: int, city_id: int) -> Resident:
     """The resident if they live in the city, else NotFound (the same answer as a missing id)."""
     resident = db_session.scalar(
-        select(Resident)
-        .join(Neighborhood, Neighborhood.id == Resident.neighborhood_id)
-        .where(Resident.id == resident_id, Neighborhood.city_id == city_id)
+        select(Resident).where(
+            Resident.id == resident_id,
+            Resident.neighborhood_id.in_(neighborhood_queries.neighborhood_ids_in_city(city_id)),
+        )
     )
     if resident is None:
         raise ResidentNotFound(f"no resident {resident_id}", field="resident_id")
@@ -121,8 +122,8 @@ def get_all(
     """Residents by id, optionally of one city, neighborhood or phone, one page at a time."""
     query = select(Resident)
     if city_id is not None:
-        query = query.join(Neighborhood, Neighborhood.id == Resident.neighborhood_id).where(
-            Neighborhood.city_id == city_id
+        query = query.where(
+            Resident.neighborhood_id.in_(neighborhood_queries.neighborhood_ids_in_city(city_id))
         )
     if neighborhood_id is not None:
         query = query.where(Resident.neighborhood_id == neighborhood_id)
@@ -134,16 +135,15 @@ def get_all(
 
 def check_neighborhood(
     *, db_session: Session, neighborhood_id: int, city_id: int | None = None
-) -> Neighborhood:
-    """The neighborhood a resident may join, or InvalidInput naming `neighborhood_id`."""
-    hood = db_session.get(Neighborhood, neighborhood_id)
+) -> None:
+    """Refuse a neighborhood a resident may not join (InvalidInput naming `neighborhood_id`)."""
+    hood = neighborhood_queries.neighborhood_standing(db_session, neighborhood_id)
     if hood is None or (city_id is not None and hood.city_id != city_id):
         raise UnknownNeighborhood(f"no neighborhood {neighborhood_id}", field="neighborhood_id")
     if not hood.active:
         raise NeighborhoodNotOpen(
             f"neighborhood {neighborhood_id} is not open to residents", field="neighborhood_id"
         )
-    return hood
 
 
 def create(

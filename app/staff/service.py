@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.auth.errors import AccountDisabled, WrongCredentials
-from app.cities.models import City
+from app.cities import service as city_service
 from app.cities.service import UnknownCity
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.security import hash_password, password_needs_rehash, verify_password
@@ -138,7 +138,7 @@ def create(
     except ValueError as exc:
         raise InvalidStaffRole("role must be operator or driver", field="role") from exc
     check_password(password)
-    if db_session.get(City, city_id) is None:
+    if city_service.get(db_session=db_session, city_id=city_id) is None:
         raise UnknownCity(f"no city {city_id}", field="city_id")
     if get_by_username(db_session=db_session, username=name) is not None:
         raise UsernameTaken(f"username {name!r} is taken", field="username")

@@ -6,8 +6,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.auth.deps import CurrentOperator
+from app.cities import queries as city_queries
 from app.cities import service as city_service
-from app.cities.models import City
 from app.core.db import SessionDep
 from app.core.pagination import Page
 from app.windows import schedule
@@ -85,7 +85,5 @@ def update_window(
 
 
 def _read(db: SessionDep, windows: list[DeliveryWindow]) -> list[WindowRead]:
-    zones = {
-        city_id: db.get_one(City, city_id).timezone for city_id in {w.city_id for w in windows}
-    }
+    zones = city_queries.city_timezones(db, {w.city_id for w in windows})
     return [WindowRead.from_window(w, zones[w.city_id]) for w in windows]

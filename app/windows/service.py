@@ -2,17 +2,19 @@
 
 The clock-change rules are in `app.windows.schedule`."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Insert, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from app.cities import queries as city_queries
 from app.cities import service as city_service
-from app.cities.models import City, WindowSlot
-from app.core import pagination
+from app.core import pagination, persistence
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.windows import schedule
@@ -140,9 +142,10 @@ def get_open(
     return list(db_session.scalars(query))
 
 
-def plan(*, city: City, slots: list[WindowSlot], start: date, days: int) -> list[PlannedWindow]:
+def plan(
+    *, tz: ZoneInfo, slots: Sequence[city_queries.DailySlot], start: date, days: int
+) -> list[PlannedWindow]:
     """The windows the schedule calls for on `days` local dates from `start` (pure)."""
-    tz = city_service.zone(city)
     planned = []
     for offset in range(days):
         local_date = start + timedelta(days=offset)
@@ -169,7 +172,7 @@ def generate(
     if days < 1:
         raise NoDaysToGenerate("generate at least one day", field="days")
     city = city_service.get_required(db_session=db_session, city_id=city_id)
-    slots = city_service.get_all_slots(db_session=db_session, city_id=city.id)
+    slots = city_queries.daily_slots(db_session, city.id)
     if not slots:
         raise NoWindowSlots(
             "the city has no window slots; add them under /cities/{id}/window-slots",
@@ -196,7 +199,7 @@ def generate(
             "pickup_deadline": p.times.pickup_deadline,
             "status": WindowStatus.OPEN,
         }
-        for p in plan(city=city, slots=slots, start=start, days=days)
+        for p in plan(tz=city_service.zone(city), slots=slots, start=start, days=days)
         if p.times.cutoff_at > now and (p.local_date, p.slot_name) not in existing
     ]
     if not rows:
@@ -246,7 +249,7 @@ def update(
     if ready_by >= deadline:
         field = "pickup_deadline" if "pickup_deadline" in changes else "ready_by"
         raise WindowTimesOutOfOrder("ready_by must be before pickup_deadline", field=field)
-    city_service.apply(window, changes)
+    persistence.apply(window, changes)
     db_session.flush()
     return window
 
