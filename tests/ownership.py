@@ -48,8 +48,6 @@ KNOWN_FOREIGN_WRITES: frozenset[tuple[str, str]] = frozenset(
         ("app.cities", "locker_banks"),
         ("app.cities", "neighborhoods"),
         ("app.cities", "products"),
-        ("app.groupbuys", "order_lines"),  # closing settles lines and orders in bulk
-        ("app.groupbuys", "orders"),
     }
 )
 
