@@ -1,12 +1,51 @@
-"""Reads of cities for other packages: plain values, never the rows."""
+"""Reads of the cities' tables for other packages: plain values, never the models."""
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import time
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, ScalarSelect, select
 from sqlalchemy.orm import Session
 
-from app.cities.models import City
+from app.cities.models import City, WindowSlot
+
+
+def city_timezones(db_session: Session, city_ids: Collection[int]) -> dict[int, str]:
+    """Each city's time zone name, by city id."""
+    if not city_ids:
+        return {}
+    rows = db_session.execute(select(City.id, City.timezone).where(City.id.in_(set(city_ids))))
+    return {city_id: timezone for city_id, timezone in rows}
+
+
+def city_currency_query(city_id: ColumnElement[int]) -> ScalarSelect[str]:
+    """The currency code of the city `city_id` names, to read along with other tables."""
+    return select(City.currency).where(City.id == city_id).scalar_subquery()
+
+
+@dataclass(frozen=True)
+class DailySlot:
+    """One daily delivery window of a city's schedule, in local wall-clock time."""
+
+    name: str
+    ready_by_local: time
+    cutoff_hours_before: int
+    pickup_hours_after: int
+
+
+def daily_slots(db_session: Session, city_id: int) -> list[DailySlot]:
+    """The city's daily window slots, earliest ready-by first."""
+    rows = db_session.execute(
+        select(
+            WindowSlot.name,
+            WindowSlot.ready_by_local,
+            WindowSlot.cutoff_hours_before,
+            WindowSlot.pickup_hours_after,
+        )
+        .where(WindowSlot.city_id == city_id)
+        .order_by(WindowSlot.ready_by_local, WindowSlot.id)
+    )
+    return [DailySlot(*row) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -17,11 +56,16 @@ class CityLocale:
     currency: str
 
 
-def city_locales(*, db_session: Session, city_ids: Collection[int]) -> dict[int, CityLocale]:
-    """{city id: its time zone and currency} for the cities that exist among `city_ids`."""
+def city_locales(db_session: Session, city_ids: Collection[int]) -> dict[int, CityLocale]:
+    """Each city's time zone and currency, by city id."""
     if not city_ids:
         return {}
     rows = db_session.execute(
-        select(City.id, City.timezone, City.currency).where(City.id.in_(list(city_ids)))
+        select(City.id, City.timezone, City.currency).where(City.id.in_(set(city_ids)))
     )
     return {city_id: CityLocale(timezone, currency) for city_id, timezone, currency in rows}
+
+
+def city_timezone_query(city_id: ColumnElement[int]) -> ScalarSelect[str]:
+    """The time zone name of the city `city_id` names, to read along with other tables."""
+    return select(City.timezone).where(City.id == city_id).scalar_subquery()

@@ -49,7 +49,7 @@ def summarize(
     outcomes: list[NeighborhoodOutcome] | None = None,
 ) -> CloseSummary:
     """The window's closing totals as stored; `outcomes` are what the current run changed."""
-    window = window_queries.window_info(db_session=db_session, window_id=window_id)
+    window = window_queries.window_cutoff(db_session, window_id)
     if window is None:
         raise WindowNotFound("no such delivery window", field="window_id")
     gb_counts: dict[GroupBuyStatus, int] = defaultdict(int)
@@ -61,7 +61,7 @@ def summarize(
     ):
         gb_counts[status] += count
         neighborhoods.add(hood_id)
-    orders = order_queries.window_order_totals(db_session=db_session, window_id=window_id)
+    orders = order_queries.window_order_totals(db_session, window_id)
     outcomes = outcomes or []
     return CloseSummary(
         window_id=window_id,

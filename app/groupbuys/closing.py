@@ -53,7 +53,7 @@ def close_window(
 ) -> CloseSummary:
     """Close the window: finalize each neighborhood in one transaction, then mark it closed."""
     now = now or utcnow()
-    window = window_queries.window_info(db_session=db_session, window_id=window_id)
+    window = window_queries.window_cutoff(db_session, window_id)
     if window is None:
         raise WindowNotFound("no such delivery window", field="window_id")
     if now < window.cutoff_at:
@@ -82,7 +82,7 @@ def close_window(
             log.exception("closing window %s: neighborhoods %s failed", window_id, batch)
             raise
 
-    window = window_queries.window_info(db_session=db_session, window_id=window_id)
+    window = window_queries.window_cutoff(db_session, window_id)
     assert window is not None
     if window.status != WindowStatus.CLOSED:
         window_service.mark_closed_by_id(db_session=db_session, window_id=window_id, now=now)
@@ -194,9 +194,9 @@ def finalize_neighborhood(
 
 
 def _currency_of_window(db_session: Session, window_id: int) -> str:
-    window = window_queries.window_info(db_session=db_session, window_id=window_id)
+    window = window_queries.window_cutoff(db_session, window_id)
     assert window is not None
-    locales = city_queries.city_locales(db_session=db_session, city_ids=[window.city_id])
+    locales = city_queries.city_locales(db_session, [window.city_id])
     return locales[window.city_id].currency
 
 

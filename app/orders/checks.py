@@ -3,6 +3,7 @@
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
+from app.catalog import queries as catalog_queries
 from app.core.errors import Conflict
 from app.groupbuys.errors import GroupBuyNotOpen
 from app.groupbuys.models import GroupBuy, GroupBuyStatus
@@ -34,11 +35,12 @@ def validated_group_buys(
     group_buys = {
         gb.id: gb
         for gb in db_session.scalars(
-            select(GroupBuy)
-            .where(GroupBuy.id.in_(seen))
-            .options(joinedload(GroupBuy.tiers), joinedload(GroupBuy.product))
+            select(GroupBuy).where(GroupBuy.id.in_(seen)).options(joinedload(GroupBuy.tiers))
         ).unique()
     }
+    products = catalog_queries.product_cards(
+        db_session, {gb.product_id for gb in group_buys.values()}
+    )
     for i, line in enumerate(order_in.lines):
         field = f"lines.{i}.group_buy_id"
         gb = group_buys.get(line.group_buy_id)
@@ -53,7 +55,7 @@ def validated_group_buys(
                 f"this group buy is for window {gb.window_id}, not window_id {window.id}",
                 field=field,
             )
-        if not gb.product.active:
+        if not products[gb.product_id].active:
             raise ProductDiscontinued("this product is not sold any more", field=field)
         if gb.status != GroupBuyStatus.OPEN:
             raise GroupBuyNotOpen(f"this group buy has already {gb.status.value}", field=field)

@@ -1,11 +1,46 @@
-"""Reads of orders for other packages: plain values, never the rows."""
+"""Reads of the orders' tables for other packages: plain values, never the models."""
 
 from dataclasses import dataclass
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from app.neighborhoods import queries as neighborhood_queries
 from app.orders.models import Order, OrderLine, OrderStatus
+
+
+@dataclass(frozen=True)
+class OrderTotals:
+    """An order's resident, status and money."""
+
+    id: int
+    resident_id: int
+    status: str
+    currency: str
+    paid_minor: int
+    charged_minor: int | None
+
+
+def order_totals_in_city(db_session: Session, order_id: int, city_id: int) -> OrderTotals | None:
+    """The order's totals if it was placed in one of the city's neighborhoods, else None."""
+    row = db_session.execute(
+        select(
+            Order.id,
+            Order.resident_id,
+            Order.status,
+            Order.currency,
+            Order.paid_minor,
+            Order.charged_minor,
+        ).where(
+            Order.id == order_id,
+            Order.neighborhood_id.in_(neighborhood_queries.neighborhood_ids_in_city(city_id)),
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    order_id, resident_id, status, currency, paid_minor, charged_minor = row
+    return OrderTotals(order_id, resident_id, status.value, currency, paid_minor, charged_minor)
+
 
 # Statuses of an order that was confirmed at the cut-off (it may have moved on since): every
 # status but those of an order never confirmed.
@@ -24,7 +59,7 @@ class WindowOrderTotals:
     refunded_at_close_minor: int
 
 
-def window_order_totals(*, db_session: Session, window_id: int) -> WindowOrderTotals:
+def window_order_totals(db_session: Session, window_id: int) -> WindowOrderTotals:
     """The window's orders counted by outcome, with what was charged and refunded at the close."""
     confirmed = Order.status.in_(_CONFIRMED_OR_LATER)
     settled = Order.status.in_((*_CONFIRMED_OR_LATER, OrderStatus.GROUP_FAILED))
@@ -53,7 +88,7 @@ def window_order_totals(*, db_session: Session, window_id: int) -> WindowOrderTo
     )
 
 
-def count_lines_of_group_buy(*, db_session: Session, group_buy_id: int) -> int:
+def count_lines_of_group_buy(db_session: Session, group_buy_id: int) -> int:
     """How many order lines were ever placed in the group buy."""
     return (
         db_session.scalar(

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app.cities.models import City
 from app.core.db import utcnow
@@ -203,7 +202,6 @@ def place(
             paid_unit_price_minor=price,
             status=LineStatus.PLACED,
         )
-        set_committed_value(line, "product", gb.product)  # the answer needs no reload
         order.lines.append(line)
     order.paid_minor = paid
     quantities = {line.group_buy_id: line.quantity for line in order_in.lines}
