@@ -43,8 +43,6 @@ FREE_WRITERS = (
 # (writer package, table) pairs that exist today; issue 10 item 2 moves them to the owner.
 KNOWN_FOREIGN_WRITES: frozenset[tuple[str, str]] = frozenset(
     {
-        ("app.groupbuys", "order_lines"),  # closing settles lines and orders in bulk
-        ("app.groupbuys", "orders"),
     }
 )
 

@@ -1,11 +1,13 @@
 """Reads of the catalog for other packages: plain values, never the model."""
 
 from collections.abc import Collection
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from app.catalog.models import Product
+from app.core.enums import TemperatureClass
 
 
 def product_names(db_session: Session, product_ids: Collection[int]) -> dict[int, str]:
@@ -16,3 +18,39 @@ def product_names(db_session: Session, product_ids: Collection[int]) -> dict[int
         select(Product.id, Product.name).where(Product.id.in_(set(product_ids)))
     )
     return {product_id: name for product_id, name in rows}
+
+
+@dataclass(frozen=True)
+class ProductCard:
+    """A product as a group buy shows and checks it."""
+
+    id: int
+    city_id: int
+    name: str
+    name_zh: str
+    unit: str
+    temperature_class: TemperatureClass
+    price_minor: int
+    active: bool
+
+
+def product_card_query() -> Select[int, int, str, str, str, TemperatureClass, int, bool]:
+    """Every product's card columns, in `ProductCard`'s order, to read along with other tables."""
+    return select(
+        Product.id,
+        Product.city_id,
+        Product.name,
+        Product.name_zh,
+        Product.unit,
+        Product.temperature_class,
+        Product.price_minor,
+        Product.active,
+    )
+
+
+def product_cards(db_session: Session, product_ids: Collection[int]) -> dict[int, ProductCard]:
+    """Each product's card, by id."""
+    if not product_ids:
+        return {}
+    rows = db_session.execute(product_card_query().where(Product.id.in_(set(product_ids))))
+    return {row[0]: ProductCard(*row) for row in rows}

@@ -10,7 +10,7 @@ from its row's id.
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -19,7 +19,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app.cities.models import City
+from app.cities import queries as city_queries
 from app.core import bulk
 from app.core.db import utcnow
 from app.events import service as event_service
@@ -27,11 +27,11 @@ from app.groupbuys import pricing
 from app.groupbuys.close_summary import CloseSummary, NeighborhoodOutcome, summarize
 from app.groupbuys.errors import CutoffNotPassed
 from app.groupbuys.models import GroupBuy, GroupBuyStatus, PriceTier
-from app.orders import states
-from app.orders.models import LineStatus, Order, OrderLine, OrderStatus
+from app.orders import cutoff as order_cutoff
 from app.payments import service as payment_service
+from app.windows import queries as window_queries
 from app.windows import service as window_service
-from app.windows.models import DeliveryWindow, WindowStatus
+from app.windows.queries import WindowStatus
 from app.windows.service import WindowNotFound
 
 __all__ = [
@@ -53,7 +53,7 @@ def close_window(
 ) -> CloseSummary:
     """Close the window: finalize each neighborhood in one transaction, then mark it closed."""
     now = now or utcnow()
-    window = db_session.get(DeliveryWindow, window_id, populate_existing=True)
+    window = window_queries.window_cutoff(db_session, window_id)
     if window is None:
         raise WindowNotFound("no such delivery window", field="window_id")
     if now < window.cutoff_at:
@@ -63,7 +63,7 @@ def close_window(
             cutoff_at=window.cutoff_at.isoformat(),
         )
     if window.status == WindowStatus.OPEN:
-        window_service.start_closing(window)
+        window_service.start_closing_by_id(db_session=db_session, window_id=window_id)
         db_session.commit()
 
     outcomes: list[NeighborhoodOutcome] = []
@@ -82,10 +82,10 @@ def close_window(
             log.exception("closing window %s: neighborhoods %s failed", window_id, batch)
             raise
 
-    window = db_session.get(DeliveryWindow, window_id, populate_existing=True)
+    window = window_queries.window_cutoff(db_session, window_id)
     assert window is not None
     if window.status != WindowStatus.CLOSED:
-        window_service.mark_closed(window, now)
+        window_service.mark_closed_by_id(db_session=db_session, window_id=window_id, now=now)
         db_session.commit()
     return summarize(db_session=db_session, window_id=window_id, outcomes=outcomes)
 
@@ -145,10 +145,7 @@ def finalize_neighborhood(
         tiers[tier.group_buy_id].append(tier)
     if not group_buys:  # pragma: no cover - claimed above, so only on a dialect without locks
         return []
-    currency = db_session.scalar(
-        select(City.currency).join(DeliveryWindow).where(DeliveryWindow.id == window_id)
-    )
-    assert currency is not None
+    currency = _currency_of_window(db_session, window_id)
     decided: dict[int, Decision] = {}
     events: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
     # (neighborhood, "formed" | "failed" | "confirmed" | "group_failed") -> how many.
@@ -196,6 +193,13 @@ def finalize_neighborhood(
     ]
 
 
+def _currency_of_window(db_session: Session, window_id: int) -> str:
+    window = window_queries.window_cutoff(db_session, window_id)
+    assert window is not None
+    locales = city_queries.city_locales(db_session, [window.city_id])
+    return locales[window.city_id].currency
+
+
 _GROUP_BUY_COLUMNS = (
     GroupBuy.id,
     GroupBuy.neighborhood_id,
@@ -225,18 +229,21 @@ def _store_decisions(db_session: Session, decided: dict[int, Decision], now: dat
                 set_committed_value(held, name, value)
 
 
-_LINE_COLUMNS = (
-    Order.id,
-    Order.resident_id,
-    Order.paid_minor,
-    Order.currency,
-    Order.neighborhood_id,
-    OrderLine.id,
-    OrderLine.group_buy_id,
-    OrderLine.product_id,
-    OrderLine.quantity,
-    OrderLine.paid_unit_price_minor,
-)
+def _final_price_of(
+    db_session: Session, decided: dict[int, Decision]
+) -> Callable[[int], int | None]:
+    """The unit price a group buy formed at (None when it failed): decided now, or earlier (then
+    the stored row says how)."""
+
+    def final_price(group_buy_id: int) -> int | None:
+        gb = decided.get(group_buy_id) or db_session.get(GroupBuy, group_buy_id)
+        assert gb is not None
+        if gb.status != GroupBuyStatus.FORMED:
+            return None
+        assert gb.final_unit_price_minor is not None
+        return gb.final_unit_price_minor
+
+    return final_price
 
 
 def _settle_orders(
@@ -246,93 +253,56 @@ def _settle_orders(
     decided: dict[int, Decision],
     now: datetime,
 ) -> list[tuple[dict[str, Any], payment_service.Movement | None]]:
-    """Price each placed order's lines at their group's outcome, confirm or fail the orders.
+    """Settle the placed orders through their owner; each order's event payload and the refund
+    due, if any."""
+    settled = order_cutoff.settle_placed_orders(
+        db_session=db_session,
+        window_id=window_id,
+        neighborhood_ids=neighborhood_ids,
+        final_price_of=_final_price_of(db_session, decided),
+        now=now,
+    )
+    return [(_order_payload(order, window_id), _refund(order)) for order in settled]
 
-    Set-based (plain rows and bulk updates by primary key): the cut-off settles thousands.
-    Returns each order's event payload and the refund due, if any.
-    """
-    rows = db_session.execute(
-        select(*_LINE_COLUMNS)
-        .join(OrderLine, OrderLine.order_id == Order.id)
-        .where(
-            Order.window_id == window_id,
-            Order.neighborhood_id.in_(neighborhood_ids),
-            Order.status == OrderStatus.PLACED,
-            OrderLine.status == LineStatus.PLACED,
-        )
-        .order_by(Order.id, OrderLine.id)
-        .with_for_update(of=Order)
-    ).all()
-    by_order: dict[int, list[Any]] = defaultdict(list)
-    for row in rows:
-        by_order[row[0]].append(row)
-    line_updates: list[dict[str, Any]] = []
-    order_updates: list[dict[str, Any]] = []
-    settled: list[tuple[dict[str, Any], payment_service.Movement | None]] = []
-    for order_id, lines in by_order.items():
-        _, resident_id, paid, currency, neighborhood_id = lines[0][:5]
-        charged = 0
-        payload_lines = []
-        for *_, line_id, gb_id, product_id, quantity, paid_price in lines:
-            gb = decided.get(gb_id) or db_session.get(GroupBuy, gb_id)
-            assert gb is not None  # decided now, or earlier (then the stored row says how)
-            final: int | None = None
-            status = LineStatus.GROUP_FAILED
-            if gb.status == GroupBuyStatus.FORMED:
-                assert gb.final_unit_price_minor is not None
-                # Never above what the resident paid, even if the tiers changed after ordering.
-                final = min(gb.final_unit_price_minor, paid_price)
-                status = LineStatus.CONFIRMED
-                charged += final * quantity
-            line_updates.append({"id": line_id, "status": status, "final_unit_price_minor": final})
-            payload_lines.append(
-                {
-                    "group_buy_id": gb_id,
-                    "product_id": product_id,
-                    "quantity": quantity,
-                    "status": status.value,
-                    "final_unit_price_minor": final,
-                }
-            )
-        to = OrderStatus.CONFIRMED if charged > 0 else OrderStatus.GROUP_FAILED
-        if not states.can_transition(OrderStatus.PLACED, to):  # pragma: no cover - a rule change
-            raise states.IllegalTransition(f"order {order_id}: placed -> {to.value}")
-        order_updates.append(
-            {"id": order_id, "status": to, "charged_minor": charged, "updated_at": now}
-        )
-        refund = paid - charged
-        key, reason = (
-            ("close-diff", "cut-off: tier price reached and failed lines refunded")
-            if charged > 0
-            else ("group-failed", "cut-off: no group buy of the order formed")
-        )
-        move = (
-            payment_service.Movement(
-                order_id=order_id,
-                resident_id=resident_id,
-                currency=currency,
-                amount_minor=refund,
-                key=f"order:{order_id}:{key}",
-                reason=reason,
-            )
-            if refund > 0
-            else None
-        )
-        payload = {
-            "order_id": order_id,
-            "resident_id": resident_id,
-            "window_id": window_id,
-            "neighborhood_id": neighborhood_id,
-            "status": to.value,
-            "currency": currency,
-            "paid_minor": paid,
-            "charged_minor": charged,
-            "refunded_minor": refund,
-            "lines": payload_lines,
-        }
-        settled.append((payload, move))
-    line_placed = OrderLine.status == LineStatus.PLACED
-    order_placed = Order.status == OrderStatus.PLACED
-    bulk.update_by_key(db_session, OrderLine, line_updates, where=[line_placed])
-    bulk.update_by_key(db_session, Order, order_updates, where=[order_placed])
-    return settled
+
+def _refund(order: order_cutoff.SettledOrder) -> payment_service.Movement | None:
+    refund = order.paid_minor - order.charged_minor
+    if refund <= 0:
+        return None
+    key, reason = (
+        ("close-diff", "cut-off: tier price reached and failed lines refunded")
+        if order.charged_minor > 0
+        else ("group-failed", "cut-off: no group buy of the order formed")
+    )
+    return payment_service.Movement(
+        order_id=order.order_id,
+        resident_id=order.resident_id,
+        currency=order.currency,
+        amount_minor=refund,
+        key=f"order:{order.order_id}:{key}",
+        reason=reason,
+    )
+
+
+def _order_payload(order: order_cutoff.SettledOrder, window_id: int) -> dict[str, Any]:
+    return {
+        "order_id": order.order_id,
+        "resident_id": order.resident_id,
+        "window_id": window_id,
+        "neighborhood_id": order.neighborhood_id,
+        "status": order.status.value,
+        "currency": order.currency,
+        "paid_minor": order.paid_minor,
+        "charged_minor": order.charged_minor,
+        "refunded_minor": order.paid_minor - order.charged_minor,
+        "lines": [
+            {
+                "group_buy_id": line.group_buy_id,
+                "product_id": line.product_id,
+                "quantity": line.quantity,
+                "status": line.status.value,
+                "final_unit_price_minor": line.final_unit_price_minor,
+            }
+            for line in order.lines
+        ],
+    }

@@ -6,7 +6,6 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, Enum, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.catalog.models import Product
 from app.core.db import Base
 
 
@@ -42,7 +41,6 @@ class GroupBuy(Base):
     tiers: Mapped[list["PriceTier"]] = relationship(
         back_populates="group_buy", order_by="PriceTier.min_quantity", cascade="all, delete-orphan"
     )
-    product: Mapped[Product] = relationship(viewonly=True)
 
 
 class PriceTier(Base):

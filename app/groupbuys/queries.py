@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
+from app.catalog import queries as catalog_queries
 from app.groupbuys import pricing
 from app.groupbuys.models import GroupBuy
 from app.groupbuys.models import GroupBuyStatus as GroupBuyStatus
@@ -38,22 +39,24 @@ def group_buy_offers(
     query = (
         select(GroupBuy)
         .where(GroupBuy.id.in_(set(group_buy_ids)))
-        .options(joinedload(GroupBuy.tiers), joinedload(GroupBuy.product))
+        .options(joinedload(GroupBuy.tiers))
     )
     if fresh:
         query = query.execution_options(populate_existing=True)
+    group_buys = list(db_session.scalars(query).unique())
+    cards = catalog_queries.product_cards(db_session, {gb.product_id for gb in group_buys})
     return {
         gb.id: GroupBuyOffer(
             id=gb.id,
             neighborhood_id=gb.neighborhood_id,
             window_id=gb.window_id,
             product_id=gb.product_id,
-            product_name=gb.product.name,
-            product_active=gb.product.active,
+            product_name=cards[gb.product_id].name,
+            product_active=cards[gb.product_id].active,
             status=gb.status,
             stock_cap=gb.stock_cap,
             ordered_quantity=gb.ordered_quantity,
             entry_price_minor=pricing.entry_price(gb.tiers),
         )
-        for gb in db_session.scalars(query).unique()
+        for gb in group_buys
     }

@@ -5,14 +5,16 @@ Reads only; two queries per catalog (group buys with their product joined, then 
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, contains_eager, selectinload
+from sqlalchemy.orm import Session, selectinload
 
-from app.catalog.models import Product
-from app.cities.models import City
+from app.catalog import queries as catalog_queries
+from app.catalog.queries import ProductCard
+from app.cities import queries as city_queries
 from app.core.db import utcnow
 from app.core.settings import get_settings
 from app.groupbuys import pricing
@@ -28,52 +30,63 @@ from app.groupbuys.schemas import (
     SharedGroupBuyRead,
     ShareLinkRead,
 )
-from app.neighborhoods.models import Neighborhood
-from app.residents.models import Resident
-from app.windows.models import DeliveryWindow, WindowStatus
+from app.groupbuys.service import InNeighborhood
+from app.neighborhoods import queries as neighborhood_queries
+from app.windows import queries as window_queries
+from app.windows.queries import WindowInfo, WindowStatus
 from app.windows.service import WindowNotFound
+
+
+@dataclass(frozen=True)
+class Place:
+    """A resident's neighborhood and how its city shows times and money."""
+
+    neighborhood_id: int
+    neighborhood_name: str
+    city_id: int
+    timezone: str
+    currency: str
+
+
+@dataclass(frozen=True)
+class GroupBuyWithProduct:
+    """A group buy (its tiers loaded) and its product's card."""
+
+    group_buy: GroupBuy
+    product: ProductCard
 
 
 def catalog(
     *,
     db_session: Session,
-    resident: Resident,
+    resident: InNeighborhood,
     window_id: int | None = None,
     now: datetime | None = None,
 ) -> CatalogRead:
     """The resident's neighborhood: open windows (or one window) and every group buy in them."""
     now = now or utcnow()
-    hood, city, window = _hood_city_and_window(db_session, resident, window_id)
+    place = place_of(db_session, resident.neighborhood_id)
     if window_id is None:
-        windows = list(
-            db_session.scalars(
-                select(DeliveryWindow)
-                .where(
-                    DeliveryWindow.city_id == city.id,
-                    DeliveryWindow.status == WindowStatus.OPEN,
-                    DeliveryWindow.cutoff_at > now,
-                )
-                .order_by(DeliveryWindow.cutoff_at, DeliveryWindow.id)
-            )
-        )
+        windows = window_queries.open_windows(db_session, place.city_id, now)
     else:
-        if window is None:
+        window = window_queries.window_info(db_session, window_id)
+        if window is None or window.city_id != place.city_id:
             raise WindowNotFound("no such delivery window in your city", field="query.window_id")
         windows = [window]
     gbs = group_buys_with_products(
-        db_session, neighborhood_id=hood.id, window_ids=[w.id for w in windows]
+        db_session, neighborhood_id=place.neighborhood_id, window_ids=[w.id for w in windows]
     )
-    by_window: dict[int, list[GroupBuy]] = defaultdict(list)
+    by_window: dict[int, list[GroupBuyWithProduct]] = defaultdict(list)
     for gb in gbs:
-        by_window[gb.window_id].append(gb)
-    zone = ZoneInfo(city.timezone)
+        by_window[gb.group_buy.window_id].append(gb)
+    zone = ZoneInfo(place.timezone)
     return CatalogRead(
-        neighborhood_id=hood.id,
-        neighborhood_name=hood.name,
-        timezone=city.timezone,
-        currency=city.currency,
+        neighborhood_id=place.neighborhood_id,
+        neighborhood_name=place.neighborhood_name,
+        timezone=place.timezone,
+        currency=place.currency,
         windows=[
-            catalog_window(w, by_window[w.id], zone=zone, currency=city.currency, now=now)
+            catalog_window(w, by_window[w.id], zone=zone, currency=place.currency, now=now)
             for w in windows
         ],
     )
@@ -91,49 +104,36 @@ def share_link(*, group_buy: GroupBuy, request_base_url: str | None = None) -> S
 
 
 def shared(
-    *, db_session: Session, resident: Resident, token: str, now: datetime | None = None
+    *, db_session: Session, resident: InNeighborhood, token: str, now: datetime | None = None
 ) -> SharedGroupBuyRead:
     """A shared group buy for a resident of its neighborhood; NotFound for anyone else."""
     now = now or utcnow()
     gb = db_session.scalar(select(GroupBuy).where(GroupBuy.share_token == token))
     if gb is None or gb.neighborhood_id != resident.neighborhood_id:
         raise GroupBuyNotFound("no such group buy in your neighborhood", field="token")
-    _, city = _hood_and_city(db_session, resident)
-    window = db_session.get(DeliveryWindow, gb.window_id)
+    place = place_of(db_session, resident.neighborhood_id)
+    window = window_queries.window_info(db_session, gb.window_id)
     assert window is not None
     gbs = group_buys_with_products(db_session, group_buy_ids=[gb.id])
-    zone = ZoneInfo(city.timezone)
+    zone = ZoneInfo(place.timezone)
     return SharedGroupBuyRead(
-        window=catalog_window(window, gbs, zone=zone, currency=city.currency, now=now)
+        window=catalog_window(window, gbs, zone=zone, currency=place.currency, now=now)
     )
 
 
-def _hood_and_city(db_session: Session, resident: Resident) -> tuple[Neighborhood, City]:
+def place_of(db_session: Session, neighborhood_id: int) -> Place:
+    """The neighborhood's name and its city's zone and currency: one query."""
+    hood = neighborhood_queries.neighborhood_place_query(neighborhood_id).subquery()
     row = db_session.execute(
-        select(Neighborhood, City)
-        .join(City, City.id == Neighborhood.city_id)
-        .where(Neighborhood.id == resident.neighborhood_id)
-    ).one()
-    return row[0], row[1]
-
-
-def _hood_city_and_window(
-    db_session: Session, resident: Resident, window_id: int | None
-) -> tuple[Neighborhood, City, DeliveryWindow | None]:
-    """The resident's neighborhood and city, and the window if asked and in that city: one query."""
-    if window_id is None:
-        hood, city = _hood_and_city(db_session, resident)
-        return hood, city, None
-    row = db_session.execute(
-        select(Neighborhood, City, DeliveryWindow)
-        .join(City, City.id == Neighborhood.city_id)
-        .outerjoin(
-            DeliveryWindow,
-            (DeliveryWindow.id == window_id) & (DeliveryWindow.city_id == City.id),
+        select(
+            hood.c.id,
+            hood.c.name,
+            hood.c.city_id,
+            city_queries.city_timezone_query(hood.c.city_id),
+            city_queries.city_currency_query(hood.c.city_id),
         )
-        .where(Neighborhood.id == resident.neighborhood_id)
     ).one()
-    return row[0], row[1], row[2]
+    return Place(*row)
 
 
 def group_buys_with_products(
@@ -142,13 +142,14 @@ def group_buys_with_products(
     neighborhood_id: int | None = None,
     window_ids: Sequence[int] | None = None,
     group_buy_ids: Sequence[int] | None = None,
-) -> list[GroupBuy]:
+) -> list[GroupBuyWithProduct]:
     """Group buys with their product (joined) and tiers (one more query): two queries in all."""
+    cards = catalog_queries.product_card_query().subquery()
     query = (
-        select(GroupBuy)
-        .join(GroupBuy.product)
-        .options(contains_eager(GroupBuy.product), selectinload(GroupBuy.tiers))
-        .order_by(Product.name, GroupBuy.id)
+        select(GroupBuy, *cards.c)
+        .join(cards, cards.c.id == GroupBuy.product_id)
+        .options(selectinload(GroupBuy.tiers))
+        .order_by(cards.c.name, GroupBuy.id)
     )
     if neighborhood_id is not None:
         query = query.where(GroupBuy.neighborhood_id == neighborhood_id)
@@ -158,11 +159,11 @@ def group_buys_with_products(
         query = query.where(GroupBuy.window_id.in_(window_ids))
     if group_buy_ids is not None:
         query = query.where(GroupBuy.id.in_(group_buy_ids))
-    return list(db_session.scalars(query))
+    return [GroupBuyWithProduct(row[0], ProductCard(*row[1:])) for row in db_session.execute(query)]
 
 
-def _catalog_group_buy(gb: GroupBuy, *, currency: str) -> CatalogGroupBuy:
-    product = gb.product
+def _catalog_group_buy(item: GroupBuyWithProduct, *, currency: str) -> CatalogGroupBuy:
+    gb, product = item.group_buy, item.product
     state = pricing.progress(
         gb.tiers, total=gb.ordered_quantity, min_quantity=gb.min_quantity, currency=currency
     )
@@ -204,8 +205,8 @@ def _catalog_group_buy(gb: GroupBuy, *, currency: str) -> CatalogGroupBuy:
 
 
 def catalog_window(
-    window: DeliveryWindow,
-    gbs: Sequence[GroupBuy],
+    window: WindowInfo,
+    gbs: Sequence[GroupBuyWithProduct],
     *,
     zone: ZoneInfo,
     currency: str,

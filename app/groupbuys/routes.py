@@ -22,7 +22,7 @@ from app.groupbuys.schemas import (
     SharedGroupBuyRead,
     ShareLinkRead,
 )
-from app.windows.models import DeliveryWindow
+from app.windows import queries as window_queries
 from app.windows.service import WindowNotFound
 
 router = APIRouter()
@@ -129,7 +129,7 @@ def list_group_buys(
     )
     city = groupbuy_service.city_of(db_session=db, city_id=operator.city_id)
     return GroupBuyPage(
-        items=[groupbuy_service.to_read(gb, currency=city.currency) for gb in items],
+        items=groupbuy_service.to_reads(db_session=db, group_buys=items, currency=city.currency),
         total=total,
         limit=limit,
         offset=offset,
@@ -202,7 +202,7 @@ def close_window(
     window_id: WindowId, operator: CurrentOperator, db: SessionDep
 ) -> CloseSummaryRead:
     """Idempotent and resumable: running it again finishes what is left and changes nothing else."""
-    window = db.get(DeliveryWindow, window_id)
+    window = window_queries.window_cutoff(db, window_id)
     if window is None or window.city_id != operator.city_id:
         raise WindowNotFound("no such delivery window", field="window_id")
     summary = closing.close_window(db_session=db, window_id=window_id)
@@ -212,4 +212,4 @@ def close_window(
 def _read(db: Session, group_buy_id: int, city_id: int) -> GroupBuyRead:
     gb = groupbuy_service.get_in_city(db_session=db, group_buy_id=group_buy_id, city_id=city_id)
     city = groupbuy_service.city_of(db_session=db, city_id=city_id)
-    return groupbuy_service.to_read(gb, currency=city.currency)
+    return groupbuy_service.to_reads(db_session=db, group_buys=[gb], currency=city.currency)[0]

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from app.core.enums import TemperatureClass
 from app.groupbuys.models import GroupBuyStatus
 from app.groupbuys.pricing import MAX_TIERS, MAX_UNIT_PRICE_MINOR
-from app.windows.models import WindowStatus
+from app.windows.queries import WindowStatus
 
 MAX_QUANTITY = 1_000_000
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL

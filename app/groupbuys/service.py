@@ -7,16 +7,16 @@ Stock moves in `app.groupbuys.stock`; the residents' catalog and share links in
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
-from sqlalchemy import CursorResult, func, select
+from sqlalchemy import ColumnElement, CursorResult, func, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from app.catalog.models import Product
+from app.catalog import queries as catalog_queries
 from app.catalog.service import ProductInactive, UnknownProduct
-from app.cities.models import City
+from app.cities import queries as city_queries
 from app.cities.service import CityNotFound
 from app.core.db import utcnow
 from app.core.errors import Conflict
@@ -38,11 +38,11 @@ from app.groupbuys.schemas import (
     TierIn,
     TierRead,
 )
-from app.neighborhoods.models import Neighborhood
+from app.neighborhoods import queries as neighborhood_queries
 from app.neighborhoods.service import UnknownNeighborhood
-from app.orders.models import OrderLine
-from app.residents.models import Resident
-from app.windows.models import DeliveryWindow, WindowStatus
+from app.orders import queries as order_queries
+from app.windows import queries as window_queries
+from app.windows.queries import WindowCutoff, WindowStatus
 from app.windows.service import UnknownWindow, WindowClosed
 
 # --- reading -------------------------------------------------------------------------------
@@ -57,16 +57,24 @@ def get_in_city(*, db_session: Session, group_buy_id: int, city_id: int) -> Grou
     """A group buy of the city's neighborhoods, or NotFound."""
     gb = db_session.scalar(
         select(GroupBuy)
-        .join(Neighborhood, Neighborhood.id == GroupBuy.neighborhood_id)
-        .where(GroupBuy.id == group_buy_id, Neighborhood.city_id == city_id)
-        .options(selectinload(GroupBuy.tiers), selectinload(GroupBuy.product))
+        .where(GroupBuy.id == group_buy_id, _in_city(city_id))
+        .options(selectinload(GroupBuy.tiers))
     )
     if gb is None:
         raise GroupBuyNotFound("no such group buy", field="group_buy_id")
     return gb
 
 
-def get_for_resident(*, db_session: Session, resident: Resident, group_buy_id: int) -> GroupBuy:
+class InNeighborhood(Protocol):
+    """Anyone living in a neighborhood (a resident)."""
+
+    @property
+    def neighborhood_id(self) -> int: ...
+
+
+def get_for_resident(
+    *, db_session: Session, resident: InNeighborhood, group_buy_id: int
+) -> GroupBuy:
     """A group buy of the resident's neighborhood; NotFound for any other (never says whose)."""
     gb = db_session.get(GroupBuy, group_buy_id)
     if gb is None or gb.neighborhood_id != resident.neighborhood_id:
@@ -85,11 +93,7 @@ def get_all(
     offset: int = 0,
 ) -> tuple[list[GroupBuy], int]:
     """Group buys of a city, optionally of one window, neighborhood or status; and their count."""
-    query = (
-        select(GroupBuy)
-        .join(Neighborhood, Neighborhood.id == GroupBuy.neighborhood_id)
-        .where(Neighborhood.city_id == city_id)
-    )
+    query = select(GroupBuy).where(_in_city(city_id))
     if window_id is not None:
         query = query.where(GroupBuy.window_id == window_id)
     if neighborhood_id is not None:
@@ -98,7 +102,7 @@ def get_all(
         query = query.where(GroupBuy.status == status)
     total = db_session.scalar(select(func.count()).select_from(query.subquery())) or 0
     items = db_session.scalars(
-        query.options(selectinload(GroupBuy.tiers), selectinload(GroupBuy.product))
+        query.options(selectinload(GroupBuy.tiers))
         .order_by(GroupBuy.window_id, GroupBuy.neighborhood_id, GroupBuy.id)
         .limit(limit)
         .offset(offset)
@@ -106,22 +110,34 @@ def get_all(
     return list(items), total
 
 
-def city_of(*, db_session: Session, city_id: int) -> City:
-    """The city, or NotFound."""
-    city = db_session.get(City, city_id)
+def _in_city(city_id: int) -> ColumnElement[bool]:
+    return GroupBuy.neighborhood_id.in_(neighborhood_queries.neighborhood_ids_in_city(city_id))
+
+
+def city_of(*, db_session: Session, city_id: int) -> city_queries.CityLocale:
+    """The city's time zone and currency, or NotFound."""
+    city = city_queries.city_locales(db_session, [city_id]).get(city_id)
     if city is None:
         raise CityNotFound("no such city", field="city_id")
     return city
 
 
-def to_read(gb: GroupBuy, *, currency: str) -> GroupBuyRead:
+def to_reads(
+    *, db_session: Session, group_buys: Sequence[GroupBuy], currency: str
+) -> list[GroupBuyRead]:
+    """The operator's view of each group buy (their products' names read in one query)."""
+    names = catalog_queries.product_names(db_session, {gb.product_id for gb in group_buys})
+    return [to_read(gb, currency=currency, product_name=names[gb.product_id]) for gb in group_buys]
+
+
+def to_read(gb: GroupBuy, *, currency: str, product_name: str) -> GroupBuyRead:
     """The operator's view of a group buy."""
     return GroupBuyRead(
         id=gb.id,
         neighborhood_id=gb.neighborhood_id,
         window_id=gb.window_id,
         product_id=gb.product_id,
-        product_name=gb.product.name,
+        product_name=product_name,
         min_quantity=gb.min_quantity,
         stock_cap=gb.stock_cap,
         ordered_quantity=gb.ordered_quantity,
@@ -143,14 +159,15 @@ def create(
     """Create a group buy for an open window; one per neighborhood x window x product."""
     now = now or utcnow()
     pricing.validate_tiers(group_buy_in.tiers)
-    hood = db_session.get(Neighborhood, group_buy_in.neighborhood_id)
+    hood = neighborhood_queries.neighborhood_standing(db_session, group_buy_in.neighborhood_id)
     if hood is None or hood.city_id != city_id:
         raise UnknownNeighborhood("unknown neighborhood", field="neighborhood_id")
-    window = db_session.get(DeliveryWindow, group_buy_in.window_id)
+    window = window_queries.window_cutoff(db_session, group_buy_in.window_id)
     if window is None or window.city_id != city_id:
         raise UnknownWindow("unknown delivery window", field="window_id")
     _require_window_open(window, now)
-    product = db_session.get(Product, group_buy_in.product_id)
+    product_id = group_buy_in.product_id
+    product = catalog_queries.product_cards(db_session, [product_id]).get(product_id)
     if product is None or product.city_id != city_id:
         raise UnknownProduct("unknown product", field="product_id")
     if not product.active:
@@ -197,7 +214,7 @@ def update(
     now = now or utcnow()
     if group_buy.status != GroupBuyStatus.OPEN:
         raise GroupBuyNotOpen(f"group buy is already {group_buy.status.value}", field="status")
-    window = db_session.get(DeliveryWindow, group_buy.window_id)
+    window = window_queries.window_cutoff(db_session, group_buy.window_id)
     assert window is not None
     _require_window_open(window, now)
     given = group_buy_in.model_fields_set
@@ -257,9 +274,7 @@ def delete(*, db_session: Session, group_buy: GroupBuy) -> None:
     )
     if locked is None:
         raise GroupBuyNotFound("no such group buy", field="group_buy_id")
-    lines = db_session.scalar(
-        select(func.count()).select_from(OrderLine).where(OrderLine.group_buy_id == group_buy.id)
-    )
+    lines = order_queries.count_lines_of_group_buy(db_session, group_buy.id)
     if lines:
         raise GroupBuyHasOrders(
             "residents have ordered from this group buy; it cannot be deleted",
@@ -291,7 +306,7 @@ def _check_cap_vs_minimum(stock_cap: int | None, min_quantity: int) -> None:
         )
 
 
-def _require_window_open(window: DeliveryWindow, now: datetime) -> None:
+def _require_window_open(window: WindowCutoff, now: datetime) -> None:
     if window.status != WindowStatus.OPEN or window.cutoff_at <= now:
         raise WindowClosed(
             "the window is past its cut-off",

@@ -7,14 +7,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.cities.models import City
 from app.core.db import utcnow
 from app.groupbuys import resident_catalog
 from app.groupbuys.errors import GroupBuyNotFound
 from app.groupbuys.models import GroupBuy
 from app.groupbuys.schemas import CatalogGroupBuy, CatalogWindow
-from app.neighborhoods.models import Neighborhood
-from app.windows.models import DeliveryWindow
+from app.windows import queries as window_queries
 
 
 @dataclass(frozen=True)
@@ -35,18 +33,18 @@ def preview(*, db_session: Session, token: str, now: datetime | None = None) -> 
     """The public preview of the group buy behind `token`; NotFound for an unknown token."""
     now = now or utcnow()
     row = db_session.execute(
-        select(GroupBuy.id, Neighborhood.id, Neighborhood.name, City.timezone, City.currency)
-        .join(Neighborhood, Neighborhood.id == GroupBuy.neighborhood_id)
-        .join(City, City.id == Neighborhood.city_id)
-        .where(GroupBuy.share_token == token)
+        select(GroupBuy.id, GroupBuy.neighborhood_id).where(GroupBuy.share_token == token)
     ).one_or_none()
     if row is None:
         raise GroupBuyNotFound("no such shared group buy", field="token")
-    gb_id, hood_id, hood_name, timezone, currency = row
+    gb_id, hood_id = row
+    place = resident_catalog.place_of(db_session, hood_id)
     gbs = resident_catalog.group_buys_with_products(db_session, group_buy_ids=[gb_id])
-    window = db_session.get(DeliveryWindow, gbs[0].window_id)
+    window = window_queries.window_info(db_session, gbs[0].group_buy.window_id)
     assert window is not None
     card = resident_catalog.catalog_window(
-        window, gbs, zone=ZoneInfo(timezone), currency=currency, now=now
+        window, gbs, zone=ZoneInfo(place.timezone), currency=place.currency, now=now
     )
-    return SharePreview(neighborhood_id=hood_id, neighborhood_name=hood_name, window=card)
+    return SharePreview(
+        neighborhood_id=hood_id, neighborhood_name=place.neighborhood_name, window=card
+    )

@@ -34,3 +34,10 @@ def neighborhood_standing(db_session: Session, neighborhood_id: int) -> Neighbor
     """The neighborhood's city and active flag, or None when there is no such neighborhood."""
     row = db_session.execute(neighborhood_standing_query(neighborhood_id)).one_or_none()
     return None if row is None else NeighborhoodStanding(*row)
+
+
+def neighborhood_place_query(neighborhood_id: int) -> Select[int, str, int]:
+    """The neighborhood's id, name and city_id, to read along with other tables."""
+    return select(Neighborhood.id, Neighborhood.name, Neighborhood.city_id).where(
+        Neighborhood.id == neighborhood_id
+    )

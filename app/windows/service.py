@@ -265,3 +265,17 @@ def mark_closed(window: DeliveryWindow, now: datetime) -> None:
     if window.status != WindowStatus.CLOSED:
         window.status = WindowStatus.CLOSED
         window.closed_at = now
+
+
+def start_closing_by_id(*, db_session: Session, window_id: int) -> None:
+    """`start_closing` for the window with this id, as stored now."""
+    window = db_session.get(DeliveryWindow, window_id, populate_existing=True)
+    if window is not None:
+        start_closing(window)
+
+
+def mark_closed_by_id(*, db_session: Session, window_id: int, now: datetime) -> None:
+    """`mark_closed` for the window with this id, as stored now."""
+    window = db_session.get(DeliveryWindow, window_id, populate_existing=True)
+    if window is not None:
+        mark_closed(window, now)
