@@ -20,7 +20,7 @@ def new_locker_event_types(db_session: Session, mark: Mark | None) -> tuple[list
     return [str(kind) for _, kind in rows], next_mark
 
 
-def cold_flagged_parcel_ids() -> Select[tuple[int]]:
+def cold_flagged_parcel_ids() -> Select[int]:
     """The ids of parcels a locker zone kept too warm, for use inside another query."""
     return select(ParcelColdChainFlag.parcel_id)
 

@@ -159,7 +159,7 @@ def _live_in_window(window_id: int) -> list[Any]:
     return [Parcel.window_id == window_id, Parcel.status != ParcelStatus.CANCELLED]
 
 
-def order_ids_with_live_parcels(window_id: int) -> Select[tuple[int]]:
+def order_ids_with_live_parcels(window_id: int) -> Select[int]:
     """The ids of orders with a parcel in the window that is not cancelled, as a subquery."""
     return select(Parcel.order_id).where(*_live_in_window(window_id)).distinct()
 

@@ -19,7 +19,7 @@ def neighborhood_names(db_session: Session, neighborhood_ids: Collection[int]) -
     return {neighborhood_id: name for neighborhood_id, name in rows}
 
 
-def neighborhood_ids_in_city(city_id: int) -> Select[tuple[int]]:
+def neighborhood_ids_in_city(city_id: int) -> Select[int]:
     """The ids of the city's neighborhoods, for use inside another query."""
     return select(Neighborhood.id).where(Neighborhood.city_id == city_id)
 

@@ -159,7 +159,7 @@ def picked_lines_of_orders(db_session: Session, order_ids: Collection[int]) -> l
 
 
 def picked_quantity_by_product(
-    db_session: Session, order_ids: Select[tuple[int]] | Collection[int]
+    db_session: Session, order_ids: Select[int] | Collection[int]
 ) -> dict[int, int]:
     """Each product's units over the still-to-pick lines of these orders (a list or a query)."""
     rows = db_session.execute(
