@@ -13,7 +13,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.neighborhoods.queries import bank_labels, compartment_labels, neighborhood_names
+from app.neighborhoods.queries import (
+    BankLabel,
+    CompartmentLabel,
+    bank_labels,
+    compartment_labels,
+    neighborhood_names,
+)
 from app.orders.queries import OrderView
 from app.payments.queries import LedgerLine, ledger_of_order
 from app.residents.queries import resident_contacts
@@ -109,8 +115,8 @@ def _order_steps(order: OrderView, lines: list[Line], window: WindowView) -> lis
 class _Records:
     """What the parcels shown link to, read once for them all."""
 
-    compartments: dict[int, Any]
-    banks: dict[int, Any]
+    compartments: dict[int, CompartmentLabel]
+    banks: dict[int, BankLabel]
     stops: dict[int, StopOnRoute]
     commands: dict[int, list[CommandView]]
     flags: dict[int, list[ColdChainFlagView]]
