@@ -14,23 +14,22 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.catalog.models import Product
+from app.catalog.queries import product_labels
 from app.core.enums import TemperatureClass
-from app.neighborhoods.models import Compartment, LockerBank, Neighborhood
-from app.orders.models import LineStatus, OrderLine
-from app.residents.models import Resident
-from logistics.models import Parcel, ParcelStatus, Route, RouteStop, Vehicle
+from app.neighborhoods.queries import bank_labels, compartment_labels, neighborhood_names
+from app.orders.queries import picked_lines_of_orders, picked_quantity_by_product
+from app.residents.queries import resident_contacts
+from logistics.queries import (
+    live_parcel_counts_by_route,
+    live_parcels_with_vans,
+    live_parts_by_order_and_class,
+    order_ids_with_live_parcels,
+)
 
 CLASS_ORDER = {TemperatureClass.FROZEN: 0, TemperatureClass.CHILLED: 1, TemperatureClass.AMBIENT: 2}
-NOT_PICKED = (LineStatus.CANCELLED, LineStatus.GROUP_FAILED)
 NO_VAN = 0
-
-
-def _in_window(window_id: int) -> list[Any]:
-    return [Parcel.window_id == window_id, Parcel.status != ParcelStatus.CANCELLED]
 
 
 def mask_name(name: str) -> str:
@@ -53,16 +52,8 @@ class PickRow:
 
 def pick_list(db_session: Session, window_id: int) -> list[PickRow]:
     """Each product's total quantity over the window's parcels, frozen then chilled then ambient."""
-    orders = select(Parcel.order_id).where(*_in_window(window_id)).distinct()
-    totals: dict[int, int] = {
-        product_id: int(quantity)
-        for product_id, quantity in db_session.execute(
-            select(OrderLine.product_id, func.sum(OrderLine.quantity))
-            .where(OrderLine.order_id.in_(orders), OrderLine.status.not_in(NOT_PICKED))
-            .group_by(OrderLine.product_id)
-        )
-    }
-    products = db_session.scalars(select(Product).where(Product.id.in_(totals)))
+    totals = picked_quantity_by_product(db_session, order_ids_with_live_parcels(window_id))
+    products = product_labels(db_session, totals).values()
     picks = [
         PickRow(str(p.temperature_class), p.sku, p.name, p.name_zh, p.unit, int(totals[p.id]))
         for p in products
@@ -115,92 +106,58 @@ class VanLoad:
 
 def vans(db_session: Session, window_id: int) -> list[tuple[int, str, int]]:
     """(route id, van code, parcels) of the window's vans, and the parcels on no route."""
-    rows = db_session.execute(
-        select(RouteStop.route_id, Vehicle.code, func.count())
-        .select_from(Parcel)
-        .outerjoin(RouteStop, RouteStop.id == Parcel.route_stop_id)
-        .outerjoin(Route, Route.id == RouteStop.route_id)
-        .outerjoin(Vehicle, Vehicle.id == Route.vehicle_id)
-        .where(*_in_window(window_id))
-        .group_by(RouteStop.route_id, Vehicle.code)
-    ).all()
-    found = [(route_id or NO_VAN, code or "", int(n)) for route_id, code, n in rows]
+    rows = live_parcel_counts_by_route(db_session, window_id)
+    found = [(route_id or NO_VAN, code or "", n) for route_id, code, n in rows]
     return sorted(found, key=lambda v: (v[0] == NO_VAN, v[1]))
 
 
 def packing_list(db_session: Session, window_id: int, route_id: int | None = None) -> list[VanLoad]:
     """The window's parcels by van and pickup point (one van's when `route_id` is given)."""
-    where = _in_window(window_id)
-    if route_id == NO_VAN:
-        where.append(Parcel.route_stop_id.is_(None))
-    elif route_id is not None:
-        where.append(RouteStop.route_id == route_id)
-    rows = db_session.execute(
-        select(
-            Parcel.id,
-            Parcel.order_id,
-            Parcel.temperature_class,
-            Parcel.compartment_size,
-            Parcel.sequence,
-            Resident.name,
-            Neighborhood.name,
-            LockerBank.id,
-            LockerBank.code,
-            LockerBank.name,
-            Compartment.label,
-            RouteStop.sequence,
-            RouteStop.route_id,
-            Vehicle.code,
-            Vehicle.name,
-        )
-        .join(Resident, Resident.id == Parcel.resident_id)
-        .join(Neighborhood, Neighborhood.id == Parcel.neighborhood_id)
-        .outerjoin(LockerBank, LockerBank.id == Parcel.bank_id)
-        .outerjoin(Compartment, Compartment.id == Parcel.compartment_id)
-        .outerjoin(RouteStop, RouteStop.id == Parcel.route_stop_id)
-        .outerjoin(Route, Route.id == RouteStop.route_id)
-        .outerjoin(Vehicle, Vehicle.id == Route.vehicle_id)
-        .where(*where)
-    ).all()
-    order_ids = {row[1] for row in rows}
+    loaded = live_parcels_with_vans(
+        db_session,
+        window_id,
+        route_id=route_id if route_id != NO_VAN else None,
+        unrouted=route_id == NO_VAN,
+    )
+    parcels = [each.parcel for each in loaded]
+    order_ids = {p.order_id for p in parcels}
+    residents = resident_contacts(db_session, {p.resident_id for p in parcels})
+    hoods = neighborhood_names(db_session, {p.neighborhood_id for p in parcels})
+    banks = bank_labels(db_session, {p.bank_id for p in parcels if p.bank_id is not None})
+    compartments = compartment_labels(
+        db_session, {p.compartment_id for p in parcels if p.compartment_id is not None}
+    )
     lines = _lines_by_order_and_class(db_session, order_ids)
-    parts = _parts(db_session, window_id, order_ids)
+    parts = live_parts_by_order_and_class(db_session, window_id, order_ids)
     loads: dict[int, VanLoad] = {}
     points: dict[tuple[int, int | None], PickupPoint] = {}
-    for (
-        parcel_id,
-        order_id,
-        temperature_class,
-        size,
-        sequence,
-        who,
-        hood,
-        bank_id,
-        bank_code,
-        bank_name,
-        label,
-        stop,
-        r_id,
-        code,
-        van_name,
-    ) in rows:
-        load = loads.setdefault(r_id or NO_VAN, VanLoad(r_id or NO_VAN, code or "", van_name or ""))
-        key = (load.route_id, bank_id)
+    for each in loaded:
+        p = each.parcel
+        r_id = each.route_id or NO_VAN
+        load = loads.setdefault(r_id, VanLoad(r_id, each.van_code or "", each.van_name or ""))
+        key = (load.route_id, p.bank_id)
         if key not in points:
-            points[key] = PickupPoint(bank_id, bank_code or "", bank_name or "", hood, stop)
+            bank = banks.get(p.bank_id) if p.bank_id is not None else None
+            points[key] = PickupPoint(
+                p.bank_id,
+                bank.code if bank else "",
+                bank.name if bank else "",
+                hoods[p.neighborhood_id],
+                each.stop_sequence,
+            )
             load.points.append(points[key])
-        tc = str(temperature_class)
+        compartment = compartments.get(p.compartment_id) if p.compartment_id else None
         points[key].parcels.append(
             PackRow(
-                parcel_id=parcel_id,
-                order_id=order_id,
-                name=mask_name(who),
-                temperature_class=tc,
-                size=str(size),
-                part=sequence,
-                compartment=label or "",
-                lines=lines.get((order_id, tc), []),
-                parts=parts.get((order_id, tc), 1),
+                parcel_id=p.id,
+                order_id=p.order_id,
+                name=mask_name(residents[p.resident_id].name),
+                temperature_class=p.temperature_class,
+                size=p.compartment_size,
+                part=p.sequence,
+                compartment=compartment.label if compartment else "",
+                lines=lines.get((p.order_id, p.temperature_class), []),
+                parts=parts.get((p.order_id, p.temperature_class), 1),
             )
         )
     for load in loads.values():
@@ -214,37 +171,14 @@ def _lines_by_order_and_class(
     db_session: Session, order_ids: set[int]
 ) -> dict[tuple[int, str], list[tuple[str, str, int]]]:
     found: dict[tuple[int, str], list[tuple[str, str, int]]] = defaultdict(list)
-    if not order_ids:
-        return found
-    rows = db_session.execute(
-        select(
-            OrderLine.order_id,
-            Product.temperature_class,
-            Product.sku,
-            Product.name,
-            OrderLine.quantity,
+    lines = picked_lines_of_orders(db_session, order_ids)
+    products = product_labels(db_session, {line.product_id for line in lines})
+    for line in lines:
+        product = products[line.product_id]
+        found[(line.order_id, product.temperature_class)].append(
+            (product.sku, product.name, line.quantity)
         )
-        .join(Product, Product.id == OrderLine.product_id)
-        .where(OrderLine.order_id.in_(order_ids), OrderLine.status.not_in(NOT_PICKED))
-        .order_by(OrderLine.id)
-    )
-    for order_id, tc, sku, name, quantity in rows:
-        found[(order_id, str(tc))].append((sku, name, int(quantity)))
     return found
-
-
-def _parts(db_session: Session, window_id: int, order_ids: set[int]) -> dict[tuple[int, str], int]:
-    counts: dict[tuple[int, str], int] = defaultdict(int)
-    if not order_ids:
-        return counts
-    rows = db_session.execute(
-        select(Parcel.order_id, Parcel.temperature_class).where(
-            *_in_window(window_id), Parcel.order_id.in_(order_ids)
-        )
-    )
-    for order_id, tc in rows:
-        counts[(order_id, str(tc))] += 1
-    return counts
 
 
 def _csv(header: list[str], rows: list[list[Any]]) -> bytes:

@@ -2,17 +2,21 @@
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
 
 from app.core.db import SessionDep
-from app.web.live import LiveSource, live_stream, outbox_source, table_source
+from app.events.consumer import Mark
+from app.web.live import Happened, LiveSource, live_stream, outbox_source
 from app.web.session import PageOperator
-from lockers.models import LockerEvent
+from lockers.queries import new_locker_event_types
 
 router = APIRouter()
 
 
-# Door, keypad and temperature events as the lockers reported them (`locker.door_opened`).
-locker_event_source = table_source(LockerEvent.id, LockerEvent.type, prefix="locker.")
+def locker_event_source(db_session: Session, cursor: Mark | None) -> Happened:
+    """Door, keypad and temperature events as the lockers reported them (`locker.door_opened`)."""
+    kinds, mark = new_locker_event_types(db_session, cursor)
+    return Happened(cursor=mark, kinds=[f"locker.{kind}" for kind in kinds])
 
 
 SOURCES: tuple[LiveSource, ...] = (outbox_source, locker_event_source)

@@ -11,18 +11,29 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.neighborhoods.models import Compartment, LockerBank, Neighborhood
-from app.orders.models import Order
-from app.payments.models import LedgerEntry
-from app.residents.models import Resident
+from app.neighborhoods.queries import (
+    BankLabel,
+    CompartmentLabel,
+    bank_labels,
+    compartment_labels,
+    neighborhood_names,
+)
+from app.orders.queries import OrderView
+from app.payments.queries import LedgerLine, ledger_of_order
+from app.residents.queries import resident_contacts
 from app.web.templating import local_time, mask_phone, money
-from app.windows.models import DeliveryWindow
-from lockers.models import LockerCommand, LockerEvent, ParcelColdChainFlag
-from logistics.models import Parcel, Route, RouteStop, Vehicle
-from notifications.models import Message
+from app.windows.queries import WindowView, window_view
+from lockers.queries import (
+    ColdChainFlagView,
+    CommandView,
+    bank_events_between,
+    cold_chain_flags_of_parcels,
+    commands_of_parcels,
+)
+from logistics.queries import ParcelView, StopOnRoute, parcel_views_of_order, stops_on_routes
+from notifications.queries import messages_of_resident
 from ops_dashboard.parcels_queries import Line, order_lines, status_kind
 
 DOOR_EVENTS = ("door_opened", "door_closed", "door_jammed", "parcel_collected")
@@ -63,19 +74,19 @@ def _shown(value: Any) -> Any:
 class Chain:
     """Everything the chain page shows."""
 
-    order: Order
-    window: DeliveryWindow
+    order: OrderView
+    window: WindowView
     phone: str
     neighborhood: str
     lines: list[Line]
-    parcels: list[Parcel]
-    parcel: Parcel | None
+    parcels: list[ParcelView]
+    parcel: ParcelView | None
     steps: list[Step]
     charged_minor: int
     refunded_minor: int
 
 
-def _order_steps(order: Order, lines: list[Line], window: DeliveryWindow) -> list[Step]:
+def _order_steps(order: OrderView, lines: list[Line], window: WindowView) -> list[Step]:
     steps = [
         Step(
             order.created_at,
@@ -100,7 +111,35 @@ def _order_steps(order: Order, lines: list[Line], window: DeliveryWindow) -> lis
     return steps
 
 
-def _parcel_steps(db_session: Session, parcel: Parcel, parts: int) -> list[Step]:
+@dataclass
+class _Records:
+    """What the parcels shown link to, read once for them all."""
+
+    compartments: dict[int, CompartmentLabel]
+    banks: dict[int, BankLabel]
+    stops: dict[int, StopOnRoute]
+    commands: dict[int, list[CommandView]]
+    flags: dict[int, list[ColdChainFlagView]]
+
+
+def _records(db_session: Session, parcels: list[ParcelView]) -> _Records:
+    ids = [p.id for p in parcels]
+    return _Records(
+        compartments=compartment_labels(
+            db_session, {p.compartment_id for p in parcels if p.compartment_id is not None}
+        ),
+        banks=bank_labels(db_session, {p.bank_id for p in parcels if p.bank_id is not None}),
+        stops=stops_on_routes(
+            db_session, {p.route_stop_id for p in parcels if p.route_stop_id is not None}
+        ),
+        commands=commands_of_parcels(db_session, ids),
+        flags=cold_chain_flags_of_parcels(db_session, ids),
+    )
+
+
+def _parcel_steps(
+    db_session: Session, parcel: ParcelView, parts: int, records: _Records
+) -> list[Step]:
     steps = [
         Step(
             parcel.created_at,
@@ -116,8 +155,8 @@ def _parcel_steps(db_session: Session, parcel: Parcel, parts: int) -> list[Step]
         )
     ]
     if parcel.compartment_id is not None:
-        compartment = db_session.get(Compartment, parcel.compartment_id)
-        bank = db_session.get(LockerBank, parcel.bank_id) if parcel.bank_id else None
+        compartment = records.compartments.get(parcel.compartment_id)
+        bank = records.banks.get(parcel.bank_id) if parcel.bank_id else None
         steps.append(
             Step(
                 parcel.reserved_at,
@@ -143,53 +182,41 @@ def _parcel_steps(db_session: Session, parcel: Parcel, parts: int) -> list[Step]
                 [("Reason", parcel.unplaced_reason)],
             )
         )
-    steps.extend(_route_steps(db_session, parcel))
-    steps.extend(_locker_steps(db_session, parcel))
-    steps.extend(_cold_steps(db_session, parcel))
+    steps.extend(_route_steps(parcel, records))
+    steps.extend(_locker_steps(db_session, parcel, records))
+    steps.extend(_cold_steps(parcel, records))
     return steps
 
 
-def _route_steps(db_session: Session, parcel: Parcel) -> list[Step]:
+def _route_steps(parcel: ParcelView, records: _Records) -> list[Step]:
     if parcel.route_stop_id is None:
         return []
-    row = db_session.execute(
-        select(RouteStop, Route, Vehicle)
-        .join(Route, Route.id == RouteStop.route_id)
-        .join(Vehicle, Vehicle.id == Route.vehicle_id)
-        .where(RouteStop.id == parcel.route_stop_id)
-    ).first()
-    if row is None:
+    stop = records.stops.get(parcel.route_stop_id)
+    if stop is None:
         return []
-    stop, route, van = row
-    facts = [("Van", van.code), ("Stop", stop.sequence), ("Planned", stop.planned_arrival)]
-    steps = [Step(route.created_at, "route", "On a route", "assigned", facts, "/ops/routes")]
+    facts = [("Van", stop.van_code), ("Stop", stop.sequence), ("Planned", stop.planned_arrival)]
+    steps = [Step(stop.route_created_at, "route", "On a route", "assigned", facts, "/ops/routes")]
     if stop.arrived_at is not None:
-        served = str(stop.status)
+        served = stop.status
         steps.append(
             Step(
                 stop.arrived_at,
                 "route",
                 "Van arrived at the locker",
                 "done" if served == "served" else ("failed" if served == "failed" else "transit"),
-                [("Stop", str(stop.status))],
+                [("Stop", stop.status)],
             )
         )
     return steps
 
 
-def _locker_steps(db_session: Session, parcel: Parcel) -> list[Step]:
-    commands = list(
-        db_session.scalars(
-            select(LockerCommand)
-            .where(LockerCommand.parcel_id == parcel.id)
-            .order_by(LockerCommand.created_at)
-        )
-    )
+def _locker_steps(db_session: Session, parcel: ParcelView, records: _Records) -> list[Step]:
+    commands = records.commands.get(parcel.id, [])
     steps = []
     for command in commands:
         facts: list[tuple[str, Any]] = [
             ("Command", command.kind),
-            ("Status", str(command.status)),
+            ("Status", command.status),
             ("Attempts", command.attempts),
         ]
         if command.purpose:
@@ -203,31 +230,25 @@ def _locker_steps(db_session: Session, parcel: Parcel) -> list[Step]:
                 command.created_at,
                 "locker",
                 "Locker command",
-                COMMAND_KIND.get(str(command.status), "unassigned"),
+                COMMAND_KIND.get(command.status, "unassigned"),
                 facts,
             )
         )
     if parcel.bank_id is None:
         return steps
-    label = (
-        db_session.scalar(select(Compartment.label).where(Compartment.id == parcel.compartment_id))
-        if parcel.compartment_id
-        else None
-    )
+    compartment = records.compartments.get(parcel.compartment_id) if parcel.compartment_id else None
+    label = compartment.label if compartment else None
     command_ids = {c.id for c in commands}
-    events = db_session.scalars(
-        select(LockerEvent)
-        .where(
-            LockerEvent.bank_id == parcel.bank_id,
-            LockerEvent.type.in_(DOOR_EVENTS),
-            LockerEvent.received_at >= parcel.created_at,
-            LockerEvent.received_at <= parcel.pickup_deadline + timedelta(days=1),
-        )
-        .order_by(LockerEvent.id)
-        .limit(500)
+    events = bank_events_between(
+        db_session,
+        parcel.bank_id,
+        DOOR_EVENTS,
+        parcel.created_at,
+        parcel.pickup_deadline + timedelta(days=1),
+        limit=500,
     )
     for event in events:
-        payload = event.payload or {}
+        payload = event.payload
         mine = payload.get("parcel_id") == parcel.id or payload.get("command_id") in command_ids
         if not mine and not (label and payload.get("compartment") == label):
             continue
@@ -247,7 +268,7 @@ def _locker_steps(db_session: Session, parcel: Parcel) -> list[Step]:
     return steps
 
 
-def _cold_steps(db_session: Session, parcel: Parcel) -> list[Step]:
+def _cold_steps(parcel: ParcelView, records: _Records) -> list[Step]:
     steps = []
     if parcel.van_minutes_over_limit:
         steps.append(
@@ -259,9 +280,7 @@ def _cold_steps(db_session: Session, parcel: Parcel) -> list[Step]:
                 [("Minutes over", parcel.van_minutes_over_limit)],
             )
         )
-    for flag in db_session.scalars(
-        select(ParcelColdChainFlag).where(ParcelColdChainFlag.parcel_id == parcel.id)
-    ):
+    for flag in records.flags.get(parcel.id, []):
         steps.append(
             Step(
                 flag.flagged_at,
@@ -274,20 +293,17 @@ def _cold_steps(db_session: Session, parcel: Parcel) -> list[Step]:
     return steps
 
 
-def _sms_steps(db_session: Session, order: Order, parcel: Parcel | None) -> list[Step]:
-    messages = db_session.scalars(
-        select(Message).where(Message.resident_id == order.resident_id).order_by(Message.id)
-    )
+def _sms_steps(db_session: Session, order: OrderView, parcel: ParcelView | None) -> list[Step]:
     steps = []
-    for message in messages:
-        params = message.params or {}
+    for message in messages_of_resident(db_session, order.resident_id):
+        params = message.params
         if params.get("order_id") != order.id:
             continue
         if parcel is not None and params.get("parcel_id") not in (None, parcel.id):
             continue
         facts: list[tuple[str, Any]] = [
             ("Template", message.template),
-            ("Status", str(message.status)),
+            ("Status", message.status),
             ("To", mask_phone(message.to_phone)),
         ]
         if message.provider_status:
@@ -303,7 +319,7 @@ def _sms_steps(db_session: Session, order: Order, parcel: Parcel | None) -> list
                 message.created_at,
                 "sms",
                 "SMS",
-                SMS_KIND.get(str(message.status), "unassigned"),
+                SMS_KIND.get(message.status, "unassigned"),
                 facts,
                 link=f"/ops/messages?message_id={message.id}",
             )
@@ -311,21 +327,21 @@ def _sms_steps(db_session: Session, order: Order, parcel: Parcel | None) -> list
     return steps
 
 
-def _money_steps(entries: list[LedgerEntry]) -> list[Step]:
+def _money_steps(entries: list[LedgerLine]) -> list[Step]:
     return [
         Step(
             entry.created_at,
             "money",
-            "Charged" if str(entry.kind) == "charge" else "Refunded",
-            "assigned" if str(entry.kind) == "charge" else "late",
+            "Charged" if entry.kind == "charge" else "Refunded",
+            "assigned" if entry.kind == "charge" else "late",
             [("Amount", money(entry.amount_minor, entry.currency)), ("Reason", entry.reason)],
         )
         for entry in entries
     ]
 
 
-def _ending(order: Order, parcel: Parcel | None) -> list[Step]:
-    status = str(parcel.status if parcel is not None else order.status)
+def _ending(order: OrderView, parcel: ParcelView | None) -> list[Step]:
+    status = parcel.status if parcel is not None else order.status
     endings = {
         "collected": "Collected",
         "expired": "Expired: not collected by the deadline",
@@ -343,33 +359,28 @@ def _ending(order: Order, parcel: Parcel | None) -> list[Step]:
     return [Step(at, "end", endings[status], status_kind(status), facts)]
 
 
-def load_chain(db_session: Session, order: Order, parcel: Parcel | None) -> Chain:
+def load_chain(db_session: Session, order: OrderView, parcel: ParcelView | None) -> Chain:
     """The chain of an order (all its parcels) or of one of its parcels."""
-    window = db_session.get(DeliveryWindow, order.window_id)
+    window = window_view(db_session, order.window_id)
     assert window is not None
-    phone, hood = db_session.execute(
-        select(Resident.phone, Neighborhood.name)
-        .join(Neighborhood, Neighborhood.id == Resident.neighborhood_id)
-        .where(Resident.id == order.resident_id)
-    ).one()
+    resident = resident_contacts(db_session, [order.resident_id])[order.resident_id]
+    hood = neighborhood_names(db_session, [resident.neighborhood_id])[resident.neighborhood_id]
     lines = order_lines(db_session, order)
-    parcels = list(
-        db_session.scalars(select(Parcel).where(Parcel.order_id == order.id).order_by(Parcel.id))
-    )
-    entries = list(
-        db_session.scalars(
-            select(LedgerEntry).where(LedgerEntry.order_id == order.id).order_by(LedgerEntry.id)
-        )
-    )
+    parcels = parcel_views_of_order(db_session, order.id)
+    entries = ledger_of_order(db_session, order.id)
     steps = _order_steps(order, lines, window)
-    for each in [parcel] if parcel is not None else parcels:
+    shown = [parcel] if parcel is not None else parcels
+    records = _records(db_session, shown)
+    for each in shown:
         parts = sum(p.temperature_class == each.temperature_class for p in parcels)
-        steps.extend(_parcel_steps(db_session, each, parts))
+        steps.extend(_parcel_steps(db_session, each, parts, records))
     steps.extend(_sms_steps(db_session, order, parcel))
     steps.extend(_money_steps(entries))
     steps.extend(_ending(order, parcel))
     epoch = datetime.min.replace(tzinfo=UTC)
     steps.sort(key=lambda s: s.at or epoch)
-    charged = sum(e.amount_minor for e in entries if str(e.kind) == "charge")
-    refunded = sum(e.amount_minor for e in entries if str(e.kind) == "refund")
-    return Chain(order, window, phone, hood, lines, parcels, parcel, steps, charged, refunded)
+    charged = sum(e.amount_minor for e in entries if e.kind == "charge")
+    refunded = sum(e.amount_minor for e in entries if e.kind == "refund")
+    return Chain(
+        order, window, resident.phone, hood, lines, parcels, parcel, steps, charged, refunded
+    )

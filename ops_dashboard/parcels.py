@@ -8,12 +8,11 @@ from sqlalchemy.orm import Session
 
 from app.core.db import SessionDep, utcnow
 from app.core.errors import DomainError, NotFound
-from app.orders.models import Order, OrderStatus
-from app.staff.models import StaffUser
+from app.orders.queries import OrderStatus, OrderView, order_view
 from app.web.session import PageOperator
-from app.windows.models import DeliveryWindow
+from app.windows.queries import WindowView, window_view
 from logistics.errors import ParcelNotFound, WindowNotFound
-from logistics.models import Parcel
+from logistics.queries import parcel_view
 from ops_dashboard import parcel_chain, routes_map_queries
 from ops_dashboard import parcels_queries as queries
 from ops_dashboard.pages import pages
@@ -30,24 +29,24 @@ class OrderNotFound(NotFound):
     case = "order_not_found"
 
 
-def pick_window(db: Session, operator: StaffUser, window_id: int | None) -> DeliveryWindow | None:
+def pick_window(db: Session, city_id: int, window_id: int | None) -> WindowView | None:
     """The window asked for (of the operator's city), else the one most likely watched."""
     if window_id is None:
         now = utcnow()
-        windows = routes_map_queries.windows_of(db, operator.city_id, now)
+        windows = routes_map_queries.windows_of(db, city_id, now)
         routed = routes_map_queries.routed_windows(db, [w.id for w in windows])
         window_id = routes_map_queries.current_window(windows, routed, now)
         if window_id is None:
             return None
-    window = db.get(DeliveryWindow, window_id)
-    if window is None or window.city_id != operator.city_id:
+    window = window_view(db, window_id)
+    if window is None or window.city_id != city_id:
         raise WindowNotFound(f"delivery window {window_id} not found", field="window_id")
     return window
 
 
-def window_choices(db: Session, operator: StaffUser, window: DeliveryWindow | None) -> list[Any]:
+def window_choices(db: Session, city_id: int, window: WindowView | None) -> list[Any]:
     """The windows around now to pick from (the chosen one included)."""
-    windows = routes_map_queries.windows_of(db, operator.city_id, utcnow())
+    windows: list[Any] = list(routes_map_queries.windows_of(db, city_id, utcnow()))
     if window is not None and window.id not in {w.id for w in windows}:
         windows.append(window)
     return windows
@@ -65,12 +64,12 @@ def parcels_page(
     phone: Annotated[str, Query(max_length=40)] = "",
 ) -> HTMLResponse:
     """A window's orders or parcels in one state, or a resident's orders by phone."""
-    window = pick_window(db, operator, window_id)
+    window = pick_window(db, operator.city_id, window_id)
     now = utcnow()
     context: dict[str, Any] = {
         "tab": tab,
         "window": window,
-        "windows": window_choices(db, operator, window),
+        "windows": window_choices(db, operator.city_id, window),
         "status": status.value if status else "",
         "statuses": [s.value for s in OrderStatus],
         "phone": phone,
@@ -96,10 +95,10 @@ def parcels_page(
     return pages.render(request, "parcels.html", context, status_code=status_code)
 
 
-def _order(db: Session, operator: StaffUser, order_id: int) -> Order:
-    order = db.get(Order, order_id)
-    window = db.get(DeliveryWindow, order.window_id) if order is not None else None
-    if order is None or window is None or window.city_id != operator.city_id:
+def _order(db: Session, city_id: int, order_id: int) -> OrderView:
+    order = order_view(db, order_id)
+    window = window_view(db, order.window_id) if order is not None else None
+    if order is None or window is None or window.city_id != city_id:
         raise OrderNotFound(f"order {order_id} not found", field="order_id")
     return order
 
@@ -109,7 +108,7 @@ def order_chain(
     request: Request, db: SessionDep, operator: PageOperator, order_id: int
 ) -> HTMLResponse:
     """An order's whole chain: every parcel of it, its SMS, its money."""
-    chain = parcel_chain.load_chain(db, _order(db, operator, order_id), None)
+    chain = parcel_chain.load_chain(db, _order(db, operator.city_id, order_id), None)
     return pages.render(
         request, "parcel_chain.html", {"chain": chain, "kind_of": queries.status_kind}
     )
@@ -120,11 +119,11 @@ def parcel_page(
     request: Request, db: SessionDep, operator: PageOperator, parcel_id: int
 ) -> HTMLResponse:
     """One parcel's whole chain, from the order to its collection (or expiry, or refund)."""
-    parcel = db.get(Parcel, parcel_id)
-    window = db.get(DeliveryWindow, parcel.window_id) if parcel is not None else None
+    parcel = parcel_view(db, parcel_id)
+    window = window_view(db, parcel.window_id) if parcel is not None else None
     if parcel is None or window is None or window.city_id != operator.city_id:
         raise ParcelNotFound(f"parcel {parcel_id} not found", field="parcel_id")
-    order = _order(db, operator, parcel.order_id)
+    order = _order(db, operator.city_id, parcel.order_id)
     chain = parcel_chain.load_chain(db, order, parcel)
     return pages.render(
         request, "parcel_chain.html", {"chain": chain, "kind_of": queries.status_kind}

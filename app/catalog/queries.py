@@ -54,3 +54,35 @@ def product_cards(db_session: Session, product_ids: Collection[int]) -> dict[int
         return {}
     rows = db_session.execute(product_card_query().where(Product.id.in_(set(product_ids))))
     return {row[0]: ProductCard(*row) for row in rows}
+
+
+@dataclass(frozen=True)
+class ProductLabel:
+    """What lists show of a product (`temperature_class` as its string value)."""
+
+    id: int
+    sku: str
+    name: str
+    name_zh: str
+    unit: str
+    temperature_class: str
+
+
+def product_labels(db_session: Session, product_ids: Collection[int]) -> dict[int, ProductLabel]:
+    """The sku, names, unit and temperature class of these products (those that exist), by id."""
+    if not product_ids:
+        return {}
+    rows = db_session.execute(
+        select(
+            Product.id,
+            Product.sku,
+            Product.name,
+            Product.name_zh,
+            Product.unit,
+            Product.temperature_class,
+        ).where(Product.id.in_(product_ids))
+    )
+    return {
+        p_id: ProductLabel(p_id, sku, name, name_zh, unit, str(tc))
+        for p_id, sku, name, name_zh, unit, tc in rows
+    }

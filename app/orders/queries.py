@@ -1,12 +1,14 @@
 """Reads of the orders' tables for other packages: plain values, never the models."""
 
+from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from app.neighborhoods import queries as neighborhood_queries
-from app.orders.models import Order, OrderLine, OrderStatus
+from app.orders.models import LineStatus, Order, OrderLine, OrderStatus
 
 
 @dataclass(frozen=True)
@@ -98,3 +100,162 @@ def count_lines_of_group_buy(db_session: Session, group_buy_id: int) -> int:
         )
         or 0
     )
+
+
+__all__ = [
+    "OrderLineView",
+    "OrderStatus",
+    "OrderView",
+    "lines_of_order",
+    "order_count_in_window",
+    "order_view",
+    "orders_page",
+    "picked_lines_of_orders",
+    "picked_quantity_by_product",
+    "units_by_order",
+]
+
+
+NOT_PICKED = (LineStatus.CANCELLED, LineStatus.GROUP_FAILED)
+
+
+@dataclass(frozen=True)
+class OrderView:
+    """An order's header (`status` as its string value)."""
+
+    id: int
+    resident_id: int
+    window_id: int
+    neighborhood_id: int
+    status: str
+    currency: str
+    paid_minor: int
+    charged_minor: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def _view(order: Order) -> OrderView:
+    return OrderView(
+        id=order.id,
+        resident_id=order.resident_id,
+        window_id=order.window_id,
+        neighborhood_id=order.neighborhood_id,
+        status=str(order.status.value),
+        currency=order.currency,
+        paid_minor=order.paid_minor,
+        charged_minor=order.charged_minor,
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+    )
+
+
+def order_view(db_session: Session, order_id: int) -> OrderView | None:
+    """The order with this id, or None."""
+    order = db_session.get(Order, order_id)
+    return _view(order) if order is not None else None
+
+
+def orders_page(
+    db_session: Session,
+    *,
+    window_id: int | None = None,
+    resident_id: int | None = None,
+    status: OrderStatus | None = None,
+    limit: int,
+    offset: int = 0,
+) -> tuple[list[OrderView], int]:
+    """One page of the orders matching every filter given, newest first, and how many match."""
+    where = []
+    if window_id is not None:
+        where.append(Order.window_id == window_id)
+    if resident_id is not None:
+        where.append(Order.resident_id == resident_id)
+    if status is not None:
+        where.append(Order.status == status)
+    total = int(db_session.scalar(select(func.count()).select_from(Order).where(*where)) or 0)
+    orders = db_session.scalars(
+        select(Order).where(*where).order_by(Order.id.desc()).limit(limit).offset(offset)
+    )
+    return [_view(order) for order in orders], total
+
+
+def order_count_in_window(db_session: Session, window_id: int) -> int:
+    """How many orders the window has, whatever their status."""
+    return int(
+        db_session.scalar(
+            select(func.count()).select_from(Order).where(Order.window_id == window_id)
+        )
+        or 0
+    )
+
+
+def units_by_order(db_session: Session, order_ids: Collection[int]) -> dict[int, int]:
+    """The units ordered over every line of each of these orders (orders with lines only)."""
+    if not order_ids:
+        return {}
+    rows = db_session.execute(
+        select(OrderLine.order_id, func.sum(OrderLine.quantity))
+        .where(OrderLine.order_id.in_(order_ids))
+        .group_by(OrderLine.order_id)
+    )
+    return {order_id: int(quantity or 0) for order_id, quantity in rows}
+
+
+@dataclass(frozen=True)
+class OrderLineView:
+    """An order line (`status` as its string value)."""
+
+    id: int
+    order_id: int
+    group_buy_id: int
+    product_id: int
+    quantity: int
+    paid_unit_price_minor: int
+    final_unit_price_minor: int | None
+    status: str
+
+
+def _line_view(line: OrderLine) -> OrderLineView:
+    return OrderLineView(
+        id=line.id,
+        order_id=line.order_id,
+        group_buy_id=line.group_buy_id,
+        product_id=line.product_id,
+        quantity=line.quantity,
+        paid_unit_price_minor=line.paid_unit_price_minor,
+        final_unit_price_minor=line.final_unit_price_minor,
+        status=str(line.status.value),
+    )
+
+
+def lines_of_order(db_session: Session, order_id: int) -> list[OrderLineView]:
+    """Every line of the order, in id order."""
+    lines = db_session.scalars(
+        select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.id)
+    )
+    return [_line_view(line) for line in lines]
+
+
+def picked_lines_of_orders(db_session: Session, order_ids: Collection[int]) -> list[OrderLineView]:
+    """The lines of these orders still to be picked (not cancelled, not group-failed), by id."""
+    if not order_ids:
+        return []
+    lines = db_session.scalars(
+        select(OrderLine)
+        .where(OrderLine.order_id.in_(order_ids), OrderLine.status.not_in(NOT_PICKED))
+        .order_by(OrderLine.id)
+    )
+    return [_line_view(line) for line in lines]
+
+
+def picked_quantity_by_product(
+    db_session: Session, order_ids: Select[int] | Collection[int]
+) -> dict[int, int]:
+    """Each product's units over the still-to-pick lines of these orders (a list or a query)."""
+    rows = db_session.execute(
+        select(OrderLine.product_id, func.sum(OrderLine.quantity))
+        .where(OrderLine.order_id.in_(order_ids), OrderLine.status.not_in(NOT_PICKED))
+        .group_by(OrderLine.product_id)
+    )
+    return {product_id: int(quantity) for product_id, quantity in rows}

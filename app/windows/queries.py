@@ -2,6 +2,7 @@
 
 `WindowStatus` is re-exported as a value."""
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -83,3 +84,71 @@ def open_windows(db_session: Session, city_id: int, now: datetime) -> list[Windo
         )
         .order_by(DeliveryWindow.cutoff_at, DeliveryWindow.id),
     )
+
+
+@dataclass(frozen=True)
+class WindowView:
+    """A delivery window's times and status (`status` as its string value)."""
+
+    id: int
+    city_id: int
+    local_date: date
+    slot_name: str
+    cutoff_at: datetime
+    ready_by: datetime
+    pickup_deadline: datetime
+    status: str
+    closed_at: datetime | None
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether the window's cut-off has run."""
+        return self.status == WindowStatus.CLOSED.value
+
+    @property
+    def label(self) -> str:
+        """The window's date and slot, as lists show it."""
+        return f"{self.local_date.isoformat()} {self.slot_name}"
+
+
+def _view(window: DeliveryWindow) -> WindowView:
+    return WindowView(
+        id=window.id,
+        city_id=window.city_id,
+        local_date=window.local_date,
+        slot_name=window.slot_name,
+        cutoff_at=window.cutoff_at,
+        ready_by=window.ready_by,
+        pickup_deadline=window.pickup_deadline,
+        status=str(window.status.value),
+        closed_at=window.closed_at,
+    )
+
+
+def window_view(db_session: Session, window_id: int) -> WindowView | None:
+    """The window with this id, or None."""
+    window = db_session.get(DeliveryWindow, window_id)
+    return _view(window) if window is not None else None
+
+
+def windows_by_id(db_session: Session, window_ids: Collection[int]) -> dict[int, WindowView]:
+    """The windows with these ids (those that exist), by id."""
+    if not window_ids:
+        return {}
+    found = db_session.scalars(select(DeliveryWindow).where(DeliveryWindow.id.in_(window_ids)))
+    return {window.id: _view(window) for window in found}
+
+
+def latest_closed_window(db_session: Session, city_id: int, now: datetime) -> WindowView | None:
+    """The city's closed window whose cut-off came last before `now`, if any."""
+    window = db_session.scalar(
+        select(DeliveryWindow)
+        .where(
+            DeliveryWindow.city_id == city_id,
+            DeliveryWindow.status == WindowStatus.CLOSED,
+            DeliveryWindow.cutoff_at <= now,
+        )
+        .order_by(DeliveryWindow.cutoff_at.desc())
+        .limit(1)
+    )
+    return _view(window) if window is not None else None
