@@ -108,7 +108,9 @@ def shop_window(db: Session, resident: PageResident, window_id: int) -> ShopWind
     return ShopWindow(catalog.neighborhood_name, window, full, sections)
 
 
-def basket(db: Session, resident: PageResident, window_id: int, quantities: dict[int, int]) -> Basket:
+def basket(
+    db: Session, resident: PageResident, window_id: int, quantities: dict[int, int]
+) -> Basket:
     """The chosen group buys of a window with their quantities; unknown ones are bad input."""
     shop = shop_window(db, resident, window_id)
     offered = {gb.id: gb for gb in shop.window.group_buys}
