@@ -43,9 +43,7 @@ def parcel_payload(parcel: Parcel, **extra: Any) -> dict[str, Any]:
     return payload
 
 
-def emit(
-    *, db_session: Session, kind: str, dedupe_key: str, payload: dict[str, Any]
-) -> None:
+def emit(*, db_session: Session, kind: str, dedupe_key: str, payload: dict[str, Any]) -> None:
     """Emit an outbox event once per dedupe key (datetimes become ISO strings)."""
     data = {k: _jsonable(v) for k, v in payload.items()}
     event_service.emit(db_session=db_session, kind=kind, dedupe_key=dedupe_key, payload=data)
