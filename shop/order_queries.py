@@ -5,16 +5,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import segno
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.neighborhoods.models import Compartment, LockerBank
+from app.neighborhoods import queries as neighborhood_queries
+from app.neighborhoods.queries import CompartmentView, LockerBankView
 from app.orders import service as order_service
-from app.orders.models import Order, OrderStatus
+from app.orders.queries import OrderStatus
 from app.orders.schemas import OrderRead
-from app.windows.models import DeliveryWindow
+from app.windows import queries as window_queries
 from lockers import codes, extension, protocol
-from logistics.models import Parcel, ParcelStatus, RouteStop
+from logistics import parcels as logistics_parcels
+from logistics import queries as logistics_queries
+from logistics.parcels import Parcel, ParcelStatus
+from logistics.queries import StopTimes
 
 # How far along the happy path each status is; side exits are placed where they branch off.
 PROGRESS = {
@@ -85,7 +88,7 @@ class ParcelView:
 @dataclass
 class OrderView:
     order: OrderRead
-    window: DeliveryWindow
+    cutoff_at: datetime
     steps: list[Step]
     parcels: list[ParcelView]
     cancellable: bool
@@ -109,23 +112,23 @@ def order_view(db: Session, resident_id: int, order_id: int, now: datetime) -> O
     order = order_service.get_for_resident(
         db_session=db, resident_id=resident_id, order_id=order_id
     )
-    window = db.get(DeliveryWindow, order.window_id)
-    assert window is not None
-    parcels = [_parcel_view(db, p) for p in _parcels(db, order.id)]
     read = order_service.to_read(order)
+    cutoff_at = window_queries.window_cutoff_at(db_session=db, window_id=order.window_id)
+    assert cutoff_at is not None
+    parcels = _parcel_views(db, order.id)
     return OrderView(
         order=read,
-        window=window,
-        steps=_steps(order, window, parcels),
+        cutoff_at=cutoff_at,
+        steps=_steps(read, order.updated_at, cutoff_at, parcels),
         parcels=parcels,
-        cancellable=order.status == OrderStatus.PLACED and window.cutoff_at > now,
-        refund_minor=_refund(order),
-        kind=STATUS_KIND[order.status],
-        label=STATUS_LABEL[order.status],
+        cancellable=read.status == OrderStatus.PLACED and cutoff_at > now,
+        refund_minor=_refund(read),
+        kind=STATUS_KIND[read.status],
+        label=STATUS_LABEL[read.status],
     )
 
 
-def _refund(order: Order) -> int:
+def _refund(order: OrderRead) -> int:
     if order.status in (OrderStatus.CANCELLED, OrderStatus.GROUP_FAILED):
         return order.paid_minor
     if order.charged_minor is None:
@@ -133,17 +136,19 @@ def _refund(order: Order) -> int:
     return max(order.paid_minor - order.charged_minor, 0)
 
 
-def _steps(order: Order, window: DeliveryWindow, parcels: list[ParcelView]) -> list[Step]:
+def _steps(
+    order: OrderRead, updated_at: datetime, cutoff_at: datetime, parcels: list[ParcelView]
+) -> list[Step]:
     status = OrderStatus(order.status)
     reached = PROGRESS[status]
     steps = [Step("Placed", "done", order.created_at)]
     if status == OrderStatus.CANCELLED:
-        return [*steps, Step("Cancelled", "failed", order.updated_at)]
+        return [*steps, Step("Cancelled", "failed", updated_at)]
     if status == OrderStatus.GROUP_FAILED:
-        return [*steps, Step("Group did not form", "failed", window.cutoff_at)]
+        return [*steps, Step("Group did not form", "failed", cutoff_at)]
     eta = min((p.eta for p in parcels if p.eta is not None), default=None)
     happy = [
-        ("Group formed", window.cutoff_at),
+        ("Group formed", cutoff_at),
         ("Packed", None),
         ("On the van", eta),
         ("In the locker", None),
@@ -154,24 +159,47 @@ def _steps(order: Order, window: DeliveryWindow, parcels: list[ParcelView]) -> l
         steps.append(Step(label, state, at))
     if status in (OrderStatus.UNDELIVERED, OrderStatus.EXPIRED):
         cut = PROGRESS[status] + 1
-        steps = [*steps[:cut], Step(STATUS_LABEL[status], "failed", order.updated_at)]
+        steps = [*steps[:cut], Step(STATUS_LABEL[status], "failed", updated_at)]
     return steps
 
 
-def _parcels(db: Session, order_id: int) -> list[Parcel]:
-    return list(
-        db.scalars(
-            select(Parcel)
-            .where(Parcel.order_id == order_id, Parcel.status != ParcelStatus.CANCELLED)
-            .order_by(Parcel.id)
-        )
+def _parcel_views(db: Session, order_id: int) -> list[ParcelView]:
+    parcels = sorted(
+        (
+            p
+            for p in logistics_parcels.parcels_of_order(db_session=db, order_id=order_id)
+            if p.status != ParcelStatus.CANCELLED
+        ),
+        key=lambda p: p.id,
     )
+    banks = neighborhood_queries.locker_banks_by_ids(
+        db_session=db, bank_ids={p.bank_id for p in parcels if p.bank_id is not None}
+    )
+    compartments = neighborhood_queries.compartments_by_ids(
+        db_session=db, compartment_ids={p.compartment_id for p in parcels if p.compartment_id}
+    )
+    stops = logistics_queries.stop_times(
+        db_session=db, stop_ids={p.route_stop_id for p in parcels if p.route_stop_id}
+    )
+    return [
+        _parcel_view(
+            db,
+            parcel,
+            banks.get(parcel.bank_id) if parcel.bank_id is not None else None,
+            compartments.get(parcel.compartment_id) if parcel.compartment_id else None,
+            stops.get(parcel.route_stop_id) if parcel.route_stop_id else None,
+        )
+        for parcel in parcels
+    ]
 
 
-def _parcel_view(db: Session, parcel: Parcel) -> ParcelView:
-    bank = db.get(LockerBank, parcel.bank_id) if parcel.bank_id is not None else None
-    compartment = db.get(Compartment, parcel.compartment_id) if parcel.compartment_id else None
-    stop = db.get(RouteStop, parcel.route_stop_id) if parcel.route_stop_id else None
+def _parcel_view(
+    db: Session,
+    parcel: Parcel,
+    bank: LockerBankView | None,
+    compartment: CompartmentView | None,
+    stop: StopTimes | None,
+) -> ParcelView:
     view = ParcelView(
         parcel_id=parcel.id,
         temperature_class=parcel.temperature_class.value,
