@@ -9,18 +9,17 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.web.session import PageDriver
 from app.web.templating import local_time
 from driver_app.settings import get_driver_app_settings
-from lockers.models import CommandStatus, LockerCommand
+from lockers import queries as locker_queries
 from logistics import driver as driver_service
 from logistics import handover
-from logistics.models import ParcelStatus, Route, RouteStatus, StopStatus
+from logistics.parcels import ParcelStatus
 
 TEMPERATURE_ORDER = ("frozen", "chilled", "ambient")
-WAITING_COMMANDS = (CommandStatus.QUEUED, CommandStatus.SENT, CommandStatus.ACKED)
 FAILURE_REASONS = tuple(reason.value for reason in handover.FailureReason)
 
 
@@ -60,8 +59,16 @@ class StopRow:
 
 
 @dataclass(frozen=True)
+class RouteHead:
+    id: int
+    status: str
+    planned_departure: datetime
+    eta_return: datetime
+
+
+@dataclass(frozen=True)
 class RoutePage:
-    route: Route
+    route: RouteHead
     vehicle_code: str
     vehicle_name: str
     depot_name: str
@@ -89,24 +96,18 @@ def _parcel_state(status: str, waiting: bool) -> str:
     return "done"
 
 
-def route_page(db: Session, route: Route) -> RoutePage:
-    """The route as the driver's pages show it."""
+def route_page(db: Session, driver: PageDriver, route_id: int) -> RoutePage:
+    """The driver's own route as the driver's pages show it (another driver's route is a 404,
+    as a missing one)."""
+    route = driver_service.get_own(db_session=db, route_id=route_id, staff=driver)
     shown = driver_service.view(db_session=db, route=route)
     parcel_ids = [p.parcel_id for s in shown.stops for p in s.parcels]
-    waiting = set(
-        db.scalars(
-            select(LockerCommand.parcel_id).where(
-                LockerCommand.parcel_id.in_(parcel_ids),
-                LockerCommand.purpose == "deposit",
-                LockerCommand.status.in_(WAITING_COMMANDS),
-            )
-        )
-    )
+    waiting = locker_queries.parcels_waiting_for_deposit_door(db_session=db, parcel_ids=parcel_ids)
     stops = [
         StopRow(
             id=item.stop.id,
             sequence=item.stop.sequence,
-            status=StopStatus(item.stop.status).value,
+            status=str(item.stop.status),
             bank_id=item.bank.id,
             bank_name=item.bank.name,
             bank_code=item.bank.code,
@@ -141,15 +142,14 @@ def route_page(db: Session, route: Route) -> RoutePage:
     current = next((s.id for s in stops if s.arrived and not s.departed), None)
     ahead = next((s.id for s in stops if not s.arrived), None)
     return RoutePage(
-        route=route,
+        route=RouteHead(route.id, str(route.status), route.planned_departure, route.eta_return),
         vehicle_code=shown.vehicle.code,
         vehicle_name=shown.vehicle.name,
         depot_name=shown.depot.name,
         stops=stops,
         manifest=manifest,
         started=route.started_at is not None,
-        finished=route.status
-        in (RouteStatus.COMPLETED, RouteStatus.COMPLETED_WITH_ALARM, RouteStatus.ABORTED),
+        finished=route.status in driver_service.FINISHED,
         current_stop_id=current,
         next_stop_id=ahead,
     )
@@ -159,7 +159,7 @@ def route_state(page: RoutePage) -> dict[str, Any]:
     """The route's live state as JSON for the phone (ETAs in city time)."""
     return {
         "route_id": page.route.id,
-        "status": RouteStatus(page.route.status).value,
+        "status": page.route.status,
         "current_stop_id": page.current_stop_id,
         "stops": [
             {

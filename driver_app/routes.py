@@ -14,18 +14,16 @@ from sqlalchemy.orm import Session
 
 from app.core.db import SessionDep
 from app.core.limits import DbId, SaneDatetime
-from app.staff.models import StaffUser
 from app.web.session import PageDriver
 from driver_app import queries
 from driver_app.pages import pages
 from lockers import deposit
 from logistics import driver as driver_service
 from logistics import driver_actions
+from logistics import parcels as logistics_parcels
 from logistics.driver import StopNotOnRoute
 from logistics.driver_actions import ActionKind, DriverAction
-from logistics.errors import RouteNotFound
 from logistics.handover import FailureReason, ParcelNotAtStop
-from logistics.models import Parcel, Route
 
 router = APIRouter(prefix="/driver", include_in_schema=False)
 STATIC = Path(__file__).parent / "static"
@@ -54,14 +52,6 @@ class ActionIn(BaseModel):
         return self
 
 
-def _own_route(db: Session, driver: StaffUser, route_id: int) -> Route:
-    """The route if it is this driver's (another driver's route is a 404, as a missing one)."""
-    route = driver_service.get_for(db_session=db, route_id=route_id, staff=driver)
-    if route.driver_id != driver.id:
-        raise RouteNotFound(f"route {route_id} not found", field="route_id")
-    return route
-
-
 @router.get("", response_class=HTMLResponse)
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, db: SessionDep, driver: PageDriver) -> HTMLResponse:
@@ -73,7 +63,7 @@ def home(request: Request, db: SessionDep, driver: PageDriver) -> HTMLResponse:
 @router.get("/route/{route_id}", response_class=HTMLResponse)
 def route_page(request: Request, db: SessionDep, driver: PageDriver, route_id: int) -> HTMLResponse:
     """Start of shift (load check by temperature class, start) and the ordered stop list."""
-    page = queries.route_page(db, _own_route(db, driver, route_id))
+    page = queries.route_page(db, driver, route_id)
     return pages.render(request, "route.html", {"page": page})
 
 
@@ -82,7 +72,7 @@ def stop_page(
     request: Request, db: SessionDep, driver: PageDriver, route_id: int, stop_id: int
 ) -> HTMLResponse:
     """A stop: navigation, arrived, a door per parcel, failed with a reason, depart."""
-    page = queries.route_page(db, _own_route(db, driver, route_id))
+    page = queries.route_page(db, driver, route_id)
     index = next((i for i, s in enumerate(page.stops) if s.id == stop_id), None)
     if index is None:
         raise StopNotOnRoute(f"stop {stop_id} is not on route {route_id}", field="stop_id")
@@ -98,7 +88,7 @@ def stop_page(
 @router.get("/route/{route_id}/state")
 def route_state(db: SessionDep, driver: PageDriver, route_id: int) -> JSONResponse:
     """The route's live state (stops, ETAs, each parcel at the locker) for the phone."""
-    page = queries.route_page(db, _own_route(db, driver, route_id))
+    page = queries.route_page(db, driver, route_id)
     return JSONResponse(queries.route_state(page), headers=NO_STORE)
 
 
@@ -119,7 +109,7 @@ def sync_action(db: SessionDep, driver: PageDriver, action_in: ActionIn) -> JSON
     except IntegrityError:  # the same id arrived twice at once: the other one won
         db.rollback()
         receipt = _sync(db, driver, action)
-    page = queries.route_page(db, _own_route(db, driver, action.route_id))
+    page = queries.route_page(db, driver, action.route_id)
     body: dict[str, Any] = {
         "id": receipt.action_id,
         "kind": receipt.kind,
@@ -134,11 +124,11 @@ def sync_action(db: SessionDep, driver: PageDriver, action_in: ActionIn) -> JSON
     return JSONResponse(body, headers=NO_STORE)
 
 
-def _sync(db: Session, driver: StaffUser, action: DriverAction) -> driver_actions.Receipt:
-    route = _own_route(db, driver, action.route_id)
+def _sync(db: Session, driver: PageDriver, action: DriverAction) -> driver_actions.Receipt:
+    route = driver_service.get_own(db_session=db, route_id=action.route_id, staff=driver)
 
     def open_compartment(parcel_id: int) -> str:
-        parcel = db.get(Parcel, parcel_id)
+        parcel = logistics_parcels.get_parcel(db_session=db, parcel_id=parcel_id)
         if parcel is None or parcel.route_stop_id != action.stop_id:
             raise ParcelNotAtStop(
                 f"parcel {parcel_id} is not delivered at stop {action.stop_id}",

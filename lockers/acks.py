@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from app.neighborhoods.models import LockerBank
+from app.neighborhoods.queries import LockerBankView
 from lockers import (
     command_states,
     deposit,
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def handle_ack(
-    *, db_session: Session, bank: LockerBank, payload: bytes, received_at: datetime
+    *, db_session: Session, bank: LockerBankView, payload: bytes, received_at: datetime
 ) -> tuple[str, LockerCommand | None]:
     """A locker's answer to a command: the only proof a command was delivered."""
     try:

@@ -2,32 +2,32 @@
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
-from app.neighborhoods.models import Compartment, LockerBank
+from app.neighborhoods import queries as neighborhood_queries
+from app.neighborhoods.queries import CompartmentView, LockerBankView
 from lockers.config import get_locker_settings
 from lockers.errors import CompartmentNotFound, LockerBankNotFound
 from lockers.models import LockerBankState
 
 
-def get_bank(*, db_session: Session, bank_id: int) -> LockerBank:
+def get_bank(*, db_session: Session, bank_id: int) -> LockerBankView:
     """A locker bank by id, or NotFound."""
-    bank = db_session.get(LockerBank, bank_id)
+    bank = neighborhood_queries.locker_bank(db_session=db_session, bank_id=bank_id)
     if bank is None:
         raise LockerBankNotFound(f"no locker bank {bank_id}", field="bank_id")
     return bank
 
 
-def get_bank_by_code(*, db_session: Session, code: str) -> LockerBank | None:
+def get_bank_by_code(*, db_session: Session, code: str) -> LockerBankView | None:
     """A locker bank by its code (its MQTT identity), if any."""
-    return db_session.scalar(select(LockerBank).where(LockerBank.code == code))
+    return neighborhood_queries.locker_bank_by_code(db_session=db_session, code=code)
 
 
-def get_all_banks(*, db_session: Session) -> list[LockerBank]:
+def get_all_banks(*, db_session: Session) -> list[LockerBankView]:
     """Every locker bank, by id."""
-    return list(db_session.scalars(select(LockerBank).order_by(LockerBank.id)))
+    return neighborhood_queries.locker_banks(db_session=db_session)
 
 
 def get_state(*, db_session: Session, bank_id: int) -> LockerBankState | None:
@@ -57,9 +57,11 @@ def is_online(*, db_session: Session, bank_id: int, now: datetime | None = None)
     return now - state.last_seen_at <= limit
 
 
-def get_compartment(*, db_session: Session, compartment_id: int) -> Compartment:
+def get_compartment(*, db_session: Session, compartment_id: int) -> CompartmentView:
     """A compartment by id, or NotFound."""
-    compartment = db_session.get(Compartment, compartment_id)
+    compartment = neighborhood_queries.compartment(
+        db_session=db_session, compartment_id=compartment_id
+    )
     if compartment is None:
         raise CompartmentNotFound(f"no compartment {compartment_id}", field="compartment_id")
     return compartment
@@ -67,8 +69,8 @@ def get_compartment(*, db_session: Session, compartment_id: int) -> Compartment:
 
 def get_compartment_by_label(
     *, db_session: Session, bank_id: int, label: str
-) -> Compartment | None:
+) -> CompartmentView | None:
     """A bank's compartment by its label, if any."""
-    return db_session.scalar(
-        select(Compartment).where(Compartment.bank_id == bank_id, Compartment.label == label)
+    return neighborhood_queries.compartment_by_label(
+        db_session=db_session, bank_id=bank_id, label=label
     )

@@ -15,12 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import utcnow
-from app.neighborhoods.models import LockerBank
+from app.neighborhoods import queries as neighborhood_queries
+from app.neighborhoods.queries import LockerBankView
 from lockers import acks, ingest, protocol
 
 log = logging.getLogger(__name__)
@@ -208,16 +208,17 @@ class IngestWorkers:
                 return True
         return False
 
-    def _bank(self, db_session: Session, code: str) -> LockerBank | None:
+    def _bank(self, db_session: Session, code: str) -> LockerBankView | None:
         bank_id = self._banks_by_code.get(code)
         if bank_id is not None:
-            bank = db_session.get(LockerBank, bank_id)
-            db_session.info.setdefault(ingest.HELD, []).append(bank)
-            return bank
+            known: LockerBankView | None = db_session.info.get(ingest.BANKS, {}).get(bank_id)
+            if known is not None:
+                return known
+            return neighborhood_queries.locker_bank(db_session=db_session, bank_id=bank_id)
         unknown_since = self._unknown.get(code)
         if unknown_since is not None and time.monotonic() - unknown_since < _UNKNOWN_TTL_S:
             return None
-        bank = db_session.scalar(select(LockerBank).where(LockerBank.code == code))
+        bank = neighborhood_queries.locker_bank_by_code(db_session=db_session, code=code)
         if bank is None:
             self._unknown[code] = time.monotonic()
             return None

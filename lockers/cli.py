@@ -11,7 +11,6 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
 
 from app.core.settings import get_settings
 
@@ -171,24 +170,21 @@ def _bank_specs(count: int, *, from_db: bool, code_prefix: str) -> list[Any]:
     if not from_db:
         return []
     from app.core.db import get_sessionmaker
-    from app.neighborhoods.models import Compartment, LockerBank
+    from app.neighborhoods import queries as neighborhood_queries
 
     try:
         with get_sessionmaker()() as db:
-            banks = list(db.scalars(select(LockerBank).order_by(LockerBank.id).limit(count)))
-            specs = []
-            for bank in banks:
-                compartments = db.scalars(
-                    select(Compartment)
-                    .where(Compartment.bank_id == bank.id)
-                    .order_by(Compartment.label)
+            banks = neighborhood_queries.locker_banks(db_session=db, limit=count)
+            compartments = neighborhood_queries.compartments_of_banks(
+                db_session=db, bank_ids=[bank.id for bank in banks]
+            )
+            return [
+                BankSpec(
+                    code=bank.code,
+                    compartments=[(c.label, c.zone.value) for c in compartments[bank.id]],
                 )
-                specs.append(
-                    BankSpec(
-                        code=bank.code, compartments=[(c.label, c.zone.value) for c in compartments]
-                    )
-                )
-            return specs
+                for bank in banks
+            ]
     except Exception as exc:  # noqa: BLE001 - no database yet: generate banks instead
         console.print(
             f"[yellow]no banks from the database ({type(exc).__name__}); generating[/yellow]"

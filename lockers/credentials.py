@@ -24,7 +24,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from app.core.db import Base, utcnow
 from app.core.errors import Conflict
 from app.core.settings import get_settings
-from app.neighborhoods.models import LockerBank
+from app.neighborhoods import queries as neighborhood_queries
+from app.neighborhoods.queries import LockerBankView
 
 MOSQUITTO_ITERATIONS = 101  # mosquitto_passwd's own default for $7$
 PASSWORD_BYTES = 24
@@ -72,7 +73,7 @@ def mosquitto_hash_matches(password: str, stored: str) -> bool:
     return hmac.compare_digest(digest, expected)
 
 
-def issue_password(*, db_session: Session, bank: LockerBank, rotate: bool) -> str:
+def issue_password(*, db_session: Session, bank: LockerBankView, rotate: bool) -> str:
     """A new random password for the bank, stored hashed; the password, to show once.
 
     Refused (409) when the bank already has one and `rotate` is not asked: the server cannot
@@ -101,10 +102,10 @@ def bank_logins(*, db_session: Session) -> list[tuple[str, str]]:
         .tuples()
         .all()
     )
-    banks = db_session.execute(select(LockerBank.id, LockerBank.code).order_by(LockerBank.id))
+    banks = neighborhood_queries.locker_banks(db_session=db_session)
     return [
-        (code, issued.get(bank_id) or mosquitto_hash(locker_password(code)))
-        for bank_id, code in banks.tuples()
+        (bank.code, issued.get(bank.id) or mosquitto_hash(locker_password(bank.code)))
+        for bank in banks
     ]
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
 from app.core.errors import Conflict
-from app.neighborhoods.models import Compartment, CompartmentStatus, LockerBank
+from app.neighborhoods.queries import CompartmentStatus, CompartmentView, LockerBankView
 from lockers import banks, codes, command_queue, domain_events, intake, locker_parcels, protocol
 from lockers.config import get_locker_settings
 from lockers.models import CodeStatus, CommandStatus, LockerCommand
@@ -164,8 +164,8 @@ def _open(
     *,
     db_session: Session,
     parcel: Parcel,
-    bank: LockerBank,
-    compartment: Compartment,
+    bank: LockerBankView,
+    compartment: CompartmentView,
     purpose: protocol.OpenPurpose,
     actor_id: int,
 ) -> LockerCommand:
@@ -183,7 +183,7 @@ def _open(
 
 
 def apply_door_closed(
-    *, db_session: Session, bank: LockerBank, event: protocol.EventMessage
+    *, db_session: Session, bank: LockerBankView, event: protocol.EventMessage
 ) -> str:
     """A door closed: with the awaited parcel in, it is deposited; empty after a retrieval or
     staff opening, the parcel left the locker. Returns the outcome recorded with the event."""
@@ -211,12 +211,12 @@ def apply_door_closed(
     return _emptied(db_session=db_session, parcel=parcel, compartment=compartment, event=event)
 
 
-def _deposited(*, db_session: Session, parcel: Parcel, compartment: Compartment) -> str:
+def _deposited(*, db_session: Session, parcel: Parcel, compartment: CompartmentView) -> str:
     if parcel.status not in locker_parcels.AWAITING_DEPOSIT:
         return f"ignored:parcel_{parcel.status.value}"
     logistics_parcels.mark_deposited(parcel)
     locker_parcels.set_compartment_status(
-        compartment=compartment, status=CompartmentStatus.OCCUPIED
+        db_session=db_session, compartment_id=compartment.id, status=CompartmentStatus.OCCUPIED
     )
     codes.ensure_pickup_code(db_session=db_session, parcel=parcel)
     locker_parcels.sync_order(db_session=db_session, order_id=parcel.order_id)
@@ -233,7 +233,7 @@ def _emptied(
     *,
     db_session: Session,
     parcel: Parcel,
-    compartment: Compartment,
+    compartment: CompartmentView,
     event: protocol.EventMessage,
 ) -> str:
     purpose = None
@@ -251,7 +251,9 @@ def _emptied(
         status=CodeStatus.REVOKED,
         revoke_at_locker=True,
     )
-    locker_parcels.set_compartment_status(compartment=compartment, status=CompartmentStatus.FREE)
+    locker_parcels.set_compartment_status(
+        db_session=db_session, compartment_id=compartment.id, status=CompartmentStatus.FREE
+    )
     locker_parcels.sync_order(db_session=db_session, order_id=parcel.order_id)
     domain_events.emit(
         db_session=db_session,

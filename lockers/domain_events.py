@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from app.events import cold_chain
 from app.events import service as event_service
-from app.events.models import OutboxEvent
 from lockers import protocol
 from logistics.parcels import Parcel
 
@@ -44,12 +43,10 @@ def parcel_payload(parcel: Parcel, **extra: Any) -> dict[str, Any]:
     return payload
 
 
-def emit(
-    *, db_session: Session, kind: str, dedupe_key: str, payload: dict[str, Any]
-) -> OutboxEvent:
+def emit(*, db_session: Session, kind: str, dedupe_key: str, payload: dict[str, Any]) -> None:
     """Emit an outbox event once per dedupe key (datetimes become ISO strings)."""
     data = {k: _jsonable(v) for k, v in payload.items()}
-    return event_service.emit(db_session=db_session, kind=kind, dedupe_key=dedupe_key, payload=data)
+    event_service.emit(db_session=db_session, kind=kind, dedupe_key=dedupe_key, payload=data)
 
 
 def _jsonable(value: Any) -> Any:

@@ -13,7 +13,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
-from app.neighborhoods.models import LockerBank
+from app.neighborhoods.queries import LockerBankView
 from lockers import banks, command_queue, protocol, resync
 from lockers.config import get_locker_settings
 from lockers.models import CommandStatus, LockerBankState, LockerCommand, LockerEvent
@@ -38,7 +38,7 @@ def take_reported(*, state: LockerBankState, reported: int, reconnect: bool, at:
     return False
 
 
-def track(*, db_session: Session, bank: LockerBank, seq: int) -> None:
+def track(*, db_session: Session, bank: LockerBankView, seq: int) -> None:
     """Advance the bank's gap-free event mark past every stored event."""
     state = banks.get_or_create_state(db_session=db_session, bank_id=bank.id)
     state.event_seq_max = max(state.event_seq_max or 0, seq)
@@ -149,7 +149,7 @@ def _accept_new_base(*, state: LockerBankState, top: int) -> None:
     state.event_gap_since = None
 
 
-def skip_unavailable(*, db_session: Session, bank: LockerBank, result: dict[str, Any]) -> None:
+def skip_unavailable(*, db_session: Session, bank: LockerBankView, result: dict[str, Any]) -> None:
     """Events older than the locker still keeps are gone for good: stop asking for them."""
     oldest = result.get("oldest_available")
     state = banks.get_state(db_session=db_session, bank_id=bank.id)

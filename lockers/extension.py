@@ -3,13 +3,12 @@ the compartment is not needed for the next window."""
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
 from app.core.errors import Conflict
-from app.neighborhoods.models import Compartment, CompartmentStatus, Neighborhood
-from app.windows.models import DeliveryWindow
+from app.neighborhoods import queries as neighborhood_queries
+from app.windows import queries as window_queries
 from lockers import banks, codes, domain_events, locker_parcels
 from lockers.config import get_locker_settings
 from lockers.errors import ParcelNotFound
@@ -83,26 +82,17 @@ def compartment_needed(*, db_session: Session, parcel: Parcel, until: datetime) 
     if unplaced:
         return "parcels for this locker are waiting for a compartment"
     bank = banks.get_bank(db_session=db_session, bank_id=parcel.bank_id)
-    city_id = db_session.scalar(
-        select(Neighborhood.city_id).where(Neighborhood.id == bank.neighborhood_id)
-    )
-    now = utcnow()
-    window_soon = db_session.scalar(
-        select(func.count(DeliveryWindow.id)).where(
-            DeliveryWindow.city_id == city_id,
-            DeliveryWindow.ready_by > now,
-            DeliveryWindow.ready_by <= until,
-        )
+    city_id = neighborhood_queries.bank_city_id(db_session=db_session, bank_id=bank.id)
+    window_soon = city_id is not None and window_queries.count_windows_ready_between(
+        db_session=db_session, city_id=city_id, after=utcnow(), until=until
     )
     if window_soon:
-        spare = db_session.scalar(
-            select(func.count(Compartment.id)).where(
-                Compartment.bank_id == bank.id,
-                Compartment.id != compartment.id,
-                Compartment.zone == compartment.zone,
-                Compartment.size == compartment.size,
-                Compartment.status == CompartmentStatus.FREE,
-            )
+        spare = neighborhood_queries.count_free_compartments(
+            db_session=db_session,
+            bank_id=bank.id,
+            zone=compartment.zone,
+            size=compartment.size,
+            excluding_id=compartment.id,
         )
         if not spare:
             return "a delivery window arrives before then and no other compartment is free"

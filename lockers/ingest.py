@@ -14,7 +14,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
-from app.neighborhoods.models import LockerBank
+from app.neighborhoods import queries as neighborhood_queries
+from app.neighborhoods.queries import LockerBankView
 from lockers import (
     banks,
     coldchain,
@@ -38,6 +39,7 @@ _TOUCH_EVERY = timedelta(seconds=1)
 
 LOCKED_COMMANDS = "lockers_locked_commands"
 HELD = "lockers_held"
+BANKS = "lockers_banks"
 _SEEN = "lockers_seen_events"
 
 
@@ -50,11 +52,14 @@ def prefetch(
     states: bool = True,
 ) -> None:
     """Load what a batch of messages will touch with one query per table, so the handlers
-    find banks, states, excursions and (locked) commands in the session's identity map."""
+    find banks (in `db_session.info[BANKS]`), states, excursions and (locked) commands (in the
+    session's identity map)."""
     # The session's identity map holds objects weakly: keep them referenced for the batch.
     held: list[object] = db_session.info.setdefault(HELD, [])
     if bank_ids:
-        held += db_session.scalars(select(LockerBank).where(LockerBank.id.in_(bank_ids)))
+        db_session.info.setdefault(BANKS, {}).update(
+            neighborhood_queries.locker_banks_by_ids(db_session=db_session, bank_ids=bank_ids)
+        )
         if states:
             held += db_session.scalars(
                 select(LockerBankState).where(LockerBankState.bank_id.in_(bank_ids))
@@ -78,7 +83,7 @@ def prefetch(
 
 
 def handle_state(
-    *, db_session: Session, bank: LockerBank, payload: bytes, received_at: datetime
+    *, db_session: Session, bank: LockerBankView, payload: bytes, received_at: datetime
 ) -> str:
     """A retained state (or last will): online/offline, temperatures, doors, keypad."""
     try:
@@ -193,7 +198,7 @@ def _storage_reset(
 
 
 def mark_offline(
-    *, db_session: Session, bank: LockerBank, state: LockerBankState, at: datetime, reason: str
+    *, db_session: Session, bank: LockerBankView, state: LockerBankState, at: datetime, reason: str
 ) -> None:
     """Record a bank going offline and tell operators (outbox)."""
     state.online = False
@@ -233,7 +238,7 @@ def offline_silent_banks(*, db_session: Session, now: datetime | None = None) ->
     return [s.bank_id for s in states]
 
 
-def _touch(*, db_session: Session, bank: LockerBank, at: datetime) -> None:
+def _touch(*, db_session: Session, bank: LockerBankView, at: datetime) -> None:
     state = banks.get_or_create_state(db_session=db_session, bank_id=bank.id)
     # Heartbeats keep it fresh anyway; write at most once a second per bank.
     if state.online and (state.last_seen_at is None or at - state.last_seen_at > _TOUCH_EVERY):
@@ -256,7 +261,7 @@ def _resend_soon(
     )
 
 
-def _jammed(*, db_session: Session, bank: LockerBank, label: str) -> None:
+def _jammed(*, db_session: Session, bank: LockerBankView, label: str) -> None:
     compartment = banks.get_compartment_by_label(
         db_session=db_session, bank_id=bank.id, label=label
     )
@@ -274,7 +279,7 @@ def _jammed(*, db_session: Session, bank: LockerBank, label: str) -> None:
 
 
 def handle_event(
-    *, db_session: Session, bank: LockerBank, payload: bytes, received_at: datetime
+    *, db_session: Session, bank: LockerBankView, payload: bytes, received_at: datetime
 ) -> str:
     """One event: stored once by (bank, event id) and applied in the same transaction."""
     try:
@@ -318,7 +323,11 @@ def handle_event(
 
 
 def _apply(
-    *, db_session: Session, bank: LockerBank, event: protocol.EventMessage, received_at: datetime
+    *,
+    db_session: Session,
+    bank: LockerBankView,
+    event: protocol.EventMessage,
+    received_at: datetime,
 ) -> str:
     kind = protocol.EventType
     if event.type == kind.DOOR_CLOSED:

@@ -6,12 +6,13 @@ event once, none skipped when ids commit out of order); issuing is idempotent as
 """
 
 import logging
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.events import consumer as events_consumer
-from app.events.models import OutboxEvent
 from lockers import codes, locker_parcels, protocol
 from lockers.models import CodeStatus, CommandStatus, LockerCommand
 from logistics import parcels as logistics_parcels
@@ -35,7 +36,14 @@ def consume_reservations(*, db_session: Session, batch: int = 500) -> int:
         done += handled
 
 
-def _reserved(db_session: Session, event: OutboxEvent) -> str:
+class _Event(Protocol):
+    """What the intake reads of an outbox event."""
+
+    @property
+    def payload(self) -> Mapping[str, Any]: ...
+
+
+def _reserved(db_session: Session, event: _Event) -> str:
     parcel_id = event.payload.get("parcel_id")
     if not isinstance(parcel_id, int):
         return "skipped: no parcel_id"

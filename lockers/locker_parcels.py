@@ -1,29 +1,18 @@
 """The parcels a locker awaits or holds, the compartment moves they make, and the orders their
 statuses move. Nothing here commits."""
 
-import logging
-
 from sqlalchemy.orm import Session
 
 from app.neighborhoods import compartments as compartment_lifecycle
-from app.neighborhoods.models import Compartment, CompartmentStatus
+from app.neighborhoods.queries import CompartmentStatus
 from app.orders import states as order_states
-from app.orders.models import Order, OrderStatus
+from app.orders.queries import OrderStatus
 from lockers.errors import ParcelNotFound
 from logistics import parcels as logistics_parcels
 from logistics.parcels import Parcel, ParcelStatus
 
-log = logging.getLogger(__name__)
-
 LIVE_PARCEL = (ParcelStatus.READY_FOR_PICKUP, ParcelStatus.EXPIRED)
 AWAITING_DEPOSIT = (ParcelStatus.RESERVED, ParcelStatus.LOADED)
-_ORDER_PATH = (
-    OrderStatus.CONFIRMED,
-    OrderStatus.PACKED,
-    OrderStatus.OUT_FOR_DELIVERY,
-    OrderStatus.READY_FOR_PICKUP,
-    OrderStatus.COLLECTED,
-)
 
 
 def get_parcel(*, db_session: Session, parcel_id: int, for_update: bool = False) -> Parcel:
@@ -67,49 +56,28 @@ def parcels_to_retrieve(*, db_session: Session, bank_id: int | None = None) -> l
     )
 
 
-def set_compartment_status(*, compartment: Compartment, status: CompartmentStatus) -> None:
+def set_compartment_status(
+    *, db_session: Session, compartment_id: int, status: CompartmentStatus
+) -> None:
     """Move a compartment, keeping out-of-service sticky until an operator clears it."""
-    compartment_lifecycle.follow_locker(compartment, status)
+    compartment_lifecycle.follow_locker_by_id(
+        db_session=db_session, compartment_id=compartment_id, to=status
+    )
 
 
-def sync_order(*, db_session: Session, order_id: int) -> Order | None:
+def sync_order(*, db_session: Session, order_id: int) -> order_states.OrderState | None:
     """Move an order to what its parcels say (ready, collected, expired), via the state machine."""
-    order = db_session.get(Order, order_id)
-    if order is None:
-        return None
     parcels = [
         p
         for p in logistics_parcels.parcels_of_order(db_session=db_session, order_id=order_id)
         if p.status != ParcelStatus.CANCELLED
     ]
-    if not parcels:
-        return order
     statuses = {ParcelStatus(p.status) for p in parcels}
     target: OrderStatus | None = None
     if statuses == {ParcelStatus.COLLECTED}:
         target = OrderStatus.COLLECTED
-    elif statuses <= {ParcelStatus.READY_FOR_PICKUP, ParcelStatus.COLLECTED}:
+    elif statuses and statuses <= {ParcelStatus.READY_FOR_PICKUP, ParcelStatus.COLLECTED}:
         target = OrderStatus.READY_FOR_PICKUP
     elif statuses <= {ParcelStatus.COLLECTED, ParcelStatus.EXPIRED, ParcelStatus.RETRIEVED}:
         target = OrderStatus.EXPIRED
-    if target is not None:
-        _walk_order(order, target)
-    return order
-
-
-def _walk_order(order: Order, target: OrderStatus) -> None:
-    current = OrderStatus(order.status)
-    if current == target or current in order_states.TERMINAL:
-        return
-    if target == OrderStatus.EXPIRED:
-        if current != OrderStatus.READY_FOR_PICKUP:
-            _walk_order(order, OrderStatus.READY_FOR_PICKUP)
-        if OrderStatus(order.status) == OrderStatus.READY_FOR_PICKUP:
-            order_states.transition(order, OrderStatus.EXPIRED)
-        return
-    if current not in _ORDER_PATH or target not in _ORDER_PATH:
-        log.warning("order %s in %s not moved to %s", order.id, current, target)
-        return
-    start, end = _ORDER_PATH.index(current), _ORDER_PATH.index(target)
-    for step in _ORDER_PATH[start + 1 : end + 1]:
-        order_states.transition(order, step)
+    return order_states.walk_to(db_session=db_session, order_id=order_id, target=target)

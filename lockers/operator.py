@@ -4,12 +4,12 @@ back, and the bank's live picture. The action flows commit."""
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
 from app.neighborhoods import compartments as compartment_lifecycle
-from app.neighborhoods.models import Compartment, CompartmentStatus, LockerBank
+from app.neighborhoods import queries as neighborhood_queries
+from app.neighborhoods.queries import CompartmentStatus, CompartmentView, LockerBankView
 from lockers import (
     audit_log,
     banks,
@@ -26,8 +26,10 @@ from lockers.models import ColdChainExcursion, LockerBankState, LockerCommand
 from logistics.parcels import Parcel, ParcelStatus
 
 
-def _compartment_of(*, db_session: Session, bank_id: int, compartment_id: int) -> Compartment:
-    compartment = db_session.get(Compartment, compartment_id)
+def _compartment_of(*, db_session: Session, bank_id: int, compartment_id: int) -> CompartmentView:
+    compartment = neighborhood_queries.compartment(
+        db_session=db_session, compartment_id=compartment_id
+    )
     if compartment is None or compartment.bank_id != bank_id:
         raise CompartmentNotFound(
             f"no compartment {compartment_id} in bank {bank_id}", field="compartment_id"
@@ -87,7 +89,7 @@ def set_out_of_service(
     out_of_service: bool,
     reason: str,
     operator_id: int | None,
-) -> Compartment:
+) -> CompartmentView:
     """Flow: take a compartment out of service (or back), audited; the locker is told too."""
     bank = banks.get_bank(db_session=db_session, bank_id=bank_id)
     compartment = _compartment_of(
@@ -103,14 +105,14 @@ def set_out_of_service(
         tell_locker=True,
     )
     db_session.commit()
-    return compartment
+    return banks.get_compartment(db_session=db_session, compartment_id=compartment.id)
 
 
 def mark_out_of_service(
     *,
     db_session: Session,
-    bank: LockerBank,
-    compartment: Compartment,
+    bank: LockerBankView,
+    compartment: CompartmentView,
     out_of_service: bool,
     reason: str,
     actor_id: int | None,
@@ -123,7 +125,11 @@ def mark_out_of_service(
     if out_of_service:
         if compartment.status == CompartmentStatus.OUT_OF_SERVICE:
             return
-        compartment_lifecycle.transition(compartment, CompartmentStatus.OUT_OF_SERVICE)
+        compartment_lifecycle.move_by_id(
+            db_session=db_session,
+            compartment_id=compartment.id,
+            to=CompartmentStatus.OUT_OF_SERVICE,
+        )
         if parcel is not None and parcel.status in locker_parcels.AWAITING_DEPOSIT:
             flag_for_replan(
                 db_session=db_session, parcel=parcel, reason="compartment_out_of_service"
@@ -144,7 +150,9 @@ def mark_out_of_service(
     else:
         if compartment.status != CompartmentStatus.OUT_OF_SERVICE:
             return
-        compartment_lifecycle.transition(compartment, _status_from_parcel(parcel))
+        compartment_lifecycle.move_by_id(
+            db_session=db_session, compartment_id=compartment.id, to=_status_from_parcel(parcel)
+        )
     command_id = None
     if tell_locker:
         command = command_queue.queue_command(
@@ -182,10 +190,10 @@ def _status_from_parcel(parcel: Parcel | None) -> CompartmentStatus:
 class BankPicture:
     """A bank's live state as the operator sees it."""
 
-    bank: LockerBank
+    bank: LockerBankView
     state: LockerBankState | None
     online: bool
-    compartments: list[tuple[Compartment, Parcel | None]]
+    compartments: list[tuple[CompartmentView, Parcel | None]]
     pending_commands: list[LockerCommand]
     open_excursions: list[ColdChainExcursion]
     now: datetime
@@ -194,11 +202,9 @@ class BankPicture:
 def bank_picture(*, db_session: Session, bank_id: int) -> BankPicture:
     """Everything an operator needs to see about one bank now."""
     bank = banks.get_bank(db_session=db_session, bank_id=bank_id)
-    compartments = list(
-        db_session.scalars(
-            select(Compartment).where(Compartment.bank_id == bank.id).order_by(Compartment.label)
-        )
-    )
+    compartments = neighborhood_queries.compartments_of_banks(
+        db_session=db_session, bank_ids=[bank.id]
+    )[bank.id]
     return BankPicture(
         bank=bank,
         state=banks.get_state(db_session=db_session, bank_id=bank.id),

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.core.backoff import backoff_seconds
 from app.core.db import utcnow
-from app.neighborhoods.models import LockerBank
+from app.neighborhoods import queries as neighborhood_queries
 from lockers import acks, command_states, protocol
 from lockers.config import get_locker_settings
 from lockers.models import CommandStatus, LockerBankState, LockerCommand
@@ -63,9 +63,8 @@ def claim_due(
         else false()
     )
     rows = list(
-        db_session.execute(
-            select(LockerCommand, LockerBank.code)
-            .join(LockerBank, LockerBank.id == LockerCommand.bank_id)
+        db_session.scalars(
+            select(LockerCommand)
             .where(
                 LockerCommand.status.in_(PENDING),
                 LockerCommand.next_attempt_at <= now,
@@ -77,8 +76,14 @@ def claim_due(
             .execution_options(populate_existing=True)
         )
     )
+    banks = neighborhood_queries.locker_banks_by_ids(
+        db_session=db_session, bank_ids={row.bank_id for row in rows}
+    )
     outgoing: list[Outgoing] = []
-    for row, code in rows:
+    for row in rows:
+        if row.bank_id not in banks:
+            continue
+        code = banks[row.bank_id].code
         attempt = row.attempts + 1
         claimed = command_states.move_commands(
             db_session=db_session,

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from app.neighborhoods.models import CompartmentStatus, LockerBank
+from app.neighborhoods.queries import CompartmentStatus, LockerBankView
 from lockers import banks, codes, domain_events, locker_parcels, protocol
 from lockers.models import CodeStatus
 from logistics import parcels as logistics_parcels
@@ -23,7 +23,9 @@ _COLLECTABLE = (
 )
 
 
-def apply_collected(*, db_session: Session, bank: LockerBank, event: protocol.EventMessage) -> str:
+def apply_collected(
+    *, db_session: Session, bank: LockerBankView, event: protocol.EventMessage
+) -> str:
     """The resident took the parcel: parcel collected, compartment free, order collected."""
     if event.parcel_id is None:
         return "ignored:no_parcel"
@@ -43,7 +45,7 @@ def apply_collected(*, db_session: Session, bank: LockerBank, event: protocol.Ev
             db_session=db_session, compartment_id=parcel.compartment_id
         )
         locker_parcels.set_compartment_status(
-            compartment=compartment, status=CompartmentStatus.FREE
+            db_session=db_session, compartment_id=compartment.id, status=CompartmentStatus.FREE
         )
     locker_parcels.sync_order(db_session=db_session, order_id=parcel.order_id)
     domain_events.emit(
@@ -58,7 +60,7 @@ def apply_collected(*, db_session: Session, bank: LockerBank, event: protocol.Ev
 
 
 def apply_code_rejected(
-    *, db_session: Session, bank: LockerBank, event: protocol.EventMessage
+    *, db_session: Session, bank: LockerBankView, event: protocol.EventMessage
 ) -> str:
     """A wrong code was typed: keep the locker's count of failed tries."""
     state = banks.get_or_create_state(db_session=db_session, bank_id=bank.id)
@@ -67,7 +69,7 @@ def apply_code_rejected(
 
 
 def apply_keypad_locked(
-    *, db_session: Session, bank: LockerBank, event: protocol.EventMessage
+    *, db_session: Session, bank: LockerBankView, event: protocol.EventMessage
 ) -> str:
     """Too many wrong codes: the locker locked its keypad until a time; operators are told."""
     state = banks.get_or_create_state(db_session=db_session, bank_id=bank.id)
@@ -93,7 +95,7 @@ def apply_keypad_locked(
 
 
 def apply_keypad_unlocked(
-    *, db_session: Session, bank: LockerBank, event: protocol.EventMessage
+    *, db_session: Session, bank: LockerBankView, event: protocol.EventMessage
 ) -> str:
     """The lockout ended at the locker."""
     state = banks.get_or_create_state(db_session=db_session, bank_id=bank.id)

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.settings import get_settings
-from app.neighborhoods.models import Compartment, LockerBank
+from app.neighborhoods import queries as neighborhood_queries
+from app.neighborhoods.queries import LockerBankView
 from lockers import credentials, pki
 from lockers.config import get_locker_settings
 
@@ -68,19 +68,17 @@ def trusted_ca(*, tls: bool) -> Path | None:
 
 def layout(*, db_session: Session, bank_id: int) -> list[CompartmentLayout]:
     """The bank's compartments as the locker must report them ([L-5.3], [S-11.2])."""
-    rows = db_session.scalars(
-        select(Compartment).where(Compartment.bank_id == bank_id).order_by(Compartment.label)
-    )
+    rows = neighborhood_queries.compartments_of_banks(db_session=db_session, bank_ids=[bank_id])
     return [
         CompartmentLayout(label=row.label, zone=str(row.zone.value), size=str(row.size.value))
-        for row in rows
+        for row in rows[bank_id]
     ]
 
 
 def provision(
     *,
     db_session: Session,
-    bank: LockerBank,
+    bank: LockerBankView,
     rotate: bool = False,
     password_file: Path | None = None,
 ) -> Provisioned:

@@ -10,7 +10,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from app.events.consumer import Mark, follow
-from lockers.models import LockerCommand, LockerEvent, ParcelColdChainFlag
+from lockers.models import CommandStatus, LockerCommand, LockerEvent, ParcelColdChainFlag
 
 
 def new_locker_event_types(db_session: Session, mark: Mark | None) -> tuple[list[str], Mark]:
@@ -139,3 +139,21 @@ def bank_events_between(
         .limit(limit)
     )
     return [LockerEventView(e.type, dict(e.payload or {}), e.locker_ts, e.outcome) for e in events]
+
+
+DOOR_PENDING = (CommandStatus.QUEUED, CommandStatus.SENT, CommandStatus.ACKED)
+
+
+def parcels_waiting_for_deposit_door(
+    *, db_session: Session, parcel_ids: Collection[int]
+) -> set[int]:
+    """The parcels among `parcel_ids` whose deposit opening is queued, sent or acked."""
+    return set(
+        db_session.scalars(
+            select(LockerCommand.parcel_id).where(
+                LockerCommand.parcel_id.in_(list(parcel_ids)),
+                LockerCommand.purpose == "deposit",
+                LockerCommand.status.in_(DOOR_PENDING),
+            )
+        )
+    )

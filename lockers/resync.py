@@ -19,7 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
-from app.neighborhoods.models import Compartment, CompartmentStatus
+from app.neighborhoods import queries as neighborhood_queries
+from app.neighborhoods.queries import CompartmentStatus
 from lockers import banks, codes, command_queue, command_states, locker_parcels, protocol
 from lockers.config import get_locker_settings
 from lockers.models import CodeStatus, CommandStatus, LockerCommand
@@ -139,15 +140,8 @@ def resync_bank(
 
 
 def _out_of_service_labels(*, db_session: Session, bank_id: int) -> list[str]:
-    return list(
-        db_session.scalars(
-            select(Compartment.label)
-            .where(
-                Compartment.bank_id == bank_id,
-                Compartment.status == CompartmentStatus.OUT_OF_SERVICE,
-            )
-            .order_by(Compartment.label)
-        )
+    return neighborhood_queries.compartment_labels_in_status(
+        db_session=db_session, bank_id=bank_id, status=CompartmentStatus.OUT_OF_SERVICE
     )
 
 

@@ -9,11 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.deps import CurrentDriver, CurrentOperator, CurrentPrincipal, CurrentResident
-from app.cities.models import City
+from app.cities import service as city_service
 from app.core.db import SessionDep
 from app.core.limits import DbId
-from app.neighborhoods.models import LockerBank, Neighborhood
-from app.staff.models import StaffUser
+from app.neighborhoods import queries as neighborhood_queries
+from app.neighborhoods.queries import LockerBankView
+from app.staff import service as staff_service
 from lockers import (
     audit_log,
     banks,
@@ -49,32 +50,28 @@ router = APIRouter(prefix="/lockers", tags=["lockers"])
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _bank_city(db: Session, bank: LockerBank) -> City:
-    city = db.scalar(
-        select(City)
-        .join(Neighborhood, Neighborhood.city_id == City.id)
-        .where(Neighborhood.id == bank.neighborhood_id)
-    )
-    if city is None:
+def _bank_city_id(db: Session, bank: LockerBankView) -> int:
+    city_id = neighborhood_queries.bank_city_id(db_session=db, bank_id=bank.id)
+    if city_id is None:
         raise errors.LockerBankNotFound(f"no locker bank {bank.id}", field="bank_id")
-    return city
+    return city_id
 
 
-def _staff_bank(db: Session, staff: StaffUser, bank_id: int) -> LockerBank:
+def _staff_bank(db: Session, city_id: int, bank_id: int) -> LockerBankView:
     """The bank, if it is in the staff member's city (404 otherwise, as for a missing one)."""
-    bank = db.get(LockerBank, bank_id)
-    if bank is None or _bank_city(db, bank).id != staff.city_id:
+    bank = neighborhood_queries.locker_bank(db_session=db, bank_id=bank_id)
+    if bank is None or _bank_city_id(db, bank) != city_id:
         raise errors.LockerBankNotFound(f"no locker bank {bank_id}", field="bank_id")
     return bank
 
 
-def _driver_parcel(db: Session, driver: StaffUser, parcel_id: int) -> Parcel:
+def _driver_parcel(db: Session, driver: CurrentDriver, parcel_id: int) -> Parcel:
     """A parcel this driver may handle: its bank is in the driver's city and, when it is on
     a route with a driver, the driver is that one."""
     parcel = parcels.get_parcel(db_session=db, parcel_id=parcel_id)
     if parcel is None or parcel.bank_id is None:
         raise errors.ParcelNotFound(f"no parcel {parcel_id}", field="parcel_id")
-    _staff_bank(db, driver, parcel.bank_id)
+    _staff_bank(db, driver.city_id, parcel.bank_id)
     route_driver = parcels.driver_of(db_session=db, parcel=parcel)
     if route_driver is not None and route_driver != driver.id:
         raise errors.ParcelOnAnotherRoute(
@@ -88,7 +85,11 @@ def _command_read(command: LockerCommand) -> CommandRead:
 
 
 def _my_parcel(db: Session, parcel: Parcel) -> MyParcelRead:
-    bank = db.get(LockerBank, parcel.bank_id) if parcel.bank_id is not None else None
+    bank = (
+        neighborhood_queries.locker_bank(db_session=db, bank_id=parcel.bank_id)
+        if parcel.bank_id is not None
+        else None
+    )
     compartment = (
         banks.get_compartment(db_session=db, compartment_id=parcel.compartment_id)
         if parcel.compartment_id is not None
@@ -96,7 +97,9 @@ def _my_parcel(db: Session, parcel: Parcel) -> MyParcelRead:
     )
     city_zone = "UTC"
     if bank is not None:
-        city_zone = _bank_city(db, bank).timezone
+        city_zone = city_service.get_required(
+            db_session=db, city_id=_bank_city_id(db, bank)
+        ).timezone
     code_row = codes.get_pickup_code(db_session=db, parcel_id=parcel.id)
     in_locker = parcel.status == ParcelStatus.READY_FOR_PICKUP
     code = codes.pickup_code_for_parcel(db_session=db, parcel_id=parcel.id) if in_locker else None
@@ -126,7 +129,7 @@ def _my_parcel(db: Session, parcel: Parcel) -> MyParcelRead:
     )
 
 
-def _summary_fields(db: Session, bank: LockerBank) -> dict[str, object]:
+def _summary_fields(db: Session, bank: LockerBankView) -> dict[str, object]:
     state = banks.get_state(db_session=db, bank_id=bank.id)
     return {
         "id": bank.id,
@@ -181,15 +184,19 @@ def list_retrievals(
 ) -> list[RetrievalRead]:
     if principal.role not in ("driver", "operator"):
         raise errors.RoleRequired("requires role driver or operator", field="authorization")
-    staff = db.get(StaffUser, principal.subject_id)
+    staff = staff_service.get(db_session=db, staff_id=principal.subject_id)
     if staff is None or not staff.active:
         raise errors.StaffAccountDisabled("account disabled or unknown", field="authorization")
     if bank_id is not None:
-        _staff_bank(db, staff, bank_id)
+        _staff_bank(db, staff.city_id, bank_id)
     items = []
     for parcel in locker_parcels.parcels_to_retrieve(db_session=db, bank_id=bank_id):
-        bank = db.get(LockerBank, parcel.bank_id) if parcel.bank_id is not None else None
-        if bank is None or _bank_city(db, bank).id != staff.city_id:
+        bank = (
+            neighborhood_queries.locker_bank(db_session=db, bank_id=parcel.bank_id)
+            if parcel.bank_id is not None
+            else None
+        )
+        if bank is None or _bank_city_id(db, bank) != staff.city_id:
             continue
         compartment = (
             banks.get_compartment(db_session=db, compartment_id=parcel.compartment_id)
@@ -214,12 +221,12 @@ def get_command(db: SessionDep, principal: CurrentPrincipal, command_id: str) ->
     if principal.role not in ("driver", "operator"):
         raise errors.RoleRequired("requires role driver or operator", field="authorization")
     command = db.get(LockerCommand, command_id)
-    staff = db.get(StaffUser, principal.subject_id)
+    staff = staff_service.get(db_session=db, staff_id=principal.subject_id)
     if command is None or staff is None or not staff.active:
         raise errors.LockerCommandNotFound(f"no locker command {command_id}", field="command_id")
     if principal.role == "driver" and command.requested_by_id != staff.id:
         raise errors.LockerCommandNotFound(f"no locker command {command_id}", field="command_id")
-    _staff_bank(db, staff, command.bank_id)
+    _staff_bank(db, staff.city_id, command.bank_id)
     return _command_read(command)
 
 
@@ -250,18 +257,13 @@ def extend_deadline(db: SessionDep, resident: CurrentResident, parcel_id: int) -
 
 @router.get("/banks", tags=["operator"], summary="Locker banks of my city, online or not")
 def list_banks(db: SessionDep, operator_user: CurrentOperator) -> list[BankSummary]:
-    banks = db.scalars(
-        select(LockerBank)
-        .join(Neighborhood, Neighborhood.id == LockerBank.neighborhood_id)
-        .where(Neighborhood.city_id == operator_user.city_id)
-        .order_by(LockerBank.id)
-    )
+    banks = neighborhood_queries.locker_banks(db_session=db, city_id=operator_user.city_id)
     return [BankSummary.model_validate(_summary_fields(db, bank)) for bank in banks]
 
 
 @router.get("/banks/{bank_id}/state", tags=["operator"], summary="A bank's live state")
 def bank_state(db: SessionDep, operator_user: CurrentOperator, bank_id: int) -> BankLiveState:
-    bank = _staff_bank(db, operator_user, bank_id)
+    bank = _staff_bank(db, operator_user.city_id, bank_id)
     picture = operator.bank_picture(db_session=db, bank_id=bank.id)
     state = picture.state
     reported = (state.state if state else {}) or {}
@@ -320,7 +322,7 @@ def remote_open(
     compartment_id: int,
     body: RemoteOpenRequest,
 ) -> CommandRead:
-    bank = _staff_bank(db, operator_user, bank_id)
+    bank = _staff_bank(db, operator_user.city_id, bank_id)
     command = operator.remote_open(
         db_session=db,
         bank_id=bank.id,
@@ -343,7 +345,7 @@ def out_of_service(
     compartment_id: int,
     body: OutOfServiceRequest,
 ) -> CompartmentState:
-    bank = _staff_bank(db, operator_user, bank_id)
+    bank = _staff_bank(db, operator_user.city_id, bank_id)
     compartment = operator.set_out_of_service(
         db_session=db,
         bank_id=bank.id,
@@ -369,7 +371,7 @@ def out_of_service(
 
 @router.get("/banks/{bank_id}/audit", tags=["operator"], summary="A bank's audit log")
 def bank_audit(db: SessionDep, operator_user: CurrentOperator, bank_id: int) -> list[AuditRead]:
-    bank = _staff_bank(db, operator_user, bank_id)
+    bank = _staff_bank(db, operator_user.city_id, bank_id)
     return [
         AuditRead.model_validate(e) for e in audit_log.get_audit_log(db_session=db, bank_id=bank.id)
     ]
@@ -382,7 +384,7 @@ def bank_events(
     bank_id: int,
     limit: int = Query(default=50, ge=1, le=500),
 ) -> list[LockerEventRead]:
-    bank = _staff_bank(db, operator_user, bank_id)
+    bank = _staff_bank(db, operator_user.city_id, bank_id)
     events = db.scalars(
         select(LockerEvent)
         .where(LockerEvent.bank_id == bank.id)

@@ -44,6 +44,7 @@ VISIBLE_TO_DRIVERS = (
     RouteStatus.ABORTED,
 )
 DRIVABLE = (RouteStatus.PUBLISHED, RouteStatus.IN_PROGRESS)
+FINISHED = (RouteStatus.COMPLETED, RouteStatus.COMPLETED_WITH_ALARM, RouteStatus.ABORTED)
 
 
 class StopNotOnRoute(NotFound):
@@ -79,6 +80,14 @@ def get_for(*, db_session: Session, route_id: int, staff: StaffUser) -> Route:
         select(Route).where(Route.id == route_id).options(selectinload(Route.stops))
     )
     if route is None or not _may_see(db_session, route, staff):
+        raise RouteNotFound(f"route {route_id} not found", field="route_id")
+    return route
+
+
+def get_own(*, db_session: Session, route_id: int, staff: StaffUser) -> Route:
+    """The route if it is this driver's own (another driver's route is a 404, as a missing one)."""
+    route = get_for(db_session=db_session, route_id=route_id, staff=staff)
+    if route.driver_id != staff.id:
         raise RouteNotFound(f"route {route_id} not found", field="route_id")
     return route
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
 from app.neighborhoods.models import Compartment, CompartmentStatus, LockerBank, Neighborhood
+from app.neighborhoods.queries import CompartmentView
 from app.staff.models import StaffUser
 from lockers import coldchain, temperature_log
 from lockers.models import (
@@ -180,7 +181,7 @@ class Cell:
 
 
 def grid(
-    compartments: list[tuple[Compartment, Parcel | None]], reported: dict[str, Any]
+    compartments: list[tuple[CompartmentView, Parcel | None]], reported: dict[str, Any]
 ) -> list[Cell]:
     """The grid's cells from the bank's compartments and what the locker last reported."""
     cells = []

@@ -11,7 +11,7 @@ from app.core.errors import DomainError, InvalidInput
 from app.neighborhoods.models import Compartment, LockerBank, Neighborhood
 from app.staff.models import StaffUser
 from app.web.session import PageOperator
-from lockers import audit_log, resync
+from lockers import audit_log, banks, resync
 from lockers import operator as locker_operator
 from lockers.errors import CompartmentNotFound, LockerBankNotFound, LockerCommandNotFound
 from logistics import compartment_move
@@ -190,8 +190,8 @@ def out_of_service(
         compartment = _compartment(db, bank, compartment_id)
         locker_operator.mark_out_of_service(
             db_session=db,
-            bank=bank,
-            compartment=compartment,
+            bank=banks.get_bank(db_session=db, bank_id=bank.id),
+            compartment=banks.get_compartment(db_session=db, compartment_id=compartment.id),
             out_of_service=action == "out",
             reason=_reason(reason),
             actor_id=operator.id,

@@ -11,9 +11,8 @@ from app.auth import sessions
 from app.core.enums import Language
 from app.core.errors import DomainError, NotAuthenticated
 from app.core.security import decode_access_token
-from app.residents.models import Resident
 from app.web.i18n import request_language
-from app.web.session import SESSION_COOKIE
+from app.web.session import SESSION_COOKIE, PageResident
 from app.web.templating import PageTemplates
 
 pages = PageTemplates(Path(__file__).parent)
@@ -24,7 +23,7 @@ def render(
     name: str,
     context: dict[str, Any] | None = None,
     *,
-    resident: Resident | None = None,
+    resident: PageResident | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     """A shop page in the resident's language (the switch's cookie first, then their account's)."""
@@ -41,7 +40,7 @@ def refusal(
     return render(request, name, values, status_code=error.status_code, **kw)
 
 
-def signed_in_resident(request: Request, db: Session) -> Resident | None:
+def signed_in_resident(request: Request, db: Session) -> PageResident | None:
     """The resident a public page is shown to, if the browser is signed in as one."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:

@@ -9,7 +9,7 @@ from app.core.enums import TemperatureClass
 from app.core.errors import InvalidInput
 from app.groupbuys import resident_catalog
 from app.groupbuys.schemas import CatalogGroupBuy, CatalogRead, CatalogWindow
-from app.residents.models import Resident
+from app.web.session import PageResident
 from logistics import locker_capacity
 from logistics.settings import get_logistics_settings
 
@@ -86,7 +86,7 @@ def full_zones(db: Session, neighborhood_id: int, window_id: int) -> list[str]:
     return [tc.value for tc in TEMPERATURE_ORDER if info[tc].full]
 
 
-def window_picker(db: Session, resident: Resident) -> tuple[CatalogRead, list[WindowChoice]]:
+def window_picker(db: Session, resident: PageResident) -> tuple[CatalogRead, list[WindowChoice]]:
     """The neighborhood's open windows with the locker room of each."""
     catalog = resident_catalog.catalog(db_session=db, resident=resident)
     choices = [
@@ -96,7 +96,7 @@ def window_picker(db: Session, resident: Resident) -> tuple[CatalogRead, list[Wi
     return catalog, choices
 
 
-def shop_window(db: Session, resident: Resident, window_id: int) -> ShopWindow:
+def shop_window(db: Session, resident: PageResident, window_id: int) -> ShopWindow:
     """The group buys of one window (open or not) of the resident's city."""
     catalog = resident_catalog.catalog(db_session=db, resident=resident, window_id=window_id)
     window = catalog.windows[0]
@@ -108,7 +108,9 @@ def shop_window(db: Session, resident: Resident, window_id: int) -> ShopWindow:
     return ShopWindow(catalog.neighborhood_name, window, full, sections)
 
 
-def basket(db: Session, resident: Resident, window_id: int, quantities: dict[int, int]) -> Basket:
+def basket(
+    db: Session, resident: PageResident, window_id: int, quantities: dict[int, int]
+) -> Basket:
     """The chosen group buys of a window with their quantities; unknown ones are bad input."""
     shop = shop_window(db, resident, window_id)
     offered = {gb.id: gb for gb in shop.window.group_buys}

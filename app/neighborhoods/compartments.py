@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.core.errors import Conflict
 from app.neighborhoods.models import Compartment, CompartmentStatus
+from app.neighborhoods.service import CompartmentNotFound
 
 C = CompartmentStatus
 
@@ -123,3 +124,20 @@ def move_compartments_returning(
         )
         won.update(result.scalars())
     return won
+
+
+def move_by_id(*, db_session: Session, compartment_id: int, to: CompartmentStatus) -> None:
+    """Move the compartment with this id to `to` (see `transition`); a missing one is NotFound."""
+    transition(_required(db_session, compartment_id), to)
+
+
+def follow_locker_by_id(*, db_session: Session, compartment_id: int, to: CompartmentStatus) -> None:
+    """Move the compartment with this id to what its locker reported (see `follow_locker`)."""
+    follow_locker(_required(db_session, compartment_id), to)
+
+
+def _required(db_session: Session, compartment_id: int) -> Compartment:
+    compartment = db_session.get(Compartment, compartment_id)
+    if compartment is None:
+        raise CompartmentNotFound(f"no compartment {compartment_id}", field="compartment_id")
+    return compartment

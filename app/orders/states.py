@@ -7,7 +7,9 @@ at the cut-off), expired (from ready_for_pickup, not collected by the deadline) 
 and what they carried was refunded).
 """
 
+import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -17,6 +19,7 @@ from app.core.errors import Conflict
 from app.orders.models import LineStatus, Order, OrderLine, OrderStatus
 
 S = OrderStatus
+log = logging.getLogger(__name__)
 ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.PLACED: frozenset({S.CONFIRMED, S.CANCELLED, S.GROUP_FAILED}),
     S.CONFIRMED: frozenset({S.PACKED}),
@@ -102,3 +105,43 @@ def move_orders(
         .values(status=to, updated_at=utcnow())
     )
     return int(getattr(moved, "rowcount", 0) or 0)
+
+
+HAPPY_PATH = (S.CONFIRMED, S.PACKED, S.OUT_FOR_DELIVERY, S.READY_FOR_PICKUP, S.COLLECTED)
+
+
+@dataclass(frozen=True)
+class OrderState:
+    """An order's id and status after a move."""
+
+    id: int
+    status: OrderStatus
+
+
+def walk_to(*, db_session: Session, order_id: int, target: OrderStatus | None) -> OrderState | None:
+    """Walk an order along the happy path (or to expired) up to `target`, one legal move at a
+    time; a terminal order, or one off the path, stays. Its state after; None when it is gone."""
+    order = db_session.get(Order, order_id)
+    if order is None:
+        return None
+    if target is not None:
+        _walk(order, target)
+    return OrderState(order.id, OrderStatus(order.status))
+
+
+def _walk(order: Order, target: OrderStatus) -> None:
+    current = OrderStatus(order.status)
+    if current == target or current in TERMINAL:
+        return
+    if target == S.EXPIRED:
+        if current != S.READY_FOR_PICKUP:
+            _walk(order, S.READY_FOR_PICKUP)
+        if OrderStatus(order.status) == S.READY_FOR_PICKUP:
+            transition(order, S.EXPIRED)
+        return
+    if current not in HAPPY_PATH or target not in HAPPY_PATH:
+        log.warning("order %s in %s not moved to %s", order.id, current, target)
+        return
+    start, end = HAPPY_PATH.index(current), HAPPY_PATH.index(target)
+    for step in HAPPY_PATH[start + 1 : end + 1]:
+        transition(order, step)

@@ -8,7 +8,6 @@ from sqlalchemy.orm import Session
 
 from app.neighborhoods import compartments
 from app.neighborhoods.models import Compartment, CompartmentStatus
-from lockers import locker_parcels
 from tests.factories import Factory
 
 C = CompartmentStatus
@@ -86,7 +85,7 @@ def test_the_locker_path_refuses_a_move_outside_the_table() -> None:
     # Before the owner module, set_compartment_status wrote any status it was given.
     occupied = Compartment(id=3, status=C.OCCUPIED)
     with pytest.raises(compartments.IllegalCompartmentMove):
-        locker_parcels.set_compartment_status(compartment=occupied, status=C.RESERVED)
+        compartments.follow_locker(occupied, C.RESERVED)
     assert occupied.status == C.OCCUPIED
 
 
