@@ -174,13 +174,14 @@ _NOT_RENDERED = Rendered(body="", redacted="", segments=0, encoding="gsm7")
 
 
 def _render(
-    db_session: Session, message: Message, blocked: str | None
+    db_session: Session, message: Message, blocked: str | None, lookups: content.Lookups
 ) -> tuple[Rendered, str | None, str | None]:
     """The body to send (unless blocked), the reason it is blocked, or why it cannot be rendered."""
     if blocked is not None:
         return _NOT_RENDERED, blocked, None
     try:
-        return content.render_message(db_session=db_session, message=message), None, None
+        rendered = content.render_message(db_session=db_session, message=message, lookups=lookups)
+        return rendered, None, None
     except content.Obsolete as exc:
         return _NOT_RENDERED, str(exc), None
     except (LookupError, ValueError, TypeError) as exc:  # a bug, not a reason to retry
@@ -263,7 +264,7 @@ def claim_batch(
     reasons = service.suppression_reasons(
         db_session=db_session, recipients=[(m.to_phone, m.resident_id) for m in messages]
     )
-    keep_loaded = content.prefetch(db_session=db_session, messages=messages)
+    lookups = content.prefetch(db_session=db_session, messages=messages)
     claim_rows: list[dict[str, Any]] = []
     finish_rows: list[dict[str, Any]] = []
     pending: list[Claim] = []
@@ -274,7 +275,7 @@ def claim_batch(
             outcomes[message.id] = Outcome(message.id, decision.action, decision.retry_in)
             continue
         expected = {"m_id": message.id, "m_status": message.status, "m_attempts": message.attempts}
-        rendered, blocked, error = _render(db_session, message, decision.blocked)
+        rendered, blocked, error = _render(db_session, message, decision.blocked, lookups)
         if error is not None or (blocked is not None and not decision.verify):
             status = MessageStatus.FAILED if error is not None else MessageStatus.SUPPRESSED
             message_states.check(message.status, status, message_id=message.id)
@@ -293,7 +294,7 @@ def claim_batch(
         )
         claim = Claim.of(message, rendered, verify=decision.verify, blocked=blocked, now=now)
         pending.append(claim)
-    del keep_loaded
+    del lookups
     won = _won(db_session, claim_rows, finish_rows, pending, now)
     claims = []
     for claim in pending:

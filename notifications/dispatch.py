@@ -6,18 +6,17 @@ event twice would be harmless anyway: message idempotency keys are unique.
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
 from app.events import consumer as events_consumer
-from app.events.models import OutboxEvent
-from app.residents.models import Resident
+from app.residents import queries as residents_queries
 from logistics import parcels as logistics_parcels
 from logistics.parcels import Parcel
 from notifications import service
@@ -30,6 +29,19 @@ CONSUMER = "notifications"
 
 class Skip(Exception):
     """The event cannot become a message (its resident or parcel is gone)."""
+
+
+class Event(Protocol):
+    """What the dispatcher reads of an outbox event."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def payload(self) -> Mapping[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -48,14 +60,14 @@ class DispatchResult:
     to_send: list[int] = field(default_factory=list)
 
 
-def _int(payload: dict[str, Any], name: str) -> int:
+def _int(payload: Mapping[str, Any], name: str) -> int:
     value = payload.get(name)
     if value is None:
         raise Skip(f"payload has no {name}")
     return int(value)
 
 
-def _parcel_resident(db_session: Session, payload: dict[str, Any]) -> tuple[Parcel, int]:
+def _parcel_resident(db_session: Session, payload: Mapping[str, Any]) -> tuple[Parcel, int]:
     parcel_id = _int(payload, "parcel_id")
     parcel = logistics_parcels.get_parcel(db_session=db_session, parcel_id=parcel_id)
     if parcel is None:
@@ -63,7 +75,7 @@ def _parcel_resident(db_session: Session, payload: dict[str, Any]) -> tuple[Parc
     return parcel, int(payload.get("resident_id") or parcel.resident_id)
 
 
-def _order_confirmed(db_session: Session, event: OutboxEvent) -> list[Draft]:
+def _order_confirmed(db_session: Session, event: Event) -> list[Draft]:
     p = event.payload
     order_id = _int(p, "order_id")
     refunded = int(p.get("refunded_minor") or 0)
@@ -77,7 +89,7 @@ def _order_confirmed(db_session: Session, event: OutboxEvent) -> list[Draft]:
     return [Draft(f"group_formed:order:{order_id}", template, _int(p, "resident_id"), params)]
 
 
-def _order_group_failed(db_session: Session, event: OutboxEvent) -> list[Draft]:
+def _order_group_failed(db_session: Session, event: Event) -> list[Draft]:
     p = event.payload
     order_id = _int(p, "order_id")
     params = {
@@ -88,7 +100,7 @@ def _order_group_failed(db_session: Session, event: OutboxEvent) -> list[Draft]:
     return [Draft(f"group_failed:order:{order_id}", "group_failed", _int(p, "resident_id"), params)]
 
 
-def _parcel_ready(db_session: Session, event: OutboxEvent) -> list[Draft]:
+def _parcel_ready(db_session: Session, event: Event) -> list[Draft]:
     parcel, resident_id = _parcel_resident(db_session, event.payload)
     bank_id = event.payload.get("bank_id") or parcel.bank_id
     compartment_id = event.payload.get("compartment_id") or parcel.compartment_id
@@ -97,7 +109,7 @@ def _parcel_ready(db_session: Session, event: OutboxEvent) -> list[Draft]:
     return [Draft(key, "parcel_ready", resident_id, params)]
 
 
-def _parcel_overflow(db_session: Session, event: OutboxEvent) -> list[Draft]:
+def _parcel_overflow(db_session: Session, event: Event) -> list[Draft]:
     parcel, resident_id = _parcel_resident(db_session, event.payload)
     to_bank = _int(event.payload, "to_bank_id")
     params = {
@@ -109,7 +121,7 @@ def _parcel_overflow(db_session: Session, event: OutboxEvent) -> list[Draft]:
     return [Draft(f"parcel_overflow:{parcel.id}:{to_bank}", "parcel_overflow", resident_id, params)]
 
 
-def _parcel_expired(db_session: Session, event: OutboxEvent) -> list[Draft]:
+def _parcel_expired(db_session: Session, event: Event) -> list[Draft]:
     parcel, resident_id = _parcel_resident(db_session, event.payload)
     params = {
         "parcel_id": parcel.id,
@@ -119,7 +131,7 @@ def _parcel_expired(db_session: Session, event: OutboxEvent) -> list[Draft]:
     return [Draft(f"parcel_expired:{parcel.id}", "parcel_expired", resident_id, params)]
 
 
-def _cold_chain(db_session: Session, event: OutboxEvent) -> list[Draft]:
+def _cold_chain(db_session: Session, event: Event) -> list[Draft]:
     parcel, resident_id = _parcel_resident(db_session, event.payload)
     params = {
         "parcel_id": parcel.id,
@@ -129,7 +141,7 @@ def _cold_chain(db_session: Session, event: OutboxEvent) -> list[Draft]:
     return [Draft(f"cold_chain:{parcel.id}", "cold_chain_flag", resident_id, params)]
 
 
-def _deadline_extended(db_session: Session, event: OutboxEvent) -> list[Draft]:
+def _deadline_extended(db_session: Session, event: Event) -> list[Draft]:
     parcel, resident_id = _parcel_resident(db_session, event.payload)
     deadline = event.payload.get("pickup_deadline") or parcel.pickup_deadline.isoformat()
     params = {"parcel_id": parcel.id, "order_id": parcel.order_id}
@@ -137,21 +149,21 @@ def _deadline_extended(db_session: Session, event: OutboxEvent) -> list[Draft]:
     return [Draft(key, "deadline_extended", resident_id, params)]
 
 
-def _parcel_undelivered(db_session: Session, event: OutboxEvent) -> list[Draft]:
+def _parcel_undelivered(db_session: Session, event: Event) -> list[Draft]:
     parcel, resident_id = _parcel_resident(db_session, event.payload)
     params = {"parcel_id": parcel.id, "order_id": parcel.order_id}
     key = f"parcel_undelivered:{parcel.id}:{_int(event.payload, 'route_id')}"
     return [Draft(key, "parcel_undelivered", resident_id, params)]
 
 
-def _parcel_not_routed(db_session: Session, event: OutboxEvent) -> list[Draft]:
+def _parcel_not_routed(db_session: Session, event: Event) -> list[Draft]:
     parcel, resident_id = _parcel_resident(db_session, event.payload)
     params = {"parcel_id": parcel.id, "order_id": parcel.order_id}
     key = f"parcel_not_routed:{parcel.id}:{_int(event.payload, 'window_id')}"
     return [Draft(key, "parcel_not_routed", resident_id, params)]
 
 
-def _undelivered_refunded(db_session: Session, event: OutboxEvent) -> list[Draft]:
+def _undelivered_refunded(db_session: Session, event: Event) -> list[Draft]:
     parcel, resident_id = _parcel_resident(db_session, event.payload)
     params = {
         "parcel_id": parcel.id,
@@ -163,7 +175,7 @@ def _undelivered_refunded(db_session: Session, event: OutboxEvent) -> list[Draft
     return [Draft(key, "undelivered_refund", resident_id, params)]
 
 
-HANDLERS: dict[str, Callable[[Session, OutboxEvent], list[Draft]]] = {
+HANDLERS: dict[str, Callable[[Session, Event], list[Draft]]] = {
     "order.confirmed": _order_confirmed,
     "order.group_failed": _order_group_failed,
     "parcel.ready_for_pickup": _parcel_ready,
@@ -177,7 +189,7 @@ HANDLERS: dict[str, Callable[[Session, OutboxEvent], list[Draft]]] = {
 }
 
 
-def _handle(db_session: Session, event: OutboxEvent, result: DispatchResult) -> str:
+def _handle(db_session: Session, event: Event, result: DispatchResult) -> str:
     try:
         drafts = HANDLERS[event.kind](db_session, event)
     except Skip as exc:
@@ -185,7 +197,7 @@ def _handle(db_session: Session, event: OutboxEvent, result: DispatchResult) -> 
         return f"skipped: {exc}"[:120]
     outcomes = []
     for draft in drafts:
-        resident = db_session.get(Resident, draft.resident_id)
+        resident = residents_queries.contact(db_session, draft.resident_id)
         if resident is None:
             outcomes.append("skipped: resident not found")
             continue

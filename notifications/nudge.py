@@ -3,20 +3,23 @@ minimum or next tier ("3 more to unlock ¥8.90"). At most one per resident and w
 row and a unique message key), never in quiet hours, never to a resident who opted out.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.cities.models import City
+from app.cities import queries as cities_queries
 from app.core.db import utcnow
 from app.groupbuys import pricing
-from app.groupbuys.models import GroupBuy, GroupBuyStatus
-from app.orders.models import LineStatus, Order, OrderLine, OrderStatus
-from app.residents.models import Resident
-from app.windows.models import DeliveryWindow, WindowStatus
+from app.groupbuys import queries as groupbuys_queries
+from app.orders import queries as orders_queries
+from app.residents import queries as residents_queries
+from app.windows import queries as windows_queries
+from app.windows.queries import WindowCutoff
 from notifications import service
 from notifications.models import MessageStatus, Nudge
 
@@ -34,7 +37,29 @@ class Opportunity:
     price_minor: int
 
 
-def opportunity(group_buy: GroupBuy, *, max_gap: int, currency: str) -> Opportunity | None:
+class Standing(Protocol):
+    """What a nudge reads of a group buy (`app.groupbuys.queries.GroupBuyStanding`)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def product_id(self) -> int: ...
+
+    @property
+    def ordered_quantity(self) -> int: ...
+
+    @property
+    def min_quantity(self) -> int: ...
+
+    @property
+    def stock_cap(self) -> int | None: ...
+
+    @property
+    def tiers(self) -> Sequence[pricing.TierLike]: ...
+
+
+def opportunity(group_buy: Standing, *, max_gap: int, currency: str) -> Opportunity | None:
     """What a group buy is close to, if it is within `max_gap` units of it (and of stock)."""
     if not group_buy.tiers:
         return None
@@ -63,51 +88,31 @@ def opportunity(group_buy: GroupBuy, *, max_gap: int, currency: str) -> Opportun
 def scan(*, db_session: Session, now: datetime | None = None) -> list[int]:
     """Create the nudges that are due now; return message ids to enqueue after commit."""
     now = now or utcnow()
-    windows = db_session.scalars(
-        select(DeliveryWindow).where(
-            DeliveryWindow.status == WindowStatus.OPEN,
-            DeliveryWindow.cutoff_at > now + TOO_LATE,
-            DeliveryWindow.cutoff_at <= now + timedelta(hours=24),
-        )
-    ).all()
+    windows = windows_queries.open_windows_with_cutoff_between(
+        db_session, now + TOO_LATE, now + timedelta(hours=24)
+    )
     to_send: list[int] = []
     for window in windows:
         to_send.extend(_scan_window(db_session, window, now))
     return to_send
 
 
-def _scan_window(db_session: Session, window: DeliveryWindow, now: datetime) -> list[int]:
+def _scan_window(db_session: Session, window: WindowCutoff, now: datetime) -> list[int]:
     policy = service.get_policy(db_session=db_session, city_id=window.city_id)
     if not policy.nudges_enabled or policy.quiet_hours.is_quiet(now):
         return []
     if now < window.cutoff_at - timedelta(hours=policy.nudge_hours_before_cutoff):
         return []
-    city = db_session.get(City, window.city_id)
-    currency = city.currency if city is not None else "CNY"
+    currency = _currency(db_session, window.city_id)
     chances: dict[int, Opportunity] = {}
-    for group_buy in db_session.scalars(
-        select(GroupBuy).where(
-            GroupBuy.window_id == window.id, GroupBuy.status == GroupBuyStatus.OPEN
-        )
-    ):
+    for group_buy in groupbuys_queries.open_group_buys_of_window(db_session, window.id):
         found = opportunity(group_buy, max_gap=policy.nudge_max_gap, currency=currency)
         if found is not None:
             chances[group_buy.id] = found
     if not chances:
         return []
     best: dict[int, Opportunity] = {}
-    rows = db_session.execute(
-        select(Order.resident_id, OrderLine.group_buy_id)
-        .join(OrderLine, OrderLine.order_id == Order.id)
-        .where(
-            Order.window_id == window.id,
-            Order.status == OrderStatus.PLACED,
-            OrderLine.status == LineStatus.PLACED,
-            OrderLine.group_buy_id.in_(chances),
-        )
-        .order_by(Order.resident_id, OrderLine.group_buy_id)
-    )
-    for resident_id, group_buy_id in rows:
+    for resident_id, group_buy_id in orders_queries.placed_buyers(db_session, window.id, chances):
         chance = chances[group_buy_id]
         if resident_id not in best or chance.gap < best[resident_id].gap:
             best[resident_id] = chance
@@ -118,14 +123,15 @@ def _scan_window(db_session: Session, window: DeliveryWindow, now: datetime) -> 
             )
         )
     )
+    residents = residents_queries.contacts(db_session, set(best) - already)
     to_send: list[int] = []
     for resident_id, chance in best.items():
         if resident_id in already:
             continue
-        resident = db_session.get(Resident, resident_id)
+        resident = residents.get(resident_id)
         if resident is None:
             continue
-        message_id = _nudge(db_session, window, resident, chance, now)
+        message_id = _nudge(db_session, window, resident, chance, currency, now)
         if message_id is not None:
             to_send.append(message_id)
     return to_send
@@ -133,9 +139,10 @@ def _scan_window(db_session: Session, window: DeliveryWindow, now: datetime) -> 
 
 def _nudge(
     db_session: Session,
-    window: DeliveryWindow,
-    resident: Resident,
+    window: WindowCutoff,
+    resident: service.Recipient,
     chance: Opportunity,
+    currency: str,
     now: datetime,
 ) -> int | None:
     try:
@@ -151,7 +158,6 @@ def _nudge(
             db_session.flush()
     except IntegrityError:
         return None  # another scan got there first
-    city = db_session.get(City, window.city_id)
     message, new = service.create(
         db_session=db_session,
         key=f"nudge:{window.id}:{resident.id}",
@@ -162,7 +168,7 @@ def _nudge(
             "product_id": chance.product_id,
             "gap": chance.gap,
             "price_minor": chance.price_minor,
-            "currency": city.currency if city is not None else "CNY",
+            "currency": currency,
             "cutoff_at": window.cutoff_at.isoformat(),
         },
         expires_at=window.cutoff_at - TOO_LATE,
@@ -174,3 +180,8 @@ def _nudge(
         message.enqueued_at = now
         return message.id
     return None
+
+
+def _currency(db_session: Session, city_id: int) -> str:
+    locale = cities_queries.city_locales(db_session, [city_id]).get(city_id)
+    return locale.currency if locale is not None else "CNY"

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
-from app.residents.models import Resident
+from app.residents import queries as residents_queries
 from logistics import parcels as logistics_parcels
 from logistics.parcels import Parcel
 from notifications import service
@@ -53,11 +53,11 @@ def scan(*, db_session: Session, now: datetime | None = None) -> list[int]:
         )
     made = _existing_keys(db_session, [key for _, key in due])
     just_told = _told_ready_since(db_session, now - AFTER_READY)
+    left = [(parcel, key) for parcel, key in due if key not in made and parcel.id not in just_told]
+    residents = residents_queries.contacts(db_session, {parcel.resident_id for parcel, _ in left})
     to_send: list[int] = []
-    for parcel, key in due:
-        if key in made or parcel.id in just_told:
-            continue
-        resident = db_session.get(Resident, parcel.resident_id)
+    for parcel, key in left:
+        resident = residents.get(parcel.resident_id)
         if resident is None:
             continue
         message, new = service.create(

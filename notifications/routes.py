@@ -10,8 +10,7 @@ from sqlalchemy import select
 from app.auth.deps import CurrentOperator, CurrentResident
 from app.core.db import SessionDep
 from app.core.limits import MAX_INT, DbId
-from app.neighborhoods.models import Neighborhood
-from app.residents.models import Resident
+from app.residents import queries as residents_queries
 from notifications import service, tasks, webhooks
 from notifications.errors import MessageNotFound
 from notifications.models import InboundMessage, Message, MessageStatus
@@ -137,9 +136,9 @@ def list_inbound(
 ) -> list[InboundRead]:
     rows = db.scalars(
         select(InboundMessage)
-        .join(Resident, Resident.id == InboundMessage.resident_id)
-        .join(Neighborhood, Neighborhood.id == Resident.neighborhood_id)
-        .where(Neighborhood.city_id == operator.city_id)
+        .where(
+            InboundMessage.resident_id.in_(residents_queries.resident_ids_in_city(operator.city_id))
+        )
         .order_by(InboundMessage.id.desc())
         .limit(limit)
         .offset(offset)

@@ -2,18 +2,19 @@
 
 from dataclasses import dataclass
 from datetime import datetime, time
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.cities.models import City
+from app.cities import queries as cities_queries
 from app.core.db import utcnow
+from app.core.enums import Language
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.settings import get_settings
-from app.neighborhoods.models import Neighborhood
-from app.residents.models import Resident
+from app.neighborhoods import queries as neighborhoods_queries
+from app.residents import queries as residents_queries
 from notifications import message_states, render
 from notifications.errors import TemplateUnknown
 from notifications.models import (
@@ -56,6 +57,22 @@ class ResidentOptedOut(Conflict):
     """The resident opted out of SMS (replied STOP)."""
 
     case = "resident_opted_out"
+
+
+class Recipient(Protocol):
+    """What a message needs of its resident (`app.residents.queries.ResidentContact`)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def phone(self) -> str: ...
+
+    @property
+    def language(self) -> Language: ...
+
+    @property
+    def neighborhood_id(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -122,11 +139,10 @@ def count_by_status(*, db_session: Session, city_id: int | None = None) -> dict[
     return {str(status): int(n) for status, n in db_session.execute(query)}
 
 
-def city_id_of_resident(*, db_session: Session, resident: Resident) -> int | None:
+def city_id_of_resident(*, db_session: Session, resident: Recipient) -> int | None:
     """The city of a resident's neighborhood."""
-    return db_session.scalar(
-        select(Neighborhood.city_id).where(Neighborhood.id == resident.neighborhood_id)
-    )
+    hood_id = resident.neighborhood_id
+    return neighborhoods_queries.neighborhood_cities(db_session, [hood_id]).get(hood_id)
 
 
 def get_policy(*, db_session: Session, city_id: int | None) -> CityPolicy:
@@ -138,8 +154,8 @@ def get_policy(*, db_session: Session, city_id: int | None) -> CityPolicy:
         if city_id is not None
         else None
     )
-    city = db_session.get(City, city_id) if city_id is not None else None
-    timezone = city.timezone if city is not None else get_settings().city_timezone
+    timezone = cities_queries.city_timezone(db_session, city_id) if city_id is not None else None
+    timezone = timezone or get_settings().city_timezone
     return CityPolicy(
         city_id=city_id,
         timezone=timezone,
@@ -207,17 +223,7 @@ def suppression_reasons(
             select(OptOut.phone).where(OptOut.phone.in_(phones), OptOut.opted_out.is_(True))
         )
     )
-    refused = (
-        set(
-            db_session.scalars(
-                select(Resident.id).where(
-                    Resident.id.in_(resident_ids), Resident.sms_consent.is_(False)
-                )
-            )
-        )
-        if resident_ids
-        else set()
-    )
+    refused = residents_queries.ids_without_sms_consent(db_session, resident_ids)
     reasons: dict[tuple[str, int | None], str] = {}
     for phone, resident_id in recipients:
         if phone in opted_out:
@@ -238,7 +244,7 @@ def create(
     db_session: Session,
     key: str,
     template: str,
-    resident: Resident,
+    resident: Recipient,
     params: dict[str, Any],
     event_id: int | None = None,
     not_before: datetime | None = None,
@@ -310,7 +316,7 @@ def resend(*, db_session: Session, message: Message) -> Message:
         )
     if message.resident_id is None:
         raise MessageWithoutResident("the message has no resident to resend to", field="message_id")
-    resident = db_session.get(Resident, message.resident_id)
+    resident = residents_queries.contact(db_session, message.resident_id)
     if resident is None:
         raise ResidentNotFound("the resident no longer exists", field="message_id")
     if is_opted_out(db_session=db_session, phone=resident.phone):

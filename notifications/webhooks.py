@@ -23,7 +23,7 @@ from app.core.db import utcnow
 from app.core.errors import Forbidden
 from app.core.settings import get_settings
 from app.core.sms import redact
-from app.residents.models import Resident
+from app.residents import queries as residents_queries
 from notifications import render, service, tracking
 from notifications.models import InboundMessage, Message
 
@@ -149,7 +149,7 @@ def handle_inbound(*, db_session: Session, form: TwilioForm) -> InboundResult:
     opt_out_type = (form.fields.get("OptOutType") or "").lower()
     if opt_out_type in ("stop", "start", "help"):
         keyword, ours = opt_out_type, False  # Twilio's Advanced Opt-Out decided, and answered
-    resident = db_session.scalar(select(Resident).where(Resident.phone == phone))
+    resident = residents_queries.contact_by_phone(db_session, phone)
     if sid and db_session.scalar(
         select(InboundMessage.id).where(InboundMessage.provider_sid == sid)
     ):

@@ -30,10 +30,8 @@ from app.core.errors import DomainError
 from app.core.security import access_token_ttl
 from app.core.settings import get_settings
 from app.residents import service as residents_service
-from app.residents.schemas import ResidentRead
 from app.staff import routes as staff_routes
 from app.staff import service as staff_service
-from app.staff.schemas import StaffRead
 
 router = APIRouter()
 router.include_router(staff_routes.router)
@@ -106,7 +104,7 @@ def resident_token(body: ResidentTokenRequest, request: Request, db: SessionDep)
         access_token=login.access_token,
         expires_in=int(access_token_ttl().total_seconds()),
         created=login.created,
-        resident=ResidentRead.model_validate(login.resident),
+        resident=login.resident,
     )
 
 
@@ -185,7 +183,7 @@ def staff_token(
         access_token=login.access_token,
         expires_in=int(access_token_ttl().total_seconds()),
         role=login.user.role,
-        staff=StaffRead.model_validate(login.user),
+        staff=login.user,
     )
 
 

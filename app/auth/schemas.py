@@ -7,8 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.core.enums import Language
 from app.core.limits import SafeName
 from app.residents.schemas import ID_MAX, RESIDENT_EXAMPLE, ResidentRead, phone_field
-from app.staff.models import StaffRole
-from app.staff.schemas import STAFF_EXAMPLE, StaffRead
+from app.staff.schemas import STAFF_EXAMPLE, StaffRead, StaffRole
 
 
 class LoginCodeRequest(BaseModel):

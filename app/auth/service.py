@@ -39,9 +39,9 @@ from app.core.security import (
 from app.core.settings import get_settings
 from app.core.sms import SmsSender, get_sms_sender, redact
 from app.residents import service as residents_service
-from app.residents.models import Resident
+from app.residents.schemas import ResidentRead
 from app.staff import service as staff_service
-from app.staff.models import StaffUser
+from app.staff.schemas import StaffRead
 
 log = logging.getLogger(__name__)
 
@@ -81,14 +81,14 @@ class IssuedCode:
 
 @dataclass(frozen=True)
 class ResidentLogin:
-    resident: Resident
+    resident: ResidentRead
     access_token: str
     created: bool
 
 
 @dataclass(frozen=True)
 class StaffLoginResult:
-    user: StaffUser
+    user: StaffRead
     access_token: str
 
 
@@ -322,7 +322,9 @@ def login_resident(
         subject_id=resident.id, role="resident", token_version=resident.token_version
     )
     token = create_access_token(principal, now=now)
-    return ResidentLogin(resident=resident, access_token=token, created=created)
+    return ResidentLogin(
+        resident=ResidentRead.model_validate(resident), access_token=token, created=created
+    )
 
 
 def login_staff(
@@ -365,7 +367,7 @@ def login_staff(
         subject_id=user.id, role=user.role.value, token_version=user.token_version
     )
     token = create_access_token(principal, now=now)
-    return StaffLoginResult(user=user, access_token=token)
+    return StaffLoginResult(user=StaffRead.model_validate(user), access_token=token)
 
 
 def purge_expired(*, db_session: Session, now: datetime | None = None) -> int:

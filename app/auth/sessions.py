@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 
 from app.auth.errors import (
@@ -24,10 +24,12 @@ from app.auth.ratelimit import dialect_insert
 from app.core.db import utcnow
 from app.core.errors import NotAuthenticated
 from app.core.security import Principal, Role, access_token_ttl
+from app.residents import service as residents_service
 from app.residents.models import Resident
+from app.staff import service as staff_service
 from app.staff.models import StaffUser
 
-_Subject = TypeVar("_Subject", Resident, StaffUser)
+_Subject = TypeVar("_Subject")
 
 
 def _refused(refusal: type[NotAuthenticated], reason: str) -> NotAuthenticated:
@@ -48,28 +50,37 @@ def _check_version(principal: Principal, current: int) -> None:
         raise _refused(TokenRevoked, "this token was revoked; log in again")
 
 
-def _subject_unless_signed_out(
-    db_session: Session, model: type[_Subject], principal: Principal
-) -> _Subject | None:
-    """The token's subject, read in the same statement as the signed-out check (a request
-    pays one round trip for both); NotAuthenticated if this very token was signed out."""
-    if principal.token_id is None:
-        return db_session.get(model, principal.subject_id)
+def _signed_out(principal: Principal) -> ColumnElement[bool]:
+    """Whether the principal's token was signed out, as a condition to read with its subject."""
     signed_out = select(RevokedToken.token_id).where(RevokedToken.token_id == principal.token_id)
-    row = db_session.execute(
-        select(model, signed_out.exists()).where(model.id == principal.subject_id)
-    ).first()
-    if row is None:
+    return signed_out.exists()
+
+
+def _subject_unless_signed_out(
+    db_session: Session, principal: Principal, found: tuple[_Subject, bool] | None
+) -> _Subject | None:
+    """The subject read with the signed-out check; NotAuthenticated if this very token was
+    signed out."""
+    if found is None:
         check_not_signed_out(db_session, principal)
         return None
-    if row[1]:
+    subject, signed_out = found
+    if signed_out:
         raise _refused(TokenSignedOut, "this token was signed out; log in again")
-    return row[0]
+    return subject
 
 
 def live_resident(db_session: Session, principal: Principal) -> Resident:
-    """The resident a resident token names, if the token still works."""
-    resident = _subject_unless_signed_out(db_session, Resident, principal)
+    """The resident a resident token names, if the token still works (one round trip)."""
+    if principal.token_id is None:
+        resident = residents_service.get(db_session=db_session, resident_id=principal.subject_id)
+    else:
+        found = residents_service.get_and_check(
+            db_session=db_session,
+            resident_id=principal.subject_id,
+            condition=_signed_out(principal),
+        )
+        resident = _subject_unless_signed_out(db_session, principal, found)
     if resident is None or not resident.active:
         raise _refused(AccountUnavailable, "account disabled or unknown")
     _check_version(principal, resident.token_version)
@@ -80,7 +91,13 @@ def live_staff(db_session: Session, principal: Principal, roles: Iterable[Role])
     """The active staff account a staff token names, if the token still works."""
     if principal.role not in tuple(roles):
         raise _refused(TokenWrongRole, "wrong role")
-    user = _subject_unless_signed_out(db_session, StaffUser, principal)
+    if principal.token_id is None:
+        user = staff_service.get(db_session=db_session, staff_id=principal.subject_id)
+    else:
+        found = staff_service.get_and_check(
+            db_session=db_session, staff_id=principal.subject_id, condition=_signed_out(principal)
+        )
+        user = _subject_unless_signed_out(db_session, principal, found)
     if user is None or not user.active or user.role != principal.role:
         raise _refused(AccountUnavailable, "account disabled or unknown")
     _check_version(principal, user.token_version)
@@ -92,24 +109,15 @@ def sign_out(db_session: Session, principal: Principal, *, now: datetime | None 
     existed) revokes all of its subject's tokens instead."""
     now = now or utcnow()
     if principal.token_id is None:
-        subject: Resident | StaffUser | None = (
-            db_session.get(Resident, principal.subject_id)
-            if principal.role == "resident"
-            else db_session.get(StaffUser, principal.subject_id)
-        )
-        if subject is not None:
-            revoke_all(db_session, subject)
+        if principal.role == "resident":
+            residents_service.revoke_tokens(db_session=db_session, resident_id=principal.subject_id)
+        else:
+            staff_service.revoke_tokens(db_session=db_session, staff_id=principal.subject_id)
         return
     insert = dialect_insert(db_session, RevokedToken).values(
         token_id=principal.token_id, expires_at=now + access_token_ttl()
     )
     db_session.execute(insert.on_conflict_do_nothing(index_elements=[RevokedToken.token_id]))
-
-
-def revoke_all(db_session: Session, subject: Resident | StaffUser) -> None:
-    """Revoke every token the resident or staff account holds (they log in again)."""
-    subject.token_version += 1
-    db_session.flush()
 
 
 def purge(db_session: Session, *, now: datetime | None = None) -> int:

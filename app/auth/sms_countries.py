@@ -6,11 +6,10 @@ before anything is counted or sent.
 """
 
 import phonenumbers
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.errors import SmsCountryNotAllowed
-from app.cities.models import City
+from app.cities import queries as cities_queries
 from app.core.settings import get_settings
 
 ANY = "*"
@@ -22,8 +21,7 @@ def allowed_countries(db_session: Session) -> frozenset[str] | None:
     if configured is not None:
         codes = {part.strip().upper() for part in configured.split(",") if part.strip()}
         return None if ANY in codes else frozenset(codes)
-    served = db_session.scalars(select(City.country_code).distinct())
-    return frozenset(code.upper() for code in served if code)
+    return cities_queries.country_codes(db_session)
 
 
 def check_destination(db_session: Session, e164: str) -> None:

@@ -86,3 +86,22 @@ def product_labels(db_session: Session, product_ids: Collection[int]) -> dict[in
         p_id: ProductLabel(p_id, sku, name, name_zh, unit, str(tc))
         for p_id, sku, name, name_zh, unit, tc in rows
     }
+
+
+@dataclass(frozen=True)
+class ProductName:
+    """A product's name, in English and Chinese (empty when it has none)."""
+
+    id: int
+    name: str
+    name_zh: str
+
+
+def product_names(db_session: Session, product_ids: Collection[int]) -> dict[int, ProductName]:
+    """The products with these ids, by id."""
+    if not product_ids:
+        return {}
+    rows = db_session.execute(
+        select(Product.id, Product.name, Product.name_zh).where(Product.id.in_(set(product_ids)))
+    )
+    return {row[0]: ProductName(*row) for row in rows}

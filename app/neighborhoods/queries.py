@@ -268,3 +268,46 @@ def count_free_compartments(
     if excluding_id is not None:
         query = query.where(Compartment.id != excluding_id)
     return int(db_session.scalar(query) or 0)
+
+
+def neighborhood_cities(db_session: Session, neighborhood_ids: Collection[int]) -> dict[int, int]:
+    """Each neighborhood's city id, by neighborhood id."""
+    if not neighborhood_ids:
+        return {}
+    rows = db_session.execute(
+        select(Neighborhood.id, Neighborhood.city_id).where(
+            Neighborhood.id.in_(set(neighborhood_ids))
+        )
+    )
+    return {hood_id: city_id for hood_id, city_id in rows}
+
+
+@dataclass(frozen=True)
+class BankAddress:
+    """A locker bank as a resident is told where to go."""
+
+    id: int
+    name: str
+    address: str
+
+
+def bank_addresses(db_session: Session, bank_ids: Collection[int]) -> dict[int, BankAddress]:
+    """The banks with these ids, by id."""
+    if not bank_ids:
+        return {}
+    rows = db_session.execute(
+        select(LockerBank.id, LockerBank.name, LockerBank.address).where(
+            LockerBank.id.in_(set(bank_ids))
+        )
+    )
+    return {row[0]: BankAddress(*row) for row in rows}
+
+
+def compartment_labels(db_session: Session, compartment_ids: Collection[int]) -> dict[int, str]:
+    """Each compartment's label, by id."""
+    if not compartment_ids:
+        return {}
+    rows = db_session.execute(
+        select(Compartment.id, Compartment.label).where(Compartment.id.in_(set(compartment_ids)))
+    )
+    return {compartment_id: label for compartment_id, label in rows}

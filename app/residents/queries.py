@@ -3,9 +3,10 @@
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from app.core.enums import Language
 from app.neighborhoods.queries import neighborhood_ids_in_city
 from app.residents.models import Resident
 
@@ -41,3 +42,67 @@ def resident_id_in_city(db_session: Session, phone: str, city_id: int) -> int | 
             Resident.phone == phone, Resident.neighborhood_id.in_(neighborhood_ids_in_city(city_id))
         )
     )
+
+
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class ResidentContact:
+    """Where and how a resident is texted."""
+
+    id: int
+    phone: str
+    language: Language
+    neighborhood_id: int
+    sms_consent: bool
+
+
+_CONTACT_COLUMNS = (
+    Resident.id,
+    Resident.phone,
+    Resident.language,
+    Resident.neighborhood_id,
+    Resident.sms_consent,
+)
+
+
+def contacts(db_session: Session, resident_ids: Collection[int]) -> dict[int, ResidentContact]:
+    """The residents with these ids, by id."""
+    ids = sorted(set(resident_ids))
+    found: dict[int, ResidentContact] = {}
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        rows = db_session.execute(select(*_CONTACT_COLUMNS).where(Resident.id.in_(chunk)))
+        found.update((row[0], ResidentContact(*row)) for row in rows)
+    return found
+
+
+def contact(db_session: Session, resident_id: int) -> ResidentContact | None:
+    """One resident, or None."""
+    return contacts(db_session, [resident_id]).get(resident_id)
+
+
+def contact_by_phone(db_session: Session, phone: str) -> ResidentContact | None:
+    """The resident with this E.164 phone, or None."""
+    row = db_session.execute(select(*_CONTACT_COLUMNS).where(Resident.phone == phone)).first()
+    return ResidentContact(*row) if row is not None else None
+
+
+def ids_without_sms_consent(db_session: Session, resident_ids: Collection[int]) -> set[int]:
+    """Those of these residents who refused SMS."""
+    if not resident_ids:
+        return set()
+    return set(
+        db_session.scalars(
+            select(Resident.id).where(
+                Resident.id.in_(set(resident_ids)), Resident.sms_consent.is_(False)
+            )
+        )
+    )
+
+
+def resident_ids_in_city(city_id: int) -> Select[int]:
+    """The ids of the residents of the city's neighborhoods, as a subquery."""
+    hoods = neighborhood_ids_in_city(city_id)
+    return select(Resident.id).where(Resident.neighborhood_id.in_(hoods))

@@ -2,7 +2,7 @@
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -207,3 +207,20 @@ def update(
         resident.active = active
     db_session.flush()
     return resident
+
+
+def get_and_check(
+    *, db_session: Session, resident_id: int, condition: ColumnElement[bool]
+) -> tuple[Resident, bool] | None:
+    """The resident with this id and whether `condition` holds, read in one statement; None
+    when there is no such resident."""
+    row = db_session.execute(select(Resident, condition).where(Resident.id == resident_id)).first()
+    return None if row is None else (row[0], bool(row[1]))
+
+
+def revoke_tokens(*, db_session: Session, resident_id: int) -> None:
+    """Revoke every token the resident holds (they log in again); nothing if there is none."""
+    resident = db_session.get(Resident, resident_id)
+    if resident is not None:
+        resident.token_version += 1
+        db_session.flush()

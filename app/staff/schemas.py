@@ -6,7 +6,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.core.limits import SafeName
-from app.staff.models import StaffRole
+from app.staff.models import StaffRole as StaffRole
 
 STAFF_EXAMPLE: dict[str, Any] = {
     "id": 3,

@@ -3,7 +3,7 @@
 import re
 from functools import lru_cache
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -206,3 +206,20 @@ def authenticate(*, db_session: Session, username: str, password: str) -> StaffU
         user.password_hash = hash_password(password)
         db_session.flush()
     return user
+
+
+def get_and_check(
+    *, db_session: Session, staff_id: int, condition: ColumnElement[bool]
+) -> tuple[StaffUser, bool] | None:
+    """The account with this id and whether `condition` holds, read in one statement; None
+    when there is no such account."""
+    row = db_session.execute(select(StaffUser, condition).where(StaffUser.id == staff_id)).first()
+    return None if row is None else (row[0], bool(row[1]))
+
+
+def revoke_tokens(*, db_session: Session, staff_id: int) -> None:
+    """Revoke every token the account holds (it logs in again); nothing if there is none."""
+    user = db_session.get(StaffUser, staff_id)
+    if user is not None:
+        user.token_version += 1
+        db_session.flush()

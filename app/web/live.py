@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.core.db import get_sessionmaker, utcnow
+from app.events import queries as events_queries
 from app.events.consumer import Mark, follow
-from app.events.models import OutboxEvent
 from app.web.templating import local_time
 
 logger = logging.getLogger(__name__)
@@ -57,8 +57,10 @@ def table_source(
     return source
 
 
-# Domain events from the outbox: orders, group buys, routes, parcels, refunds, alarms...
-outbox_source = table_source(OutboxEvent.id, OutboxEvent.kind)
+def outbox_source(db_session: Session, cursor: Mark | None) -> Happened:
+    """Domain events from the outbox: orders, group buys, routes, parcels, refunds, alarms..."""
+    kinds, mark = events_queries.kinds_since(db_session, cursor)
+    return Happened(cursor=mark, kinds=kinds)
 
 
 def _frame(event: str, data: dict[str, Any]) -> str:
