@@ -43,7 +43,8 @@ class Lookups:
 
     def load_compartments(self, compartment_ids: Collection[int]) -> None:
         missing = set(compartment_ids) - set(self.compartments)
-        self.compartments.update(neighborhoods_queries.compartment_labels(self.db_session, missing))
+        labels = neighborhoods_queries.compartment_labels(self.db_session, missing)
+        self.compartments.update({c_id: each.label for c_id, each in labels.items()})
 
     def timezone(self, city_id: int | None) -> str | None:
         if city_id is None:
@@ -175,7 +176,9 @@ def _extended(lookups: Lookups, message: Message) -> dict[str, Any]:
 
 def _nudge(lookups: Lookups, message: Message) -> dict[str, Any]:
     product_id = int(message.params["product_id"])
-    product = catalog_queries.product_names(lookups.db_session, [product_id]).get(product_id)
+    product = catalog_queries.bilingual_product_names(lookups.db_session, [product_id]).get(
+        product_id
+    )
     name = product.name if product is not None else ""
     if product is not None and message.language == "zh" and product.name_zh:
         name = product.name_zh

@@ -5,25 +5,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import segno
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.neighborhoods import queries as neighborhood_queries
-from app.neighborhoods.models import Compartment, LockerBank
 from app.neighborhoods.queries import CompartmentView, LockerBankView
 from app.orders import service as order_service
-from app.orders.models import Order, OrderStatus
 from app.orders.queries import OrderStatus
 from app.orders.schemas import OrderRead
 from app.windows import queries as window_queries
-from app.windows.models import DeliveryWindow
 from lockers import codes, extension, protocol
 from logistics import parcels as logistics_parcels
 from logistics import queries as logistics_queries
-from logistics.models import Parcel, ParcelStatus, RouteStop
 from logistics.parcels import Parcel, ParcelStatus
 from logistics.queries import StopTimes
 
+# How far along the happy path each status is; side exits are placed where they branch off.
 PROGRESS = {
     OrderStatus.PLACED: 0,
     OrderStatus.CANCELLED: 0,
@@ -36,8 +32,6 @@ PROGRESS = {
     OrderStatus.EXPIRED: 4,
     OrderStatus.COLLECTED: 5,
 }
-
-
 STATUS_KIND = {
     OrderStatus.PLACED: "unassigned",
     OrderStatus.CONFIRMED: "assigned",
@@ -50,8 +44,6 @@ STATUS_KIND = {
     OrderStatus.EXPIRED: "failed",
     OrderStatus.UNDELIVERED: "failed",
 }
-
-
 STATUS_LABEL = {
     OrderStatus.PLACED: "Placed",
     OrderStatus.CONFIRMED: "Group formed",
@@ -96,7 +88,7 @@ class ParcelView:
 @dataclass
 class OrderView:
     order: OrderRead
-    window: DeliveryWindow
+    cutoff_at: datetime
     steps: list[Step]
     parcels: list[ParcelView]
     cancellable: bool
@@ -122,129 +114,7 @@ def order_view(db: Session, resident_id: int, order_id: int, now: datetime) -> O
     order = order_service.get_for_resident(
         db_session=db, resident_id=resident_id, order_id=order_id
     )
-    window = db.get(DeliveryWindow, order.window_id)
-    assert window is not None
-    parcels = [_parcel_view(db, p) for p in _parcels(db, order.id)]
     read = order_service.to_read(db, order)
-    return OrderView(
-        order=read,
-        window=window,
-        steps=_steps(order, window, parcels),
-        parcels=parcels,
-        cancellable=order.status == OrderStatus.PLACED and window.cutoff_at > now,
-        refund_minor=_refund(order),
-        kind=STATUS_KIND[order.status],
-        label=STATUS_LABEL[order.status],
-    )
-
-
-def _refund(order: Order) -> int:
-    if order.status in (OrderStatus.CANCELLED, OrderStatus.GROUP_FAILED):
-        return order.paid_minor
-    if order.charged_minor is None:
-        return 0
-    return max(order.paid_minor - order.charged_minor, 0)
-
-
-def _steps(order: Order, window: DeliveryWindow, parcels: list[ParcelView]) -> list[Step]:
-    status = OrderStatus(order.status)
-    reached = PROGRESS[status]
-    steps = [Step("Placed", "done", order.created_at)]
-    if status == OrderStatus.CANCELLED:
-        return [*steps, Step("Cancelled", "failed", order.updated_at)]
-    if status == OrderStatus.GROUP_FAILED:
-        return [*steps, Step("Group did not form", "failed", window.cutoff_at)]
-    eta = min((p.eta for p in parcels if p.eta is not None), default=None)
-    happy = [
-        ("Group formed", window.cutoff_at),
-        ("Packed", None),
-        ("On the van", eta),
-        ("In the locker", None),
-        ("Collected", None),
-    ]
-    for rank, (label, at) in enumerate(happy, start=1):
-        state = "done" if rank <= reached else ("now" if rank == reached + 1 else "ahead")
-        steps.append(Step(label, state, at))
-    if status in (OrderStatus.UNDELIVERED, OrderStatus.EXPIRED):
-        cut = PROGRESS[status] + 1
-        steps = [*steps[:cut], Step(STATUS_LABEL[status], "failed", order.updated_at)]
-    return steps
-
-
-def _parcels(db: Session, order_id: int) -> list[Parcel]:
-    return list(
-        db.scalars(
-            select(Parcel)
-            .where(Parcel.order_id == order_id, Parcel.status != ParcelStatus.CANCELLED)
-            .order_by(Parcel.id)
-        )
-    )
-
-
-def _parcel_view(db: Session, parcel: Parcel) -> ParcelView:
-    bank = db.get(LockerBank, parcel.bank_id) if parcel.bank_id is not None else None
-    compartment = db.get(Compartment, parcel.compartment_id) if parcel.compartment_id else None
-    stop = db.get(RouteStop, parcel.route_stop_id) if parcel.route_stop_id else None
-    view = ParcelView(
-        parcel_id=parcel.id,
-        temperature_class=parcel.temperature_class.value,
-        status=parcel.status.value,
-        size=parcel.compartment_size.value,
-        bank_name=bank.name if bank else None,
-        address=bank.address if bank else None,
-        compartment=compartment.label if compartment else None,
-        eta=stop.eta if stop is not None and stop.arrived_at is None else None,
-        deadline=parcel.pickup_deadline,
-    )
-    if parcel.status == ParcelStatus.READY_FOR_PICKUP and bank is not None:
-        code = codes.pickup_code_for_parcel(db_session=db, parcel_id=parcel.id)
-        if code is not None:
-            view.code = code
-            payload = protocol.qr_payload(bank_code=bank.code, parcel_id=parcel.id, code=code)
-            view.qr_svg = qr_svg(payload)
-        row = codes.get_pickup_code(db_session=db, parcel_id=parcel.id)
-        view.extended = row is not None and row.extended_at is not None
-        view.can_extend = extension.can_extend(db_session=db, parcel=parcel)
-    return view
-
-
-def qr_svg(text: str, scale: int = 5) -> str:
-    """An inline SVG QR code of `text`, drawn on the server."""
-    return str(
-        segno.make(text, error="m").svg_inline(
-            scale=scale, dark="#111", light="#fff", omitsize=True
-        )
-    )
-
-
-@dataclass
-class OrderView:
-    order: OrderRead
-    cutoff_at: datetime
-    steps: list[Step]
-    parcels: list[ParcelView]
-    cancellable: bool
-    refund_minor: int
-    kind: str
-    label: str
-
-
-def order_list(db: Session, resident_id: int, limit: int = 50) -> list[tuple[OrderRead, str, str]]:
-    """The resident's newest orders with their status colour and label."""
-    orders, _ = order_service.get_all_for_resident(
-        db_session=db, resident_id=resident_id, limit=limit, offset=0
-    )
-    return [
-        (order_service.to_read(o), STATUS_KIND[o.status], STATUS_LABEL[o.status]) for o in orders
-    ]
-
-
-def order_view(db: Session, resident_id: int, order_id: int, now: datetime) -> OrderView:
-    """One of the resident's orders as a timeline (another's id is NotFound)."""
-    order = order_service.get_for_resident(
-        db_session=db, resident_id=resident_id, order_id=order_id
-    )
-    read = order_service.to_read(order)
     cutoff_at = window_queries.window_cutoff_at(db_session=db, window_id=order.window_id)
     assert cutoff_at is not None
     parcels = _parcel_views(db, order.id)
@@ -353,3 +223,12 @@ def _parcel_view(
         view.extended = row is not None and row.extended_at is not None
         view.can_extend = extension.can_extend(db_session=db, parcel=parcel)
     return view
+
+
+def qr_svg(text: str, scale: int = 5) -> str:
+    """An inline SVG QR code of `text`, drawn on the server."""
+    return str(
+        segno.make(text, error="m").svg_inline(
+            scale=scale, dark="#111", light="#fff", omitsize=True
+        )
+    )

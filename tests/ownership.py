@@ -41,10 +41,7 @@ FREE_WRITERS = (
     "bench",
 )
 # (writer package, table) pairs that exist today; issue 10 item 2 moves them to the owner.
-KNOWN_FOREIGN_WRITES: frozenset[tuple[str, str]] = frozenset(
-    {
-    }
-)
+KNOWN_FOREIGN_WRITES: frozenset[tuple[str, str]] = frozenset({})
 
 TESTS = str(Path(__file__).parent) + os.sep
 _seen: Counter[tuple[str, str, str]] = Counter()

@@ -97,7 +97,9 @@ class ProductName:
     name_zh: str
 
 
-def product_names(db_session: Session, product_ids: Collection[int]) -> dict[int, ProductName]:
+def bilingual_product_names(
+    db_session: Session, product_ids: Collection[int]
+) -> dict[int, ProductName]:
     """The products with these ids, by id."""
     if not product_ids:
         return {}

@@ -48,24 +48,6 @@ def daily_slots(db_session: Session, city_id: int) -> list[DailySlot]:
     return [DailySlot(*row) for row in rows]
 
 
-@dataclass(frozen=True)
-class CityLocale:
-    """How a city shows times and money."""
-
-    timezone: str
-    currency: str
-
-
-def city_locales(db_session: Session, city_ids: Collection[int]) -> dict[int, CityLocale]:
-    """Each city's time zone and currency, by city id."""
-    if not city_ids:
-        return {}
-    rows = db_session.execute(
-        select(City.id, City.timezone, City.currency).where(City.id.in_(set(city_ids)))
-    )
-    return {city_id: CityLocale(timezone, currency) for city_id, timezone, currency in rows}
-
-
 def city_timezone_query(city_id: ColumnElement[int]) -> ScalarSelect[str]:
     """The time zone name of the city `city_id` names, to read along with other tables."""
     return select(City.timezone).where(City.id == city_id).scalar_subquery()

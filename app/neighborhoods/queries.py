@@ -56,11 +56,6 @@ def neighborhood_names(db_session: Session, neighborhood_ids: Collection[int]) -
     return {neighborhood_id: name for neighborhood_id, name in rows}
 
 
-def neighborhood_ids_in_city(city_id: int) -> Select[int]:
-    """The ids of the city's neighborhoods, for use inside another query."""
-    return select(Neighborhood.id).where(Neighborhood.city_id == city_id)
-
-
 @dataclass(frozen=True)
 class BankLabel:
     """A locker bank's id, code and name."""
@@ -301,13 +296,3 @@ def bank_addresses(db_session: Session, bank_ids: Collection[int]) -> dict[int, 
         )
     )
     return {row[0]: BankAddress(*row) for row in rows}
-
-
-def compartment_labels(db_session: Session, compartment_ids: Collection[int]) -> dict[int, str]:
-    """Each compartment's label, by id."""
-    if not compartment_ids:
-        return {}
-    rows = db_session.execute(
-        select(Compartment.id, Compartment.label).where(Compartment.id.in_(set(compartment_ids)))
-    )
-    return {compartment_id: label for compartment_id, label in rows}

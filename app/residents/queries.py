@@ -12,7 +12,7 @@ from app.residents.models import Resident
 
 
 @dataclass(frozen=True)
-class ResidentContact:
+class ResidentCard:
     """A resident's phone (whole: mask it before showing it), name and neighborhood."""
 
     id: int
@@ -23,7 +23,7 @@ class ResidentContact:
 
 def resident_contacts(
     db_session: Session, resident_ids: Collection[int]
-) -> dict[int, ResidentContact]:
+) -> dict[int, ResidentCard]:
     """The phone, name and neighborhood of these residents (those that exist), by id."""
     if not resident_ids:
         return {}
@@ -32,7 +32,7 @@ def resident_contacts(
             Resident.id.in_(resident_ids)
         )
     )
-    return {r_id: ResidentContact(r_id, phone, name, hood) for r_id, phone, name, hood in rows}
+    return {r_id: ResidentCard(r_id, phone, name, hood) for r_id, phone, name, hood in rows}
 
 
 def resident_id_in_city(db_session: Session, phone: str, city_id: int) -> int | None:

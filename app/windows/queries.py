@@ -175,21 +175,17 @@ def window_cutoff_at(*, db_session: Session, window_id: int) -> datetime | None:
     return db_session.scalar(select(DeliveryWindow.cutoff_at).where(DeliveryWindow.id == window_id))
 
 
-@dataclass(frozen=True)
-class WindowCutoff:
-    """A window's city and cut-off."""
-
-    id: int
-    city_id: int
-    cutoff_at: datetime
-
-
 def open_windows_with_cutoff_between(
     db_session: Session, after: datetime, until: datetime
 ) -> list[WindowCutoff]:
     """The open windows whose cut-off is after `after` and at or before `until`."""
     rows = db_session.execute(
-        select(DeliveryWindow.id, DeliveryWindow.city_id, DeliveryWindow.cutoff_at).where(
+        select(
+            DeliveryWindow.id,
+            DeliveryWindow.city_id,
+            DeliveryWindow.status,
+            DeliveryWindow.cutoff_at,
+        ).where(
             DeliveryWindow.status == WindowStatus.OPEN,
             DeliveryWindow.cutoff_at > after,
             DeliveryWindow.cutoff_at <= until,
