@@ -111,7 +111,9 @@ def table_ownership() -> Iterator[None]:
     owners = _owners()
 
     def on_set(target: Any, *_: Any) -> None:
-        _record(target.__table__.name, owners)
+        # A flush copies keys into foreign-key columns: the write of whoever set the relation.
+        if not _in_flush():
+            _record(target.__table__.name, owners)
 
     def on_orm_execute(state: ORMExecuteState) -> None:
         if state.is_insert or state.is_update or state.is_delete:
