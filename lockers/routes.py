@@ -8,13 +8,12 @@ from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.auth.deps import CurrentDriver, CurrentOperator, CurrentPrincipal, CurrentResident
+from app.auth.deps import CurrentCaller, CurrentDriver, CurrentOperator, CurrentResident
 from app.cities import service as city_service
 from app.core.db import SessionDep
 from app.core.limits import DbId
 from app.neighborhoods import queries as neighborhood_queries
 from app.neighborhoods.queries import LockerBankView
-from app.staff import service as staff_service
 from lockers import (
     audit_log,
     banks,
@@ -180,11 +179,11 @@ def request_retrieval(db: SessionDep, driver: CurrentDriver, parcel_id: int) -> 
 
 @router.get("/retrievals", tags=["driver"], summary="Expired parcels to take out of lockers")
 def list_retrievals(
-    db: SessionDep, principal: CurrentPrincipal, bank_id: DbId | None = Query(default=None)
+    db: SessionDep, caller: CurrentCaller, bank_id: DbId | None = Query(default=None)
 ) -> list[RetrievalRead]:
-    if principal.role not in ("driver", "operator"):
+    if caller.principal.role not in ("driver", "operator"):
         raise errors.RoleRequired("requires role driver or operator", field="authorization")
-    staff = staff_service.get(db_session=db, staff_id=principal.subject_id)
+    staff = caller.staff
     if staff is None or not staff.active:
         raise errors.StaffAccountDisabled("account disabled or unknown", field="authorization")
     if bank_id is not None:
@@ -216,12 +215,13 @@ def list_retrievals(
 
 
 @router.get("/commands/{command_id}", tags=["driver"], summary="Where a locker command stands")
-def get_command(db: SessionDep, principal: CurrentPrincipal, command_id: str) -> CommandRead:
+def get_command(db: SessionDep, caller: CurrentCaller, command_id: str) -> CommandRead:
     """Drivers see the commands they asked for; operators see those of their city's banks."""
+    principal = caller.principal
     if principal.role not in ("driver", "operator"):
         raise errors.RoleRequired("requires role driver or operator", field="authorization")
     command = db.get(LockerCommand, command_id)
-    staff = staff_service.get(db_session=db, staff_id=principal.subject_id)
+    staff = caller.staff
     if command is None or staff is None or not staff.active:
         raise errors.LockerCommandNotFound(f"no locker command {command_id}", field="command_id")
     if principal.role == "driver" and command.requested_by_id != staff.id:

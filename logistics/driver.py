@@ -21,7 +21,7 @@ from app.core.errors import Conflict, NotFound
 from app.neighborhoods.models import Compartment, LockerBank
 from app.orders import states
 from app.orders.models import Order, OrderStatus
-from app.staff.models import StaffRole, StaffUser
+from app.staff.queries import StaffAccount, StaffRole
 from app.windows.models import DeliveryWindow
 from logistics import handover, lifecycle, van_cold_chain
 from logistics.errors import RouteNotFound
@@ -74,7 +74,7 @@ def _city_of(db_session: Session, route: Route) -> City:
     return city
 
 
-def get_for(*, db_session: Session, route_id: int, staff: StaffUser) -> Route:
+def get_for(*, db_session: Session, route_id: int, staff: StaffAccount) -> Route:
     """The route if this staff member may see it (its driver, or an operator of its city)."""
     route = db_session.scalar(
         select(Route).where(Route.id == route_id).options(selectinload(Route.stops))
@@ -84,7 +84,7 @@ def get_for(*, db_session: Session, route_id: int, staff: StaffUser) -> Route:
     return route
 
 
-def get_own(*, db_session: Session, route_id: int, staff: StaffUser) -> Route:
+def get_own(*, db_session: Session, route_id: int, staff: StaffAccount) -> Route:
     """The route if it is this driver's own (another driver's route is a 404, as a missing one)."""
     route = get_for(db_session=db_session, route_id=route_id, staff=staff)
     if route.driver_id != staff.id:
@@ -92,7 +92,7 @@ def get_own(*, db_session: Session, route_id: int, staff: StaffUser) -> Route:
     return route
 
 
-def _may_see(db_session: Session, route: Route, staff: StaffUser) -> bool:
+def _may_see(db_session: Session, route: Route, staff: StaffAccount) -> bool:
     if _city_of(db_session, route).id != staff.city_id:
         return False
     if staff.role == StaffRole.OPERATOR:
@@ -103,7 +103,7 @@ def _may_see(db_session: Session, route: Route, staff: StaffUser) -> bool:
 def routes_today(
     *,
     db_session: Session,
-    staff: StaffUser,
+    staff: StaffAccount,
     now: datetime | None = None,
     driver_id: int | None = None,
 ) -> list[Route]:

@@ -17,7 +17,7 @@ from enum import StrEnum
 from sqlalchemy.orm import Session
 
 from app.core.errors import Conflict, DomainError
-from app.staff.models import StaffUser
+from app.staff.queries import StaffAccount
 from logistics import driver
 from logistics.handover import FailureReason
 from logistics.models import DriverActionReceipt, Route
@@ -75,7 +75,7 @@ OpenCompartment = Callable[[int], str]
 def sync(
     *,
     db_session: Session,
-    staff: StaffUser,
+    staff: StaffAccount,
     route: Route,
     action: DriverAction,
     open_compartment: OpenCompartment,
@@ -141,7 +141,7 @@ def _apply(db_session: Session, route: Route, action: DriverAction) -> None:
         )
 
 
-def _same(known: DriverActionReceipt, staff: StaffUser, action: DriverAction) -> bool:
+def _same(known: DriverActionReceipt, staff: StaffAccount, action: DriverAction) -> bool:
     return (
         known.driver_id == staff.id
         and known.route_id == action.route_id

@@ -8,15 +8,15 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from app.auth.deps import CurrentOperator, CurrentPrincipal, require_staff
+from app.auth.deps import CurrentCaller, CurrentOperator, require_staff
 from app.cities.models import Depot
 from app.core.celery_app import celery_app
 from app.core.db import SessionDep, utcnow
 from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.limits import DbId
 from app.neighborhoods.models import Neighborhood
-from app.residents.models import Resident
-from app.staff.models import StaffRole, StaffUser
+from app.staff import queries as staff_queries
+from app.staff.queries import StaffAccount, StaffRole
 from app.windows.models import DeliveryWindow
 from logistics import busy, cutoff_steps, pipeline
 from logistics import driver as driver_service
@@ -37,7 +37,7 @@ from logistics.settings import get_logistics_settings
 from logistics.solve_outside import plan_without_holding
 
 router = APIRouter()
-CurrentStaff = Annotated[StaffUser, Depends(require_staff("driver", "operator"))]
+CurrentStaff = Annotated[StaffAccount, Depends(require_staff("driver", "operator"))]
 
 
 class DepotNotFound(NotFound):
@@ -99,7 +99,7 @@ def _depot_in_city(db: Session, depot_id: int, city_id: int) -> None:
 def _driver_in_city(db: Session, driver_id: int | None, city_id: int, field: str) -> None:
     if driver_id is None:
         return
-    user = db.get(StaffUser, driver_id)
+    user = staff_queries.staff_account(db, driver_id)
     if user is None or user.city_id != city_id or user.role != StaffRole.DRIVER:
         raise DriverNotFound(f"driver {driver_id} not found", field=field)
 
@@ -276,7 +276,7 @@ def get_route(db: SessionDep, staff: CurrentStaff, route_id: int) -> RouteRead:
     return RouteRead.of(driver_service.view(db_session=db, route=route))
 
 
-def _drivable(db: Session, staff: StaffUser, route_id: int) -> Route:
+def _drivable(db: Session, staff: StaffAccount, route_id: int) -> Route:
     route = driver_service.get_for(db_session=db, route_id=route_id, staff=staff)
     if staff.role == StaffRole.DRIVER and route.driver_id != staff.id:
         raise RouteNotFound(f"route {route_id} not found", field="route_id")
@@ -367,19 +367,19 @@ def route_geojson(db: SessionDep, staff: CurrentStaff, route_id: int) -> Respons
 )
 def locker_capacity(
     db: SessionDep,
-    principal: CurrentPrincipal,
+    caller: CurrentCaller,
     neighborhood_id: int,
     window_id: Annotated[DbId, Query(description="The delivery window")],
 ) -> LockerCapacityRead:
     hood = db.get(Neighborhood, neighborhood_id)
-    if principal.role == "resident":
-        resident = db.get(Resident, principal.subject_id)
+    if caller.principal.role == "resident":
+        resident = caller.resident
         if resident is None or hood is None or resident.neighborhood_id != neighborhood_id:
             raise NeighborhoodNotFound(
                 f"neighborhood {neighborhood_id} not found", field="neighborhood_id"
             )
-    elif principal.role == "operator":
-        staff = db.get(StaffUser, principal.subject_id)
+    elif caller.principal.role == "operator":
+        staff = caller.staff
         if staff is None or not staff.active:
             raise StaffAccountDisabled("account disabled or unknown", field="authorization")
         if hood is None or hood.city_id != staff.city_id:

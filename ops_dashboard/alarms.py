@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from app.core.db import SessionDep, utcnow
 from app.core.errors import DomainError
-from app.staff.models import StaffUser
+from app.staff.queries import StaffAccount
 from app.web.session import PageOperator
 from ops_dashboard import alarm_states
 from ops_dashboard import alarms_queries as queries
@@ -31,7 +31,7 @@ def _list_context(page: queries.AlarmPage, show: str) -> dict[str, Any]:
 
 
 def _render_list(
-    request: Request, db: Session, operator: StaffUser, show: str, page: int, template: str
+    request: Request, db: Session, operator: StaffAccount, show: str, page: int, template: str
 ) -> HTMLResponse:
     listing = queries.alarm_list(db, operator.city_id, show, page)
     return pages.render(request, template, _list_context(listing, show))

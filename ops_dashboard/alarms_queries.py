@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.core.errors import NotFound
-from app.staff.models import StaffUser
+from app.staff.queries import staff_display_names, staff_username_query
 from ops_dashboard.alarm_states import ACTIVE, CLEARED_STATES, SEVERITY_RANK, UNACKNOWLEDGED, worst
 from ops_dashboard.models import Alarm, AlarmLog, AlarmState, Severity
 
@@ -109,12 +109,7 @@ def alarm_list(db_session: Session, city_id: int, show: str, page: int = 1) -> A
 def staff_names(db_session: Session, alarms: list[Alarm]) -> dict[int, str]:
     """Who acknowledged these alarms, by id."""
     ids = {a.acknowledged_by_id for a in alarms if a.acknowledged_by_id is not None}
-    if not ids:
-        return {}
-    rows = db_session.execute(
-        select(StaffUser.id, StaffUser.full_name, StaffUser.username).where(StaffUser.id.in_(ids))
-    )
-    return {staff_id: name or username for staff_id, name, username in rows}
+    return staff_display_names(db_session, ids)
 
 
 @dataclass
@@ -156,8 +151,7 @@ def get_alarm(db_session: Session, city_id: int, alarm_id: int) -> Alarm:
 def history(db_session: Session, alarm_id: int) -> list[tuple[AlarmLog, str | None]]:
     """What happened to an alarm, newest first, with who did it."""
     rows = db_session.execute(
-        select(AlarmLog, StaffUser.username)
-        .outerjoin(StaffUser, StaffUser.id == AlarmLog.actor_id)
+        select(AlarmLog, staff_username_query(AlarmLog.actor_id))
         .where(AlarmLog.alarm_id == alarm_id)
         .order_by(AlarmLog.id.desc())
         .limit(200)

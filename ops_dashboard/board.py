@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from app.cities.models import City
 from app.core.db import SessionDep, utcnow
-from app.staff.models import StaffUser
+from app.staff.queries import StaffAccount
 from app.web.session import PageOperator
 from ops_dashboard import board_queries as queries
 from ops_dashboard.pages import pages
@@ -15,7 +15,7 @@ from ops_dashboard.routes_map_queries import STATUS_KIND, STATUS_LABEL
 router = APIRouter()
 
 
-def _context(db: Session, operator: StaffUser) -> dict[str, object]:
+def _context(db: Session, operator: StaffAccount) -> dict[str, object]:
     city = db.get(City, operator.city_id)
     timezone = city.timezone if city is not None else "UTC"
     board = queries.load_board(db, operator.city_id, timezone, utcnow())

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from app.core.db import utcnow
 from app.neighborhoods.models import Compartment, CompartmentStatus, LockerBank, Neighborhood
 from app.neighborhoods.queries import CompartmentView
-from app.staff.models import StaffUser
+from app.staff.queries import staff_display_names
 from lockers import coldchain, temperature_log
 from lockers.models import (
     AuditLog,
@@ -218,17 +218,7 @@ def recent_events(db_session: Session, bank_id: int, limit: int = 25) -> list[Lo
 
 def audit_names(db_session: Session, entries: list[AuditLog]) -> dict[int, str]:
     """Who the audit entries' actors are."""
-    ids = {e.actor_id for e in entries if e.actor_id is not None}
-    if not ids:
-        return {}
-    return {
-        i: full or user
-        for i, full, user in db_session.execute(
-            select(StaffUser.id, StaffUser.full_name, StaffUser.username).where(
-                StaffUser.id.in_(ids)
-            )
-        )
-    }
+    return staff_display_names(db_session, {e.actor_id for e in entries if e.actor_id is not None})
 
 
 @dataclass(frozen=True)

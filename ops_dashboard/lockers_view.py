@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from app.core.db import SessionDep, utcnow
 from app.core.errors import DomainError, InvalidInput
 from app.neighborhoods.models import Compartment, LockerBank, Neighborhood
-from app.staff.models import StaffUser
+from app.staff.queries import StaffAccount
 from app.web.session import PageOperator
 from lockers import audit_log, banks, resync
 from lockers import operator as locker_operator
@@ -46,7 +46,7 @@ class CompartmentActionInvalid(InvalidInput):
     case = "compartment_action_invalid"
 
 
-def _bank(db: Session, operator: StaffUser, bank_id: int) -> LockerBank:
+def _bank(db: Session, operator: StaffAccount, bank_id: int) -> LockerBank:
     bank = db.get(LockerBank, bank_id)
     hood = db.get(Neighborhood, bank.neighborhood_id) if bank is not None else None
     if bank is None or hood is None or hood.city_id != operator.city_id:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from app.core.db import SessionDep, utcnow
 from app.core.errors import DomainError
 from app.core.settings import get_settings
-from app.staff.models import StaffUser
+from app.staff.queries import StaffAccount
 from app.web.session import PageOperator
 from notifications import render, service, tasks
 from notifications.errors import MessageNotFound, TemplateUnknown
@@ -25,7 +25,7 @@ Template = Annotated[str, Query(max_length=40)]
 
 def _context(
     db: Session,
-    operator: StaffUser,
+    operator: StaffAccount,
     *,
     show: str = "all",
     page: int = 1,

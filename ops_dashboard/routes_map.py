@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from app.core.db import SessionDep, utcnow
 from app.core.errors import DomainError, InvalidInput
-from app.staff.models import StaffUser
+from app.staff.queries import StaffAccount
 from app.web.session import PageOperator
 from app.windows.models import DeliveryWindow
 from logistics import cutoff_steps, dispatch_edit
@@ -41,7 +41,7 @@ class FormIdInvalid(InvalidInput):
     case = "form_id_invalid"
 
 
-def _window(db: Session, operator: StaffUser, window_id: int | None) -> DeliveryWindow | None:
+def _window(db: Session, operator: StaffAccount, window_id: int | None) -> DeliveryWindow | None:
     if window_id is None:
         windows = queries.windows_of(db, operator.city_id, utcnow())
         routed = queries.routed_windows(db, [w.id for w in windows])
@@ -54,7 +54,7 @@ def _window(db: Session, operator: StaffUser, window_id: int | None) -> Delivery
     return window
 
 
-def _context(db: Session, operator: StaffUser, window: DeliveryWindow | None) -> dict[str, Any]:
+def _context(db: Session, operator: StaffAccount, window: DeliveryWindow | None) -> dict[str, Any]:
     windows = queries.windows_of(db, operator.city_id, utcnow())
     if window is not None and window.id not in {w.id for w in windows}:
         windows.append(window)
@@ -106,7 +106,7 @@ def _id(value: str, field: str, *, required: bool = True) -> int | None:
 
 
 def _refused(
-    request: Request, db: Session, operator: StaffUser, window_id: str, refusal: DomainError
+    request: Request, db: Session, operator: StaffAccount, window_id: str, refusal: DomainError
 ) -> HTMLResponse:
     try:
         window = _window(db, operator, _id(window_id, "window_id"))

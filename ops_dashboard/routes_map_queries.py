@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.cities.models import Depot
 from app.core.db import utcnow
 from app.neighborhoods.models import LockerBank, Neighborhood
-from app.staff.models import StaffUser
+from app.staff.queries import staff_display_name_query
 from app.windows.models import DeliveryWindow
 from lockers.models import LockerBankState
 from logistics.models import Route, RouteStatus, RouteStop, StopStatus, UnassignedStop, Vehicle
@@ -168,9 +168,8 @@ def load_map(db_session: Session, window: DeliveryWindow, now: datetime | None =
     now = now or utcnow()
     routes = list(
         db_session.execute(
-            select(Route, Vehicle.code, StaffUser.full_name, StaffUser.username)
+            select(Route, Vehicle.code, staff_display_name_query(Route.driver_id))
             .join(Vehicle, Vehicle.id == Route.vehicle_id)
-            .outerjoin(StaffUser, StaffUser.id == Route.driver_id)
             .where(Route.window_id == window.id)
             .order_by(Route.vehicle_id)
         ).all()
@@ -200,12 +199,12 @@ def load_map(db_session: Session, window: DeliveryWindow, now: datetime | None =
     ).all()
     bank_names = {b.id: b.name for b in bank_rows}
     rows: dict[int, RouteRow] = {}
-    for route, van, full_name, username in routes:
+    for route, van, driver_name in routes:
         rows[route.id] = RouteRow(
             id=route.id,
             vehicle_id=route.vehicle_id,
             van=van,
-            driver=full_name or username or "",
+            driver=driver_name or "",
             status=RouteStatus(route.status),
             depot_id=route.depot_id,
             last_action_at=route.started_at,

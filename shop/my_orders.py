@@ -83,8 +83,8 @@ def save_account(
     sms: Annotated[str, Form(max_length=3)] = "",
 ) -> Response:
     """Save the account; the pages follow the language chosen here."""
-    residents_service.update(
-        db_session=db, resident=resident, name=name, language=language, sms_consent=sms == "on"
+    residents_service.update_own_profile(
+        db_session=db, account=resident, name=name, language=language, sms_consent=sms == "on"
     )
     db.commit()
     response = RedirectResponse("/account?saved=1", status_code=303)

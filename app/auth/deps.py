@@ -15,8 +15,8 @@ from app.auth import sessions
 from app.auth.errors import MissingBearerToken, ResidentsOnly, RoleRequired
 from app.core.db import SessionDep
 from app.core.security import Principal, Role, decode_access_token
-from app.residents.models import Resident
-from app.staff.models import StaffUser
+from app.residents.queries import ResidentAccount
+from app.staff.queries import StaffAccount
 
 _bearer = HTTPBearer(auto_error=False, description="Bearer token from /auth/*/token")
 # The same header, documented a second way so the /docs "Authorize" dialog can log staff in.
@@ -33,7 +33,17 @@ class Caller:
     """The bearer token's principal and the live account it names (read once per request)."""
 
     principal: Principal
-    account: Resident | StaffUser
+    account: ResidentAccount | StaffAccount
+
+    @property
+    def resident(self) -> ResidentAccount | None:
+        """The resident calling, None for staff."""
+        return self.account if isinstance(self.account, ResidentAccount) else None
+
+    @property
+    def staff(self) -> StaffAccount | None:
+        """The staff account calling, None for a resident."""
+        return self.account if isinstance(self.account, StaffAccount) else None
 
 
 def get_caller(
@@ -61,25 +71,25 @@ def get_principal(caller: CurrentCaller) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def get_current_resident(caller: CurrentCaller) -> Resident:
+def get_current_resident(caller: CurrentCaller) -> ResidentAccount:
     """The resident calling, or 403 for staff tokens."""
-    if not isinstance(caller.account, Resident):
+    if caller.resident is None:
         raise ResidentsOnly("this endpoint is for residents", field="authorization")
-    return caller.account
+    return caller.resident
 
 
-def require_staff(*roles: Role) -> Callable[[Caller], StaffUser]:
+def require_staff(*roles: Role) -> Callable[[Caller], StaffAccount]:
     """A dependency that admits active staff accounts holding one of `roles`."""
 
-    def dependency(caller: CurrentCaller) -> StaffUser:
-        if caller.principal.role not in roles or not isinstance(caller.account, StaffUser):
+    def dependency(caller: CurrentCaller) -> StaffAccount:
+        if caller.principal.role not in roles or caller.staff is None:
             raise RoleRequired(f"requires role {' or '.join(roles)}", field="authorization")
-        return caller.account
+        return caller.staff
 
     return dependency
 
 
-CurrentResident = Annotated[Resident, Depends(get_current_resident)]
-CurrentOperator = Annotated[StaffUser, Depends(require_staff("operator"))]
-CurrentDriver = Annotated[StaffUser, Depends(require_staff("driver"))]
-CurrentStaff = Annotated[StaffUser, Depends(require_staff("operator", "driver"))]
+CurrentResident = Annotated[ResidentAccount, Depends(get_current_resident)]
+CurrentOperator = Annotated[StaffAccount, Depends(require_staff("operator"))]
+CurrentDriver = Annotated[StaffAccount, Depends(require_staff("driver"))]
+CurrentStaff = Annotated[StaffAccount, Depends(require_staff("operator", "driver"))]

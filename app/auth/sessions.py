@@ -24,10 +24,12 @@ from app.auth.ratelimit import dialect_insert
 from app.core.db import utcnow
 from app.core.errors import NotAuthenticated
 from app.core.security import Principal, Role, access_token_ttl
+from app.residents import queries as residents_queries
 from app.residents import service as residents_service
-from app.residents.models import Resident
+from app.residents.queries import ResidentAccount
+from app.staff import queries as staff_queries
 from app.staff import service as staff_service
-from app.staff.models import StaffUser
+from app.staff.queries import StaffAccount
 
 _Subject = TypeVar("_Subject")
 
@@ -70,15 +72,13 @@ def _subject_unless_signed_out(
     return subject
 
 
-def live_resident(db_session: Session, principal: Principal) -> Resident:
+def live_resident(db_session: Session, principal: Principal) -> ResidentAccount:
     """The resident a resident token names, if the token still works (one round trip)."""
     if principal.token_id is None:
-        resident = residents_service.get(db_session=db_session, resident_id=principal.subject_id)
+        resident = residents_queries.resident_account(db_session, principal.subject_id)
     else:
-        found = residents_service.get_and_check(
-            db_session=db_session,
-            resident_id=principal.subject_id,
-            condition=_signed_out(principal),
+        found = residents_queries.resident_account_and_check(
+            db_session, principal.subject_id, _signed_out(principal)
         )
         resident = _subject_unless_signed_out(db_session, principal, found)
     if resident is None or not resident.active:
@@ -87,15 +87,15 @@ def live_resident(db_session: Session, principal: Principal) -> Resident:
     return resident
 
 
-def live_staff(db_session: Session, principal: Principal, roles: Iterable[Role]) -> StaffUser:
+def live_staff(db_session: Session, principal: Principal, roles: Iterable[Role]) -> StaffAccount:
     """The active staff account a staff token names, if the token still works."""
     if principal.role not in tuple(roles):
         raise _refused(TokenWrongRole, "wrong role")
     if principal.token_id is None:
-        user = staff_service.get(db_session=db_session, staff_id=principal.subject_id)
+        user = staff_queries.staff_account(db_session, principal.subject_id)
     else:
-        found = staff_service.get_and_check(
-            db_session=db_session, staff_id=principal.subject_id, condition=_signed_out(principal)
+        found = staff_queries.staff_account_and_check(
+            db_session, principal.subject_id, _signed_out(principal)
         )
         user = _subject_unless_signed_out(db_session, principal, found)
     if user is None or not user.active or user.role != principal.role:

@@ -2,8 +2,10 @@
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
 from app.core.enums import Language
@@ -106,3 +108,53 @@ def resident_ids_in_city(city_id: int) -> Select[int]:
     """The ids of the residents of the city's neighborhoods, as a subquery."""
     hoods = neighborhood_ids_in_city(city_id)
     return select(Resident.id).where(Resident.neighborhood_id.in_(hoods))
+
+
+@dataclass(frozen=True)
+class ResidentAccount:
+    """A resident's account as the signed-in caller: profile, state and token version."""
+
+    id: int
+    neighborhood_id: int
+    phone: str
+    name: str
+    language: Language
+    sms_consent: bool
+    active: bool
+    token_version: int
+    created_at: datetime
+
+
+_RESIDENT_ACCOUNT_COLUMNS = (
+    Resident.id,
+    Resident.neighborhood_id,
+    Resident.phone,
+    Resident.name,
+    Resident.language,
+    Resident.sms_consent,
+    Resident.active,
+    Resident.token_version,
+    Resident.created_at,
+)
+
+
+def resident_account(db_session: Session, resident_id: int) -> ResidentAccount | None:
+    """The resident's account, if there is one with this id."""
+    row = db_session.execute(
+        select(*_RESIDENT_ACCOUNT_COLUMNS).where(Resident.id == resident_id)
+    ).first()
+    return None if row is None else ResidentAccount(*row)
+
+
+def resident_account_and_check(
+    db_session: Session, resident_id: int, condition: ColumnElement[bool]
+) -> tuple[ResidentAccount, bool] | None:
+    """The resident's account and whether `condition` holds, read in one statement; None when
+    there is no resident with this id."""
+    row = db_session.execute(
+        select(*_RESIDENT_ACCOUNT_COLUMNS, condition).where(Resident.id == resident_id)
+    ).first()
+    if row is None:
+        return None
+    *account, holds = tuple[Any, ...](row)
+    return ResidentAccount(*account), bool(holds)

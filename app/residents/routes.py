@@ -31,15 +31,15 @@ def update_me(
     changes: ResidentSelfUpdate, resident: CurrentResident, db: SessionDep
 ) -> ResidentRead:
     """Change name, language or SMS consent; the neighborhood is changed by an operator."""
-    residents_service.update(
+    updated = residents_service.update_own_profile(
         db_session=db,
-        resident=resident,
+        account=resident,
         name=changes.name,
         language=changes.language,
         sms_consent=changes.sms_consent,
     )
     db.commit()
-    return ResidentRead.model_validate(resident)
+    return ResidentRead.model_validate(updated)
 
 
 @router.get("/residents", tags=["operator"], summary="Find residents of my city")

@@ -1,8 +1,12 @@
 """Residents: look up, register and update, with phones always stored in E.164."""
 
+from dataclasses import replace
+from typing import Any
+
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import select
+from sqlalchemy import update as update_statement
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -11,6 +15,7 @@ from app.core.errors import Conflict, InvalidInput, NotFound
 from app.neighborhoods import queries as neighborhood_queries
 from app.neighborhoods.service import UnknownNeighborhood
 from app.residents.models import Resident
+from app.residents.queries import ResidentAccount
 
 _SMS_CAPABLE = {
     PhoneNumberType.MOBILE,
@@ -209,18 +214,34 @@ def update(
     return resident
 
 
-def get_and_check(
-    *, db_session: Session, resident_id: int, condition: ColumnElement[bool]
-) -> tuple[Resident, bool] | None:
-    """The resident with this id and whether `condition` holds, read in one statement; None
-    when there is no such resident."""
-    row = db_session.execute(select(Resident, condition).where(Resident.id == resident_id)).first()
-    return None if row is None else (row[0], bool(row[1]))
-
-
 def revoke_tokens(*, db_session: Session, resident_id: int) -> None:
     """Revoke every token the resident holds (they log in again); nothing if there is none."""
-    resident = db_session.get(Resident, resident_id)
-    if resident is not None:
-        resident.token_version += 1
-        db_session.flush()
+    db_session.execute(
+        update_statement(Resident)
+        .where(Resident.id == resident_id)
+        .values(token_version=Resident.token_version + 1)
+    )
+
+
+def update_own_profile(
+    *,
+    db_session: Session,
+    account: ResidentAccount,
+    name: str | None = None,
+    language: Language | None = None,
+    sms_consent: bool | None = None,
+) -> ResidentAccount:
+    """Change the signed-in resident's name, language or SMS consent (None leaves a field as it
+    is); the account as it is now. Nothing is written when nothing changes."""
+    changes: dict[str, Any] = {}
+    if name is not None and name.strip() != account.name:
+        changes["name"] = name.strip()
+    if language is not None and Language(language) != account.language:
+        changes["language"] = Language(language)
+    if sms_consent is not None and sms_consent != account.sms_consent:
+        changes["sms_consent"] = sms_consent
+    if changes:
+        db_session.execute(
+            update_statement(Resident).where(Resident.id == account.id).values(**changes)
+        )
+    return replace(account, **changes)

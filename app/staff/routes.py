@@ -7,17 +7,22 @@ from fastapi import APIRouter, Path, Query, status
 from app.auth.deps import CurrentOperator
 from app.core.db import SessionDep
 from app.residents.schemas import ID_MAX
+from app.staff import queries as staff_queries
 from app.staff import service as staff_service
-from app.staff.models import StaffRole, StaffUser
+from app.staff.models import StaffRole
+from app.staff.queries import StaffAccount
 from app.staff.schemas import StaffCreate, StaffRead, StaffUpdate
 
 router = APIRouter(prefix="/staff", tags=["operator"])
 StaffId = Annotated[int, Path(gt=0, le=ID_MAX, description="A staff account's id")]
 
 
-def _get_in_city(db: SessionDep, staff_id: int, city_id: int) -> StaffUser:
-    user = staff_service.get(db_session=db, staff_id=staff_id)
-    if user is None or user.city_id != city_id:
+def _get_in_city(db: SessionDep, staff_id: int, operator: StaffAccount) -> StaffAccount:
+    """The account if it is of the operator's city (the operator's own is already read)."""
+    if staff_id == operator.id:
+        return operator
+    user = staff_queries.staff_account(db, staff_id)
+    if user is None or user.city_id != operator.city_id:
         raise staff_service.StaffNotFound(f"no staff account {staff_id}", field="staff_id")
     return user
 
@@ -57,7 +62,7 @@ def create_staff(body: StaffCreate, operator: CurrentOperator, db: SessionDep) -
 @router.get("/{staff_id}", summary="One staff account")
 def read_staff(staff_id: StaffId, operator: CurrentOperator, db: SessionDep) -> StaffRead:
     """An account of the operator's city."""
-    return StaffRead.model_validate(_get_in_city(db, staff_id, operator.city_id))
+    return StaffRead.model_validate(_get_in_city(db, staff_id, operator))
 
 
 @router.patch("/{staff_id}", summary="Disable, enable, rename or reset the password of an account")
@@ -65,15 +70,15 @@ def update_staff(
     staff_id: StaffId, changes: StaffUpdate, operator: CurrentOperator, db: SessionDep
 ) -> StaffRead:
     """Change an account of the city; a disabled account's tokens stop working at once."""
-    user = _get_in_city(db, staff_id, operator.city_id)
+    user = _get_in_city(db, staff_id, operator)
     if user.id == operator.id and changes.active is False:
         raise staff_service.CannotDisableSelf("you cannot disable your own account", field="active")
-    staff_service.update(
+    updated = staff_service.update(
         db_session=db,
-        user=user,
+        account=user,
         full_name=changes.full_name,
         active=changes.active,
         password=changes.password,
     )
     db.commit()
-    return StaffRead.model_validate(user)
+    return StaffRead.model_validate(updated)

@@ -1,9 +1,12 @@
 """Operator and driver accounts: create, find, enable or disable, and check passwords."""
 
 import re
+from dataclasses import replace
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import select
+from sqlalchemy import update as update_statement
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -13,6 +16,7 @@ from app.cities.service import UnknownCity
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.security import hash_password, password_needs_rehash, verify_password
 from app.staff.models import StaffRole, StaffUser
+from app.staff.queries import StaffAccount
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,79}$")
 PASSWORD_MIN_LENGTH = 10
@@ -162,26 +166,33 @@ def create(
 def update(
     *,
     db_session: Session,
-    user: StaffUser,
+    account: StaffAccount,
     full_name: str | None = None,
     active: bool | None = None,
     password: str | None = None,
-) -> StaffUser:
+) -> StaffAccount:
     """Change the given fields (None leaves a field as it is); a disabled account cannot log in,
-    and a password change or a disabling revokes the account's tokens."""
-    if full_name is not None:
-        user.full_name = full_name.strip()
+    and a password change or a disabling revokes the account's tokens. The account as it is now;
+    nothing is written when nothing changes."""
+    changes: dict[str, Any] = {}
+    if full_name is not None and full_name.strip() != account.full_name:
+        changes["full_name"] = full_name.strip()
     revoke = False
-    if active is not None:
-        revoke = user.active and not active
-        user.active = active
-    if password is not None:
-        user.password_hash = hash_password(check_password(password))
-        revoke = True
+    if active is not None and active != account.active:
+        revoke = account.active and not active
+        changes["active"] = active
+    password_hash = None if password is None else hash_password(check_password(password))
+    revoke = revoke or password_hash is not None
+    if not changes and password_hash is None:
+        return account
+    values: dict[str, Any] = dict(changes)
+    if password_hash is not None:
+        values["password_hash"] = password_hash
     if revoke:  # a new password or a disabled account: every token issued so far stops working
-        user.token_version += 1
-    db_session.flush()
-    return user
+        values["token_version"] = StaffUser.token_version + 1
+        changes["token_version"] = account.token_version + 1
+    db_session.execute(update_statement(StaffUser).where(StaffUser.id == account.id).values(values))
+    return replace(account, **changes)
 
 
 @lru_cache
@@ -208,18 +219,10 @@ def authenticate(*, db_session: Session, username: str, password: str) -> StaffU
     return user
 
 
-def get_and_check(
-    *, db_session: Session, staff_id: int, condition: ColumnElement[bool]
-) -> tuple[StaffUser, bool] | None:
-    """The account with this id and whether `condition` holds, read in one statement; None
-    when there is no such account."""
-    row = db_session.execute(select(StaffUser, condition).where(StaffUser.id == staff_id)).first()
-    return None if row is None else (row[0], bool(row[1]))
-
-
 def revoke_tokens(*, db_session: Session, staff_id: int) -> None:
     """Revoke every token the account holds (it logs in again); nothing if there is none."""
-    user = db_session.get(StaffUser, staff_id)
-    if user is not None:
-        user.token_version += 1
-        db_session.flush()
+    db_session.execute(
+        update_statement(StaffUser)
+        .where(StaffUser.id == staff_id)
+        .values(token_version=StaffUser.token_version + 1)
+    )

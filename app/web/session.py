@@ -18,8 +18,8 @@ from app.core.db import SessionDep
 from app.core.errors import DomainError, NotAuthenticated
 from app.core.security import Principal, Role, access_token_ttl, decode_access_token
 from app.core.settings import get_settings
-from app.residents.models import Resident
-from app.staff.models import StaffUser
+from app.residents.queries import ResidentAccount
+from app.staff.queries import StaffAccount
 
 SESSION_COOKIE = "pickup_session"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -114,11 +114,11 @@ def _page_principal(request: Request, needed: tuple[Role, ...]) -> Principal:
     return principal
 
 
-def page_staff(*roles: Role) -> Callable[[Request, Session], StaffUser]:
+def page_staff(*roles: Role) -> Callable[[Request, Session], StaffAccount]:
     """A page dependency admitting active staff accounts holding one of `roles`, whose session
     was not signed out or revoked."""
 
-    def dependency(request: Request, db: SessionDep) -> StaffUser:
+    def dependency(request: Request, db: SessionDep) -> StaffAccount:
         principal = _page_principal(request, roles)
         try:
             return sessions.live_staff(db, principal, roles)
@@ -128,7 +128,7 @@ def page_staff(*roles: Role) -> Callable[[Request, Session], StaffUser]:
     return dependency
 
 
-def page_resident(request: Request, db: SessionDep) -> Resident:
+def page_resident(request: Request, db: SessionDep) -> ResidentAccount:
     """A page dependency admitting a signed-in resident whose session still works."""
     principal = _page_principal(request, ("resident",))
     try:
@@ -149,6 +149,6 @@ def sign_out_session(request: Request, db: Session) -> None:
     sessions.sign_out(db, principal)
 
 
-PageOperator = Annotated[StaffUser, Depends(page_staff("operator"))]
-PageDriver = Annotated[StaffUser, Depends(page_staff("driver"))]
-PageResident = Annotated[Resident, Depends(page_resident)]
+PageOperator = Annotated[StaffAccount, Depends(page_staff("operator"))]
+PageDriver = Annotated[StaffAccount, Depends(page_staff("driver"))]
+PageResident = Annotated[ResidentAccount, Depends(page_resident)]
