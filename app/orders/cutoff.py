@@ -73,7 +73,10 @@ def settle_placed_orders(
         .group_by(OrderLine.order_id)
         .subquery("charges")
     )
-    orders = db_session.execute(
+    # Plain rows straight from the connection: no ORM loading of 10,000s of returned rows.
+    db_session.flush()
+    connection = db_session.connection()
+    orders = connection.execute(
         update(Order)
         .where(Order.id == charges.c.order_id, Order.status == OrderStatus.PLACED)
         .values(
@@ -93,14 +96,13 @@ def settle_placed_orders(
             Order.paid_minor,
             Order.charged_minor,
         )
-        .execution_options(synchronize_session=False)
     ).all()
     if not orders:
         return []
     for to in {order.status for order in orders}:
         if not states.can_transition(OrderStatus.PLACED, to):  # pragma: no cover - a rule change
             raise states.IllegalTransition(f"orders: placed -> {to.value}")
-    lines = db_session.execute(
+    lines = connection.execute(
         update(OrderLine)
         .where(
             OrderLine.group_buy_id == prices.c.group_buy_id,
@@ -123,7 +125,6 @@ def settle_placed_orders(
             OrderLine.status,
             OrderLine.final_unit_price_minor,
         )
-        .execution_options(synchronize_session=False)
     ).all()
     lines_of: dict[int, list[SettledLine]] = defaultdict(list)
     for line in sorted(lines, key=lambda row: row.id):
