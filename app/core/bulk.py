@@ -9,7 +9,7 @@ One parameter, so the statement compiles once and is cached, and encoding the ro
 """
 
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date
 from typing import Any
 from typing import cast as typed
@@ -17,17 +17,19 @@ from typing import cast as typed
 from sqlalchemy import (
     JSON,
     ColumnElement,
+    Date,
+    DateTime,
     Table,
     Text,
     any_,
     bindparam,
     cast,
     func,
-    insert,
     literal_column,
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -82,23 +84,43 @@ def update_by_key(
     return moved
 
 
-def insert_rows(db_session: Session, model: type[Any], rows: Sequence[Mapping[str, Any]]) -> int:
-    """Insert the rows (all with the same columns) into the model's table; how many."""
+def insert_rows(
+    db_session: Session,
+    model: type[Any],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    skip_taken: str | None = None,
+) -> int:
+    """Insert the rows (all with the same columns) into the model's table; how many.
+
+    `skip_taken` names a unique column: a row whose value there is already stored is left out
+    (`ON CONFLICT DO NOTHING`), in the same statement, instead of failing.
+    """
     if not rows:
         return 0
     db_session.flush()
     table: Table = model.__table__
     connection = db_session.connection()
-    if not _on_postgresql(db_session):
-        connection.execute(insert(table), list(rows))
-        return len(rows)
     names = list(rows[0])
+    on_postgresql = _on_postgresql(db_session)
+    statement = (postgresql.insert if on_postgresql else sqlite.insert)(table)
+    if skip_taken is not None:
+        statement = statement.on_conflict_do_nothing(index_elements=[table.c[skip_taken]])
+    if not on_postgresql:
+        result = connection.execute(statement, list(rows))
+        return len(rows) if skip_taken is None else _count(result)
     source = _recordset(db_session, table, names)
-    statement = insert(table).from_select(names, select(*(source.c[name] for name in names)))
+    from_source = statement.from_select(names, select(*(source.c[name] for name in names)))
+    inserted = 0
     for start in range(0, len(rows), ROWS_PER_STATEMENT):
         chunk = rows[start : start + ROWS_PER_STATEMENT]
-        connection.execute(statement, _document(db_session, table, names, chunk))
-    return len(rows)
+        result = connection.execute(from_source, _document(db_session, table, names, chunk))
+        inserted += len(chunk) if skip_taken is None else _count(result)
+    return inserted
+
+
+def _count(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _recordset(db_session: Session, table: Table, names: Sequence[str]) -> Any:
@@ -115,18 +137,44 @@ def _document(
 ) -> dict[str, str]:
     """The rows as the JSON parameter, each value as the column's type stores it."""
     dialect = db_session.get_bind().dialect
-    stored = {}
+    stored: dict[str, Callable[[Any], Any]] = {}
     for name in names:
         column_type = table.c[name].type
-        process = None if isinstance(column_type, JSON) else column_type.bind_processor(dialect)
-        if process is not None:
-            stored[name] = process
-    plain = [
-        {name: row[name] for name in names}
-        | {name: process(row[name]) for name, process in stored.items()}
-        for row in rows
-    ]
+        if isinstance(column_type, JSON):
+            continue
+        process = column_type.bind_processor(dialect)
+        if process is not None or isinstance(column_type, Date | DateTime):
+            stored[name] = _stored_once(process)
+    plain = []
+    for row in rows:
+        values = {name: row[name] for name in names}
+        for name, store in stored.items():
+            values[name] = store(values[name])
+        plain.append(values)
     return {"bulk_rows": json.dumps(plain, default=_json_value)}
+
+
+def _stored_once(process: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
+    """The column's bind processing (dates as ISO text), computed once per distinct value: a
+    bulk write repeats the same timestamps and states thousands of times."""
+    done: dict[Any, Any] = {}
+
+    def store(value: Any) -> Any:
+        try:
+            return done[value]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable: nothing to reuse
+            return _jsonable(value, process)
+        done[value] = result = _jsonable(value, process)
+        return result
+
+    return store
+
+
+def _jsonable(value: Any, process: Callable[[Any], Any] | None) -> Any:
+    stored = value if process is None else process(value)
+    return stored.isoformat() if isinstance(stored, date) else stored
 
 
 def _json_value(value: Any) -> Any:

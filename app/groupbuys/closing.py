@@ -10,20 +10,17 @@ from its row's id.
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import ColumnElement, case, func, literal, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.cities import queries as city_queries
-from app.core import bulk
 from app.core.db import utcnow
 from app.events import service as event_service
-from app.groupbuys import pricing
 from app.groupbuys.close_summary import CloseSummary, NeighborhoodOutcome, summarize
 from app.groupbuys.errors import CutoffNotPassed
 from app.groupbuys.models import GroupBuy, GroupBuyStatus, PriceTier
@@ -112,75 +109,43 @@ def finalize_neighborhood(
     (the caller commits). One outcome per neighborhood that still had open group buys: none
     when another run got there first."""
     hood_ids = [neighborhood_id] if isinstance(neighborhood_id, int) else list(neighborhood_id)
-    open_here = (
-        GroupBuy.window_id == window_id,
-        GroupBuy.neighborhood_id.in_(hood_ids),
-        GroupBuy.status == GroupBuyStatus.OPEN,
-    )
-    # Claim the rows with a write first: on PostgreSQL it takes the row locks (a concurrent
-    # run waits, then finds nothing open); on SQLite it takes the database's write lock, so
-    # what is read next is current. The SELECT ... FOR UPDATE below then reads them locked.
-    claimed = cast(
-        CursorResult[Any],
-        db_session.execute(
-            update(GroupBuy)
-            .where(*open_here)
-            .values(finalized_at=now)
-            .execution_options(synchronize_session=False)
-        ),
-    )
-    if claimed.rowcount == 0:
-        return []
-    # Plain rows, not loaded objects: a cut-off decides thousands at once.
-    group_buys = db_session.execute(
-        select(*_GROUP_BUY_COLUMNS).where(*open_here).order_by(GroupBuy.id).with_for_update()
-    ).all()
-    tiers: dict[int, list[Any]] = defaultdict(list)
-    for tier in db_session.execute(
-        select(PriceTier.group_buy_id, PriceTier.min_quantity, PriceTier.unit_price_minor)
-        .join(GroupBuy)
-        .where(*open_here)
-        .order_by(PriceTier.group_buy_id, PriceTier.min_quantity)
-    ):
-        tiers[tier.group_buy_id].append(tier)
-    if not group_buys:  # pragma: no cover - claimed above, so only on a dialect without locks
+    group_buys = _decide(db_session, window_id, hood_ids, now)
+    if not group_buys:
         return []
     currency = _currency_of_window(db_session, window_id)
-    decided: dict[int, Decision] = {}
     events: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
     # (neighborhood, "formed" | "failed" | "confirmed" | "group_failed") -> how many.
     counts: Counter[tuple[int, str]] = Counter()
     for gb in group_buys:
-        total = gb.ordered_quantity
-        formed = total >= gb.min_quantity
-        status = GroupBuyStatus.FORMED if formed else GroupBuyStatus.FAILED
-        price = pricing.price_at(tiers[gb.id], total) if formed else None
-        decided[gb.id] = Decision(status, price)
-        counts[gb.neighborhood_id, status.value] += 1
-        events[f"group_buy.{status.value}"].append(
+        counts[gb.neighborhood_id, gb.status.value] += 1
+        events[f"group_buy.{gb.status.value}"].append(
             (
-                f"group_buy:{gb.id}:{status.value}",
+                f"group_buy:{gb.id}:{gb.status.value}",
                 {
                     "group_buy_id": gb.id,
                     "neighborhood_id": gb.neighborhood_id,
                     "window_id": window_id,
                     "product_id": gb.product_id,
-                    "total_quantity": total,
+                    "total_quantity": gb.ordered_quantity,
                     "min_quantity": gb.min_quantity,
-                    "final_unit_price_minor": price,
+                    "final_unit_price_minor": gb.final_unit_price_minor,
                     "currency": currency,
                 },
             )
         )
-    _store_decisions(db_session, decided, now)
 
-    settled = _settle_orders(db_session, window_id, hood_ids, decided, now)
-    refunds = [move for _, move in settled if move is not None]
-    for payload, _ in settled:
-        counts[payload["neighborhood_id"], payload["status"]] += 1
-        events[f"order.{payload['status']}"].append(
-            (f"order:{payload['order_id']}:{payload['status']}", payload)
+    settled = order_cutoff.settle_placed_orders(
+        db_session=db_session, window_id=window_id, neighborhood_ids=hood_ids, now=now
+    )
+    refunds = []
+    for order in settled:
+        counts[order.neighborhood_id, order.status.value] += 1
+        events[f"order.{order.status.value}"].append(
+            (f"order:{order.order_id}:{order.status.value}", _order_payload(order, window_id))
         )
+        refund = _refund(order)
+        if refund is not None:
+            refunds.append(refund)
     payment_service.refund_many(db_session=db_session, refunds=refunds)
     for kind, batch in events.items():
         event_service.emit_many(db_session=db_session, kind=kind, events=batch)
@@ -200,69 +165,73 @@ def _currency_of_window(db_session: Session, window_id: int) -> str:
     return locales[window.city_id].currency
 
 
-_GROUP_BUY_COLUMNS = (
-    GroupBuy.id,
-    GroupBuy.neighborhood_id,
-    GroupBuy.product_id,
-    GroupBuy.min_quantity,
-    GroupBuy.ordered_quantity,
-)
+def _decide(
+    db_session: Session, window_id: int, hood_ids: Collection[int], now: datetime
+) -> list[Any]:
+    """Form or fail the neighborhoods' open group buys in one statement computed in the
+    database, at the tier their total reached (`pricing.price_at`); the decided rows by id.
+
+    Only open ones move: on PostgreSQL the statement locks them (a concurrent run waits, then
+    finds nothing open); on SQLite the transaction already holds the database's write lock.
+    """
+    formed = GroupBuy.ordered_quantity >= GroupBuy.min_quantity
+    status_type = GroupBuy.__table__.c.status.type
+    decided = db_session.execute(
+        update(GroupBuy)
+        .where(
+            GroupBuy.window_id == window_id,
+            GroupBuy.neighborhood_id.in_(hood_ids),
+            GroupBuy.status == GroupBuyStatus.OPEN,
+        )
+        .values(
+            status=case(
+                (formed, literal(GroupBuyStatus.FORMED, status_type)),
+                else_=literal(GroupBuyStatus.FAILED, status_type),
+            ),
+            final_unit_price_minor=case((formed, _tier_price_reached()), else_=None),
+            finalized_at=now,
+        )
+        .returning(
+            GroupBuy.id,
+            GroupBuy.neighborhood_id,
+            GroupBuy.product_id,
+            GroupBuy.min_quantity,
+            GroupBuy.ordered_quantity,
+            GroupBuy.status,
+            GroupBuy.final_unit_price_minor,
+        )
+        .execution_options(synchronize_session=False)
+    ).all()
+    for gb in decided:
+        if gb.status == GroupBuyStatus.FORMED and gb.final_unit_price_minor is None:
+            raise LookupError(f"group buy {gb.id} formed without a price tier")
+    _show_decisions(db_session, decided, now)
+    return sorted(decided, key=lambda gb: gb.id)
 
 
-@dataclass(frozen=True)
-class Decision:
-    status: GroupBuyStatus
-    final_unit_price_minor: int | None
-
-
-def _store_decisions(db_session: Session, decided: dict[int, Decision], now: datetime) -> None:
-    """Write the group buys' outcomes in one statement (only over open ones), and show them on
-    any of those rows the session holds."""
-    rows = [
-        {"id": gb_id, "status": d.status, "final_unit_price_minor": d.final_unit_price_minor}
-        for gb_id, d in decided.items()
-    ]
-    bulk.update_by_key(db_session, GroupBuy, rows, where=[GroupBuy.status == GroupBuyStatus.OPEN])
-    for held in list(db_session.identity_map.values()):
-        if isinstance(held, GroupBuy) and held.id in decided:
-            for name, value in (*vars(decided[held.id]).items(), ("finalized_at", now)):
-                set_committed_value(held, name, value)
-
-
-def _final_price_of(
-    db_session: Session, decided: dict[int, Decision]
-) -> Callable[[int], int | None]:
-    """The unit price a group buy formed at (None when it failed): decided now, or earlier (then
-    the stored row says how)."""
-
-    def final_price(group_buy_id: int) -> int | None:
-        gb = decided.get(group_buy_id) or db_session.get(GroupBuy, group_buy_id)
-        assert gb is not None
-        if gb.status != GroupBuyStatus.FORMED:
-            return None
-        assert gb.final_unit_price_minor is not None
-        return gb.final_unit_price_minor
-
-    return final_price
-
-
-def _settle_orders(
-    db_session: Session,
-    window_id: int,
-    neighborhood_ids: Collection[int],
-    decided: dict[int, Decision],
-    now: datetime,
-) -> list[tuple[dict[str, Any], payment_service.Movement | None]]:
-    """Settle the placed orders through their owner; each order's event payload and the refund
-    due, if any."""
-    settled = order_cutoff.settle_placed_orders(
-        db_session=db_session,
-        window_id=window_id,
-        neighborhood_ids=neighborhood_ids,
-        final_price_of=_final_price_of(db_session, decided),
-        now=now,
+def _tier_price_reached() -> ColumnElement[Any]:
+    """`pricing.price_at` in SQL, for the group buy being updated: the price of the highest
+    tier its total reached, else of its first tier."""
+    tiers = select(PriceTier.unit_price_minor).where(PriceTier.group_buy_id == GroupBuy.id)
+    reached = (
+        tiers.where(PriceTier.min_quantity <= GroupBuy.ordered_quantity)
+        .order_by(PriceTier.min_quantity.desc())
+        .limit(1)
+        .scalar_subquery()
     )
-    return [(_order_payload(order, window_id), _refund(order)) for order in settled]
+    first = tiers.order_by(PriceTier.min_quantity).limit(1).scalar_subquery()
+    return func.coalesce(reached, first)
+
+
+def _show_decisions(db_session: Session, decided: Sequence[Any], now: datetime) -> None:
+    """Show the decisions on any of those group buys the session holds."""
+    by_id = {gb.id: gb for gb in decided}
+    for held in list(db_session.identity_map.values()):
+        if isinstance(held, GroupBuy) and held.id in by_id:
+            gb = by_id[held.id]
+            set_committed_value(held, "status", gb.status)
+            set_committed_value(held, "final_unit_price_minor", gb.final_unit_price_minor)
+            set_committed_value(held, "finalized_at", now)
 
 
 def _refund(order: order_cutoff.SettledOrder) -> payment_service.Movement | None:

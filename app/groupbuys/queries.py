@@ -5,7 +5,7 @@
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Subquery, case, select
 from sqlalchemy.orm import Session, joinedload
 
 from app.catalog import queries as catalog_queries
@@ -137,3 +137,14 @@ def open_group_buys_of_window(db_session: Session, window_id: int) -> list[Group
         ):
             tiers[group_buy_id].append(Tier(quantity, price))
     return [GroupBuyStanding(*row, tiers=tuple(tiers[row[0]])) for row in rows]
+
+
+def cutoff_formed_unit_prices() -> Subquery:
+    """SQL rows (group_buy_id, unit_price_minor) for use inside another query: the unit price
+    each group buy formed at, NULL while it is open or when it failed."""
+    formed_price = case(
+        (GroupBuy.status == GroupBuyStatus.FORMED, GroupBuy.final_unit_price_minor), else_=None
+    )
+    return select(
+        GroupBuy.id.label("group_buy_id"), formed_price.label("unit_price_minor")
+    ).subquery("formed_prices")

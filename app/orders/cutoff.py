@@ -2,15 +2,16 @@
 buy's outcome, each order confirmed or failed (`app.groupbuys.closing` decides the outcomes)."""
 
 from collections import defaultdict
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, case, func, literal, select, update
+from sqlalchemy.orm import Session, aliased
 
 from app.core import bulk
+from app.groupbuys import queries as groupbuy_queries
 from app.orders import states
 from app.orders.models import LineStatus, Order, OrderLine, OrderStatus
 
@@ -40,86 +41,130 @@ class SettledOrder:
     lines: tuple[SettledLine, ...]
 
 
-_LINE_COLUMNS = (
-    Order.id,
-    Order.resident_id,
-    Order.paid_minor,
-    Order.currency,
-    Order.neighborhood_id,
-    OrderLine.id,
-    OrderLine.group_buy_id,
-    OrderLine.product_id,
-    OrderLine.quantity,
-    OrderLine.paid_unit_price_minor,
-)
-
-
 def settle_placed_orders(
     *,
     db_session: Session,
     window_id: int,
     neighborhood_ids: Collection[int],
-    final_price_of: Callable[[int], int | None],
     now: datetime,
 ) -> list[SettledOrder]:
-    """Price each placed order's lines at their group's outcome, confirm or fail the orders.
+    """Price each placed order's placed lines at their group's outcome (the unit price it
+    formed at, never more than the resident paid; nothing when it did not form), confirm the
+    orders that cost something and fail the others; in order of id.
 
-    `final_price_of(group_buy_id)` is the unit price the group buy formed at, None when it
-    failed. Set-based (plain rows and bulk updates by primary key): the cut-off settles
-    thousands. A line never costs more than the resident paid for it.
+    Two statements computed in the database, orders first (the lock order of every order
+    change): only orders and lines still placed move, so a second run moves nothing.
     """
-    rows = db_session.execute(
-        select(*_LINE_COLUMNS)
-        .join(OrderLine, OrderLine.order_id == Order.id)
+    prices = groupbuy_queries.cutoff_formed_unit_prices()
+    placed = aliased(Order)
+    charges = (
+        select(
+            OrderLine.order_id,
+            func.sum(func.coalesce(_final_price(prices), 0) * OrderLine.quantity).label("charged"),
+        )
+        .join(placed, placed.id == OrderLine.order_id)
+        .join(prices, prices.c.group_buy_id == OrderLine.group_buy_id)
         .where(
-            Order.window_id == window_id,
-            Order.neighborhood_id.in_(neighborhood_ids),
-            Order.status == OrderStatus.PLACED,
+            placed.window_id == window_id,
+            placed.neighborhood_id.in_(neighborhood_ids),
+            placed.status == OrderStatus.PLACED,
             OrderLine.status == LineStatus.PLACED,
         )
-        .order_by(Order.id, OrderLine.id)
-        .with_for_update(of=Order)
-    ).all()
-    by_order: dict[int, list[Any]] = defaultdict(list)
-    for row in rows:
-        by_order[row[0]].append(row)
-    line_updates: list[dict[str, Any]] = []
-    order_updates: list[dict[str, Any]] = []
-    settled: list[SettledOrder] = []
-    for order_id, lines in by_order.items():
-        _, resident_id, paid, currency, neighborhood_id = lines[0][:5]
-        charged = 0
-        settled_lines = []
-        for *_, line_id, gb_id, product_id, quantity, paid_price in lines:
-            group_price = final_price_of(gb_id)
-            final: int | None = None
-            status = LineStatus.GROUP_FAILED
-            if group_price is not None:
-                final = min(group_price, paid_price)
-                status = LineStatus.CONFIRMED
-                charged += final * quantity
-            line_updates.append({"id": line_id, "status": status, "final_unit_price_minor": final})
-            settled_lines.append(SettledLine(gb_id, product_id, quantity, status, final))
-        to = OrderStatus.CONFIRMED if charged > 0 else OrderStatus.GROUP_FAILED
-        if not states.can_transition(OrderStatus.PLACED, to):  # pragma: no cover - a rule change
-            raise states.IllegalTransition(f"order {order_id}: placed -> {to.value}")
-        order_updates.append(
-            {"id": order_id, "status": to, "charged_minor": charged, "updated_at": now}
+        .group_by(OrderLine.order_id)
+        .subquery("charges")
+    )
+    # Plain rows straight from the connection: no ORM loading of 10,000s of returned rows.
+    db_session.flush()
+    connection = db_session.connection()
+    orders = connection.execute(
+        update(Order)
+        .where(Order.id == charges.c.order_id, Order.status == OrderStatus.PLACED)
+        .values(
+            status=case(
+                (charges.c.charged > 0, _order_status(OrderStatus.CONFIRMED)),
+                else_=_order_status(OrderStatus.GROUP_FAILED),
+            ),
+            charged_minor=charges.c.charged,
+            updated_at=now,
         )
-        settled.append(
-            SettledOrder(
-                order_id=order_id,
-                resident_id=resident_id,
-                neighborhood_id=neighborhood_id,
-                currency=currency,
-                status=to,
-                paid_minor=paid,
-                charged_minor=charged,
-                lines=tuple(settled_lines),
+        .returning(
+            Order.id,
+            Order.resident_id,
+            Order.neighborhood_id,
+            Order.currency,
+            Order.status,
+            Order.paid_minor,
+            Order.charged_minor,
+        )
+    ).all()
+    if not orders:
+        return []
+    for to in {order.status for order in orders}:
+        if not states.can_transition(OrderStatus.PLACED, to):  # pragma: no cover - a rule change
+            raise states.IllegalTransition(f"orders: placed -> {to.value}")
+    lines = connection.execute(
+        update(OrderLine)
+        .where(
+            OrderLine.group_buy_id == prices.c.group_buy_id,
+            OrderLine.status == LineStatus.PLACED,
+            bulk.among(db_session, OrderLine.order_id, [order.id for order in orders]),
+        )
+        .values(
+            status=case(
+                (prices.c.unit_price_minor.is_(None), _line_status(LineStatus.GROUP_FAILED)),
+                else_=_line_status(LineStatus.CONFIRMED),
+            ),
+            final_unit_price_minor=_final_price(prices),
+        )
+        .returning(
+            OrderLine.order_id,
+            OrderLine.id,
+            OrderLine.group_buy_id,
+            OrderLine.product_id,
+            OrderLine.quantity,
+            OrderLine.status,
+            OrderLine.final_unit_price_minor,
+        )
+    ).all()
+    lines_of: dict[int, list[SettledLine]] = defaultdict(list)
+    for line in sorted(lines, key=lambda row: row.id):
+        lines_of[line.order_id].append(
+            SettledLine(
+                group_buy_id=line.group_buy_id,
+                product_id=line.product_id,
+                quantity=line.quantity,
+                status=line.status,
+                final_unit_price_minor=line.final_unit_price_minor,
             )
         )
-    line_placed = OrderLine.status == LineStatus.PLACED
-    order_placed = Order.status == OrderStatus.PLACED
-    bulk.update_by_key(db_session, OrderLine, line_updates, where=[line_placed])
-    bulk.update_by_key(db_session, Order, order_updates, where=[order_placed])
-    return settled
+    return [
+        SettledOrder(
+            order_id=order.id,
+            resident_id=order.resident_id,
+            neighborhood_id=order.neighborhood_id,
+            currency=order.currency,
+            status=order.status,
+            paid_minor=order.paid_minor,
+            charged_minor=order.charged_minor or 0,
+            lines=tuple(lines_of[order.id]),
+        )
+        for order in sorted(orders, key=lambda row: row.id)
+    ]
+
+
+def _final_price(prices: Any) -> ColumnElement[Any]:
+    """A placed line's price: its group's formed price, at most what was paid; NULL if none."""
+    formed = prices.c.unit_price_minor
+    return case(
+        (formed.is_(None), None),
+        (formed < OrderLine.paid_unit_price_minor, formed),
+        else_=OrderLine.paid_unit_price_minor,
+    )
+
+
+def _order_status(status: OrderStatus) -> ColumnElement[Any]:
+    return literal(status, Order.__table__.c.status.type)
+
+
+def _line_status(status: LineStatus) -> ColumnElement[Any]:
+    return literal(status, OrderLine.__table__.c.status.type)

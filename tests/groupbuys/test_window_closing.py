@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.core.errors import Conflict
 from app.events.models import OutboxEvent
-from app.groupbuys import closing
+from app.groupbuys import closing, pricing
 from app.groupbuys.models import GroupBuy, GroupBuyStatus
 from app.orders import service as order_service
 from app.orders.models import LineStatus, Order, OrderLine, OrderStatus
@@ -369,3 +369,15 @@ def test_close_and_ledger_role_checks(
     assert window.status == WindowStatus.OPEN
     assert operator_client.post("/windows/999999/close").status_code == 404
     assert operator_client.get("/orders/999999/ledger").status_code == 404
+
+
+@pytest.mark.parametrize("ordered", [2, 5, 9, 10, 19, 20, 35])
+def test_the_price_formed_at_follows_the_pricing_rule_for_any_total(make, db, ordered) -> None:  # type: ignore[no-untyped-def]
+    tiers = [(5, 1500), (10, 1200), (20, 990)]  # below the first tier, its price still applies
+    window = make.window()
+    gb = make.group_buy(window=window, tiers=tiers, min_quantity=1, ordered_quantity=ordered)
+    closing.close_window(db_session=db, window_id=window.id, now=_after(window))
+    db.refresh(gb)
+    assert gb.status == GroupBuyStatus.FORMED
+    expected = pricing.price_at([pricing.Tier(q, p) for q, p in tiers], ordered)
+    assert gb.final_unit_price_minor == expected
