@@ -106,3 +106,9 @@ def resident_ids_in_city(city_id: int) -> Select[int]:
     """The ids of the residents of the city's neighborhoods, as a subquery."""
     hoods = neighborhood_ids_in_city(city_id)
     return select(Resident.id).where(Resident.neighborhood_id.in_(hoods))
+
+
+def resident_phones_in_city(city_id: int) -> Select[str]:
+    """The phones of the residents of the city's neighborhoods, as a subquery."""
+    hoods = neighborhood_ids_in_city(city_id)
+    return select(Resident.phone).where(Resident.neighborhood_id.in_(hoods))
