@@ -10,7 +10,14 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from app.events.consumer import Mark, follow
-from lockers.models import CommandStatus, LockerCommand, LockerEvent, ParcelColdChainFlag
+from lockers.models import (
+    ColdChainExcursion,
+    LockerBankState,
+    LockerCommand,
+    LockerEvent,
+    ParcelColdChainFlag,
+)
+from lockers.models import CommandStatus as CommandStatus
 
 
 def new_locker_event_types(db_session: Session, mark: Mark | None) -> tuple[list[str], Mark]:
@@ -156,4 +163,187 @@ def parcels_waiting_for_deposit_door(
                 LockerCommand.status.in_(DOOR_PENDING),
             )
         )
+    )
+
+
+@dataclass(frozen=True)
+class AlarmedExcursion:
+    """A zone's too-warm spell still open and past its alarm, with the parcels it flagged."""
+
+    id: int
+    bank_id: int
+    zone: str
+    max_temp_c: float
+    limit_c: float
+    flagged_parcels: int
+
+
+def open_alarmed_excursions(db_session: Session) -> list[AlarmedExcursion]:
+    """The excursions not ended whose alarm time passed, each with its flagged parcel count."""
+    excursions = list(
+        db_session.scalars(
+            select(ColdChainExcursion).where(
+                ColdChainExcursion.ended_at.is_(None), ColdChainExcursion.alarm_at.is_not(None)
+            )
+        )
+    )
+    if not excursions:
+        return []
+    flagged = dict(
+        db_session.execute(
+            select(ParcelColdChainFlag.excursion_id, func.count())
+            .where(ParcelColdChainFlag.excursion_id.in_([e.id for e in excursions]))
+            .group_by(ParcelColdChainFlag.excursion_id)
+        ).all()
+    )
+    return [
+        AlarmedExcursion(
+            id=e.id,
+            bank_id=e.bank_id,
+            zone=str(e.zone.value),
+            max_temp_c=e.max_temp_c,
+            limit_c=e.limit_c,
+            flagged_parcels=int(flagged.get(e.id, 0)),
+        )
+        for e in excursions
+    ]
+
+
+def open_excursion_zones(db_session: Session, bank_ids: Collection[int]) -> set[tuple[int, str]]:
+    """(bank id, zone) of every excursion of these banks not ended yet."""
+    if not bank_ids:
+        return set()
+    rows = db_session.execute(
+        select(ColdChainExcursion.bank_id, ColdChainExcursion.zone).where(
+            ColdChainExcursion.bank_id.in_(list(bank_ids)), ColdChainExcursion.ended_at.is_(None)
+        )
+    )
+    return {(bank_id, str(getattr(zone, "value", zone))) for bank_id, zone in rows}
+
+
+def offline_banks_since(db_session: Session) -> dict[int, datetime | None]:
+    """When each bank off the network went offline (or was last seen), by bank id."""
+    rows = db_session.execute(
+        select(
+            LockerBankState.bank_id,
+            func.coalesce(LockerBankState.went_offline_at, LockerBankState.last_seen_at),
+        ).where(LockerBankState.online.is_(False))
+    )
+    return {bank_id: since for bank_id, since in rows}
+
+
+def online_bank_reports(db_session: Session) -> list[tuple[int, dict[str, Any]]]:
+    """(bank id, last reported state) of every bank on the network."""
+    rows = db_session.execute(
+        select(LockerBankState.bank_id, LockerBankState.state).where(
+            LockerBankState.online.is_(True)
+        )
+    )
+    return [(bank_id, dict(state or {})) for bank_id, state in rows]
+
+
+@dataclass(frozen=True)
+class BankLink:
+    """Whether a bank is on the network, since when seen, and what it last reported."""
+
+    bank_id: int
+    online: bool
+    last_seen_at: datetime | None
+    state: dict[str, Any]
+
+
+def bank_links(db_session: Session, bank_ids: Collection[int]) -> dict[int, BankLink]:
+    """The network state of these banks (those that ever reported), by bank id."""
+    if not bank_ids:
+        return {}
+    rows = db_session.execute(
+        select(
+            LockerBankState.bank_id,
+            LockerBankState.online,
+            LockerBankState.last_seen_at,
+            LockerBankState.state,
+        ).where(LockerBankState.bank_id.in_(list(bank_ids)))
+    )
+    return {
+        bank_id: BankLink(bank_id, bool(online), seen, dict(state or {}))
+        for bank_id, online, seen, state in rows
+    }
+
+
+@dataclass(frozen=True)
+class ReceivedLockerEvent:
+    """An event a locker reported, with when it arrived."""
+
+    id: int
+    bank_id: int
+    type: str
+    payload: dict[str, Any]
+    received_at: datetime
+    outcome: str
+
+
+def _received(event: LockerEvent) -> ReceivedLockerEvent:
+    return ReceivedLockerEvent(
+        event.id,
+        event.bank_id,
+        event.type,
+        dict(event.payload or {}),
+        event.received_at,
+        event.outcome,
+    )
+
+
+def newest_bank_events(db_session: Session, bank_id: int, limit: int) -> list[ReceivedLockerEvent]:
+    """The bank's newest `limit` events, newest first."""
+    events = db_session.scalars(
+        select(LockerEvent)
+        .where(LockerEvent.bank_id == bank_id)
+        .order_by(LockerEvent.id.desc())
+        .limit(limit)
+    )
+    return [_received(event) for event in events]
+
+
+def bank_events_of_type_since(
+    db_session: Session, bank_ids: Collection[int], event_type: str, since: datetime
+) -> list[ReceivedLockerEvent]:
+    """The events of one type these banks reported, received at or after `since`, by id."""
+    if not bank_ids:
+        return []
+    events = db_session.scalars(
+        select(LockerEvent)
+        .where(
+            LockerEvent.bank_id.in_(list(bank_ids)),
+            LockerEvent.type == event_type,
+            LockerEvent.received_at >= since,
+        )
+        .order_by(LockerEvent.id)
+    )
+    return [_received(event) for event in events]
+
+
+@dataclass(frozen=True)
+class BankCommandView:
+    """A command sent to a bank, as an operator follows it."""
+
+    id: str
+    bank_id: int
+    payload: dict[str, Any]
+    status: CommandStatus
+    error: str | None
+    created_at: datetime
+
+
+def bank_command(db_session: Session, command_id: str) -> BankCommandView | None:
+    """The locker command with this id, or None."""
+    command = db_session.get(LockerCommand, command_id)
+    if command is None:
+        return None
+    return BankCommandView(
+        command.id,
+        command.bank_id,
+        dict(command.payload or {}),
+        CommandStatus(command.status),
+        command.error,
+        command.created_at,
     )

@@ -285,3 +285,38 @@ def stop_times(*, db_session: Session, stop_ids: Collection[int]) -> dict[int, S
         )
     )
     return {row.id: StopTimes(row.eta, row.arrived_at) for row in rows}
+
+
+def parcel_counts_by_bank_and_status(
+    db_session: Session, bank_ids: Collection[int], statuses: Collection[ParcelStatus]
+) -> list[tuple[int, ParcelStatus, int]]:
+    """(bank id, status, parcels) over these banks' parcels in one of `statuses`."""
+    if not bank_ids:
+        return []
+    rows = db_session.execute(
+        select(Parcel.bank_id, Parcel.status, func.count())
+        .where(Parcel.bank_id.in_(list(bank_ids)), Parcel.status.in_(list(statuses)))
+        .group_by(Parcel.bank_id, Parcel.status)
+    )
+    return [
+        (bank_id, ParcelStatus(status), int(n))
+        for bank_id, status, n in rows
+        if bank_id is not None
+    ]
+
+
+def undelivered_parcel_times_at_banks(
+    db_session: Session, bank_ids: Collection[int], failure_reason_prefix: str
+) -> list[tuple[int, datetime | None]]:
+    """(bank id, last change) of these banks' undelivered parcels whose failure reason starts
+    with `failure_reason_prefix`."""
+    if not bank_ids:
+        return []
+    rows = db_session.execute(
+        select(Parcel.bank_id, Parcel.updated_at).where(
+            Parcel.bank_id.in_(list(bank_ids)),
+            Parcel.status == ParcelStatus.UNDELIVERED,
+            Parcel.failure_reason.like(f"{failure_reason_prefix}%"),
+        )
+    )
+    return [(bank_id, updated_at) for bank_id, updated_at in rows if bank_id is not None]

@@ -16,22 +16,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from app.neighborhoods.models import LockerBank, Neighborhood
-from app.windows.models import DeliveryWindow
-from lockers.models import ColdChainExcursion, LockerBankState, LockerEvent, ParcelColdChainFlag
-from logistics.models import (
-    Parcel,
-    ParcelStatus,
-    Route,
-    RouteStatus,
-    RouteStop,
-    StopStatus,
-    Vehicle,
-)
-from notifications.models import Message, MessageStatus
+from app.neighborhoods.queries import bank_codes_and_cities
+from lockers import queries as locker_queries
+from logistics import route_queries
+from logistics.parcels import ParcelStatus
+from logistics.queries import parcel_counts_by_bank_and_status, undelivered_parcel_times_at_banks
+from logistics.route_queries import RouteStatus
+from notifications.queries import MessageStatus, message_status_counts_by_city
 from ops_dashboard.alarm_states import ACTIVE, Cause, clear_alarm, raise_alarm
 from ops_dashboard.models import Alarm, Severity
 
@@ -49,49 +43,27 @@ FAILED_SMS = (MessageStatus.FAILED, MessageStatus.UNDELIVERED)
 FINAL_SMS = (*FAILED_SMS, MessageStatus.DELIVERED, MessageStatus.SENT)
 
 
-def _banks(db_session: Session, bank_ids: list[int]) -> dict[int, tuple[str, int]]:
-    rows = db_session.execute(
-        select(LockerBank.id, LockerBank.code, Neighborhood.city_id)
-        .join(Neighborhood, Neighborhood.id == LockerBank.neighborhood_id)
-        .where(LockerBank.id.in_(bank_ids))
-    )
-    return {bank_id: (code, city_id) for bank_id, code, city_id in rows}
-
-
 def cold_chain(db_session: Session, now: datetime) -> list[Cause]:
     """A zone too warm for longer than the lockers' own alarm threshold (parcels flagged)."""
-    excursions = list(
-        db_session.scalars(
-            select(ColdChainExcursion).where(
-                ColdChainExcursion.ended_at.is_(None), ColdChainExcursion.alarm_at.is_not(None)
-            )
-        )
-    )
+    excursions = locker_queries.open_alarmed_excursions(db_session)
     if not excursions:
         return []
-    flagged = dict(
-        db_session.execute(
-            select(ParcelColdChainFlag.excursion_id, func.count())
-            .where(ParcelColdChainFlag.excursion_id.in_([e.id for e in excursions]))
-            .group_by(ParcelColdChainFlag.excursion_id)
-        ).all()
-    )
-    banks = _banks(db_session, [e.bank_id for e in excursions])
+    banks = bank_codes_and_cities(db_session, {e.bank_id for e in excursions})
     causes = []
     for excursion in excursions:
-        code, city_id = banks[excursion.bank_id]
-        parcels = flagged.get(excursion.id, 0)
-        zone = excursion.zone.value
+        bank = banks[excursion.bank_id]
+        parcels = excursion.flagged_parcels
+        zone = excursion.zone
         causes.append(
             Cause(
                 source=f"bank:{excursion.bank_id}:{zone}",
                 type="cold_chain",
                 severity=Severity.CRITICAL if parcels else Severity.MAJOR,
-                message=f"{code} {zone} at {excursion.max_temp_c:.1f}°C, limit "
+                message=f"{bank.code} {zone} at {excursion.max_temp_c:.1f}°C, limit "
                 f"{excursion.limit_c:.1f}°C ({parcels} parcels flagged)",
-                city_id=city_id,
+                city_id=bank.city_id,
                 details={
-                    "bank": code,
+                    "bank": bank.code,
                     "bank_id": excursion.bank_id,
                     "zone": zone,
                     "temp": f"{excursion.max_temp_c:.1f}",
@@ -107,12 +79,7 @@ def bank_offline(db_session: Session, now: datetime) -> list[Cause]:
     """A bank off the network for minutes with parcels inside it or on their way to it."""
     offline = {
         bank_id: since
-        for bank_id, since in db_session.execute(
-            select(
-                LockerBankState.bank_id,
-                func.coalesce(LockerBankState.went_offline_at, LockerBankState.last_seen_at),
-            ).where(LockerBankState.online.is_(False))
-        )
+        for bank_id, since in locker_queries.offline_banks_since(db_session).items()
         if since is not None and now - since >= BANK_OFFLINE_AFTER
     }
     if not offline:
@@ -120,37 +87,30 @@ def bank_offline(db_session: Session, now: datetime) -> list[Cause]:
     parcels: dict[int, dict[str, int]] = defaultdict(
         lambda: {"inside": 0, "coming": 0, "turned_away": 0}
     )
-    for bank_id, status, count in db_session.execute(
-        select(Parcel.bank_id, Parcel.status, func.count())
-        .where(Parcel.bank_id.in_(list(offline)), Parcel.status.in_((*INSIDE, *ON_THE_WAY)))
-        .group_by(Parcel.bank_id, Parcel.status)
+    for bank_id, status, count in parcel_counts_by_bank_and_status(
+        db_session, list(offline), (*INSIDE, *ON_THE_WAY)
     ):
-        if bank_id is not None:
-            parcels[bank_id]["inside" if status in INSIDE else "coming"] += count
-    for bank_id, updated_at in db_session.execute(
-        select(Parcel.bank_id, Parcel.updated_at).where(
-            Parcel.bank_id.in_(list(offline)),
-            Parcel.status == ParcelStatus.UNDELIVERED,
-            Parcel.failure_reason.like(f"{TURNED_AWAY_REASON}%"),
-        )
+        parcels[bank_id]["inside" if status in INSIDE else "coming"] += count
+    for bank_id, updated_at in undelivered_parcel_times_at_banks(
+        db_session, list(offline), TURNED_AWAY_REASON
     ):
         # Turned away at the door while it is offline: back in a van, the bank still the cause.
-        if bank_id is not None and updated_at is not None and updated_at >= offline[bank_id]:
+        if updated_at is not None and updated_at >= offline[bank_id]:
             parcels[bank_id]["turned_away"] += 1
-    banks = _banks(db_session, list(parcels))
+    banks = bank_codes_and_cities(db_session, list(parcels))
     causes = []
     for bank_id, counts in parcels.items():
-        code, city_id = banks[bank_id]
+        bank = banks[bank_id]
         minutes = int((now - offline[bank_id]).total_seconds() // 60)
         causes.append(
             Cause(
                 source=f"bank:{bank_id}",
                 type="bank_offline",
                 severity=Severity.CRITICAL if counts["inside"] else Severity.MAJOR,
-                message=f"{code} offline for {minutes} min: {counts['inside']} parcels inside, "
-                f"{counts['coming']} on the way, {counts['turned_away']} turned away",
-                city_id=city_id,
-                details={"bank": code, "bank_id": bank_id, "minutes": minutes, **counts},
+                message=f"{bank.code} offline for {minutes} min: {counts['inside']} parcels "
+                f"inside, {counts['coming']} on the way, {counts['turned_away']} turned away",
+                city_id=bank.city_id,
+                details={"bank": bank.code, "bank_id": bank_id, "minutes": minutes, **counts},
             )
         )
     return causes
@@ -162,30 +122,22 @@ def _door_opened_at(
     since: dict[tuple[int, str], datetime] = {}
     if not open_doors:
         return since
-    rows = db_session.execute(
-        select(LockerEvent.bank_id, LockerEvent.payload, LockerEvent.received_at)
-        .where(
-            LockerEvent.bank_id.in_({bank_id for bank_id, _ in open_doors}),
-            LockerEvent.type == "door_opened",
-            LockerEvent.received_at >= now - timedelta(hours=12),
-        )
-        .order_by(LockerEvent.id)
+    events = locker_queries.bank_events_of_type_since(
+        db_session,
+        {bank_id for bank_id, _ in open_doors},
+        "door_opened",
+        now - timedelta(hours=12),
     )
-    for bank_id, payload, at in rows:
-        since[(bank_id, str((payload or {}).get("compartment")))] = at
+    for event in events:
+        since[(event.bank_id, str(event.payload.get("compartment")))] = event.received_at
     return since
 
 
 def door_jammed(db_session: Session, now: datetime) -> list[Cause]:
     """A door the locker reports jammed, or open for longer than loading takes."""
-    states = db_session.execute(
-        select(LockerBankState.bank_id, LockerBankState.state).where(
-            LockerBankState.online.is_(True)
-        )
-    ).all()
     doors: dict[tuple[int, str], str] = {}
-    for bank_id, state in states:
-        for label, report in ((state or {}).get("compartments") or {}).items():
+    for bank_id, state in locker_queries.online_bank_reports(db_session):
+        for label, report in (state.get("compartments") or {}).items():
             door = (report or {}).get("door")
             if door in ("jammed", "open"):
                 doors[(bank_id, label)] = door
@@ -199,17 +151,17 @@ def door_jammed(db_session: Session, now: datetime) -> list[Cause]:
                 continue
             minutes = int((now - at).total_seconds() // 60)
         found.append((bank_id, label, door, minutes))
-    banks = _banks(db_session, list({bank_id for bank_id, *_ in found}))
+    banks = bank_codes_and_cities(db_session, {bank_id for bank_id, *_ in found})
     return [
         Cause(
             source=f"bank:{bank_id}:{label}",
             type="door_jammed",
             severity=Severity.MAJOR,
-            message=f"{banks[bank_id][0]} door {label} {door}"
+            message=f"{banks[bank_id].code} door {label} {door}"
             + (f" for {minutes} min" if minutes else ""),
-            city_id=banks[bank_id][1],
+            city_id=banks[bank_id].city_id,
             details={
-                "bank": banks[bank_id][0],
+                "bank": banks[bank_id].code,
                 "bank_id": bank_id,
                 "door": label,
                 "how": door,
@@ -228,6 +180,7 @@ class Lateness:
     van: str
     city_id: int
     minutes: int
+    window_id: int
 
 
 def lateness(
@@ -235,32 +188,15 @@ def lateness(
 ) -> dict[int, Lateness]:
     """Each published or moving route's delay at its next stop (its ETA, or now once that ETA
     passed while in transit), against the plan; one query."""
-    query = (
-        select(
-            Route.id,
-            Route.status,
-            Vehicle.code,
-            DeliveryWindow.city_id,
-            RouteStop.eta,
-            RouteStop.planned_arrival,
-        )
-        .join(RouteStop, RouteStop.route_id == Route.id)
-        .join(Vehicle, Vehicle.id == Route.vehicle_id)
-        .join(DeliveryWindow, DeliveryWindow.id == Route.window_id)
-        .where(
-            Route.status.in_((RouteStatus.PUBLISHED, RouteStatus.IN_PROGRESS)),
-            RouteStop.status == StopStatus.PENDING,
-        )
-        .order_by(Route.id, RouteStop.sequence)
-    )
-    if window_ids is not None:
-        query = query.where(Route.window_id.in_(window_ids))
     found: dict[int, Lateness] = {}
-    for route_id, status, van, city_id, eta, planned in db_session.execute(query):
-        if route_id not in found:  # only the next stop counts
-            expected = max(eta, now) if status == RouteStatus.IN_PROGRESS else eta
-            late = max(0, int((expected - planned).total_seconds() // 60))
-            found[route_id] = Lateness(route_id, van, city_id, late)
+    for stop in route_queries.pending_stops_of_live_routes(db_session, window_ids):
+        if stop.route_id not in found:  # only the next stop counts
+            in_transit = stop.route_status == RouteStatus.IN_PROGRESS
+            expected = max(stop.eta, now) if in_transit else stop.eta
+            late = max(0, int((expected - stop.planned_arrival).total_seconds() // 60))
+            found[stop.route_id] = Lateness(
+                stop.route_id, stop.van_code, stop.city_id, late, stop.window_id
+            )
     return found
 
 
@@ -282,38 +218,24 @@ def van_late(db_session: Session, now: datetime) -> list[Cause]:
 
 def route_alarm(db_session: Session, now: datetime) -> list[Cause]:
     """A route that ended with parcels aboard, until those parcels are settled."""
-    rows = db_session.execute(
-        select(Route.id, Vehicle.code, DeliveryWindow.city_id, func.count(Parcel.id))
-        .join(Vehicle, Vehicle.id == Route.vehicle_id)
-        .join(DeliveryWindow, DeliveryWindow.id == Route.window_id)
-        .join(RouteStop, RouteStop.route_id == Route.id)
-        .join(Parcel, Parcel.route_stop_id == RouteStop.id)
-        .where(
-            Route.status == RouteStatus.COMPLETED_WITH_ALARM,
-            Parcel.status == ParcelStatus.UNDELIVERED,
-        )
-        .group_by(Route.id, Vehicle.code, DeliveryWindow.city_id)
-    ).all()
     return [
         Cause(
-            source=f"route:{route_id}",
+            source=f"route:{route.route_id}",
             type="route_alarm",
             severity=Severity.MAJOR,
-            message=f"Van {van} finished its route with {parcels} parcels aboard",
-            city_id=city_id,
-            details={"van": van, "route_id": route_id, "parcels": parcels},
+            message=f"Van {route.van_code} finished its route with {route.parcels} parcels aboard",
+            city_id=route.city_id,
+            details={"van": route.van_code, "route_id": route.route_id, "parcels": route.parcels},
         )
-        for route_id, van, city_id, parcels in rows
+        for route in route_queries.routes_ended_with_parcels_aboard(db_session)
     ]
 
 
 def sms_failing(db_session: Session, now: datetime) -> list[Cause]:
     """Many of the last half hour's SMS failed or were not delivered."""
     counts: dict[int | None, dict[str, int]] = defaultdict(lambda: {"failed": 0, "total": 0})
-    for city_id, status, count in db_session.execute(
-        select(Message.city_id, Message.status, func.count())
-        .where(Message.created_at >= now - SMS_WINDOW, Message.status.in_(FINAL_SMS))
-        .group_by(Message.city_id, Message.status)
+    for city_id, status, count in message_status_counts_by_city(
+        db_session, now - SMS_WINDOW, FINAL_SMS
     ):
         counts[city_id]["total"] += count
         if status in FAILED_SMS:

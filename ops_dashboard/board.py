@@ -4,7 +4,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from app.cities.models import City
+from app.cities.queries import city_timezone
 from app.core.db import SessionDep, utcnow
 from app.staff.queries import StaffAccount
 from app.web.session import PageOperator
@@ -16,8 +16,7 @@ router = APIRouter()
 
 
 def _context(db: Session, operator: StaffAccount) -> dict[str, object]:
-    city = db.get(City, operator.city_id)
-    timezone = city.timezone if city is not None else "UTC"
+    timezone = city_timezone(db, operator.city_id) or "UTC"
     board = queries.load_board(db, operator.city_id, timezone, utcnow())
     return {
         "board": board,

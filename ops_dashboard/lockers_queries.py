@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
-from app.neighborhoods.models import Compartment, CompartmentStatus, LockerBank, Neighborhood
-from app.neighborhoods.queries import CompartmentView
+from app.neighborhoods.queries import (
+    CompartmentStatus,
+    CompartmentView,
+    city_banks_with_neighborhood_names,
+    compartment_counts_by_bank_zone_status,
+)
 from app.staff.queries import staff_display_names
 from lockers import coldchain, temperature_log
-from lockers.models import (
-    AuditLog,
-    ColdChainExcursion,
-    CommandStatus,
-    LockerBankState,
-    LockerCommand,
-    LockerEvent,
-)
-from logistics.models import Parcel, ParcelStatus
+from lockers import queries as locker_queries
+from lockers.queries import BankCommandView, CommandStatus, ReceivedLockerEvent
+from logistics.parcels import Parcel, ParcelStatus
+from logistics.queries import parcel_counts_by_bank_and_status
 
 HISTORY = timedelta(hours=6)
 FILTERS = ("all", "offline", "parcels", "cold")
@@ -98,42 +97,23 @@ class BankRow:
 def bank_rows(db_session: Session, city_id: int, show: str = "all") -> list[BankRow]:
     """Every bank of the city with state, occupancy and temperatures (filtered)."""
     now = utcnow()
-    banks = db_session.execute(
-        select(LockerBank, Neighborhood.name, LockerBankState)
-        .join(Neighborhood, Neighborhood.id == LockerBank.neighborhood_id)
-        .outerjoin(LockerBankState, LockerBankState.bank_id == LockerBank.id)
-        .where(Neighborhood.city_id == city_id)
-        .order_by(LockerBank.code)
-    ).all()
-    ids = [bank.id for bank, _, _ in banks]
+    banks = city_banks_with_neighborhood_names(db_session, city_id)
+    ids = [bank.id for bank, _ in banks]
+    links = locker_queries.bank_links(db_session, ids)
     counts: dict[int, dict[str, int]] = defaultdict(dict)
     zones_of: dict[int, set[str]] = defaultdict(set)
-    for bank_id, zone, status, n in db_session.execute(
-        select(Compartment.bank_id, Compartment.zone, Compartment.status, func.count())
-        .where(Compartment.bank_id.in_(ids))
-        .group_by(Compartment.bank_id, Compartment.zone, Compartment.status)
-    ):
-        key = CompartmentStatus(status).value
-        counts[bank_id][key] = counts[bank_id].get(key, 0) + n
-        zones_of[bank_id].add(str(getattr(zone, "value", zone)))
-    inside = dict(
-        db_session.execute(
-            select(Parcel.bank_id, func.count())
-            .where(Parcel.bank_id.in_(ids), Parcel.status.in_(INSIDE))
-            .group_by(Parcel.bank_id)
-        ).all()
-    )
+    for bank_id, zone, status, n in compartment_counts_by_bank_zone_status(db_session, ids):
+        counts[bank_id][status] = counts[bank_id].get(status, 0) + n
+        zones_of[bank_id].add(zone)
+    inside: dict[int, int] = defaultdict(int)
+    for bank_id, _, n in parcel_counts_by_bank_and_status(db_session, ids, INSIDE):
+        inside[bank_id] += n
     history = temperature_log.history(db_session=db_session, bank_ids=ids, since=now - HISTORY)
-    warm = set(
-        db_session.execute(
-            select(ColdChainExcursion.bank_id, ColdChainExcursion.zone).where(
-                ColdChainExcursion.bank_id.in_(ids), ColdChainExcursion.ended_at.is_(None)
-            )
-        ).all()
-    )
+    warm = locker_queries.open_excursion_zones(db_session, ids)
     rows: list[BankRow] = []
-    for bank, hood, state in banks:
-        reported: dict[str, Any] = ((state.state if state else None) or {}).get("zones", {})
+    for bank, hood in banks:
+        link = links.get(bank.id)
+        reported: dict[str, Any] = ((link.state if link else None) or {}).get("zones", {})
         names = sorted(zones_of[bank.id] | set(reported))
         zones = [
             Zone(
@@ -141,7 +121,7 @@ def bank_rows(db_session: Session, city_id: int, show: str = "all") -> list[Bank
                 temp_c=reported.get(name),
                 limit_c=coldchain.limit_for(name),
                 readings=history.get((bank.id, name), []),
-                excursion=any(b == bank.id and str(z) == name for b, z in warm),
+                excursion=(bank.id, name) in warm,
             )
             for name in names
         ]
@@ -151,10 +131,10 @@ def bank_rows(db_session: Session, city_id: int, show: str = "all") -> list[Bank
                 code=bank.code,
                 name=bank.name,
                 neighborhood=hood,
-                online=bool(state and state.online),
-                last_seen_at=state.last_seen_at if state else None,
+                online=bool(link and link.online),
+                last_seen_at=link.last_seen_at if link else None,
                 counts=counts[bank.id],
-                parcels_inside=int(inside.get(bank.id, 0)),
+                parcels_inside=inside.get(bank.id, 0),
                 zones=zones,
             )
         )
@@ -204,19 +184,21 @@ def grid(
     return cells
 
 
-def recent_events(db_session: Session, bank_id: int, limit: int = 25) -> list[LockerEvent]:
+class AuditEntry(Protocol):
+    """An audit entry, as far as naming its actor goes."""
+
+    @property
+    def actor_id(self) -> int | None:
+        """The staff member who acted, if one did."""
+        ...
+
+
+def recent_events(db_session: Session, bank_id: int, limit: int = 25) -> list[ReceivedLockerEvent]:
     """The bank's newest events."""
-    return list(
-        db_session.scalars(
-            select(LockerEvent)
-            .where(LockerEvent.bank_id == bank_id)
-            .order_by(LockerEvent.id.desc())
-            .limit(limit)
-        )
-    )
+    return locker_queries.newest_bank_events(db_session, bank_id, limit)
 
 
-def audit_names(db_session: Session, entries: list[AuditLog]) -> dict[int, str]:
+def audit_names(db_session: Session, entries: Sequence[AuditEntry]) -> dict[int, str]:
     """Who the audit entries' actors are."""
     return staff_display_names(db_session, {e.actor_id for e in entries if e.actor_id is not None})
 
@@ -225,28 +207,23 @@ def audit_names(db_session: Session, entries: list[AuditLog]) -> dict[int, str]:
 class OpenProgress:
     """Where a remote open stands: waiting, acknowledged, confirmed by the door, or failed."""
 
-    command: LockerCommand
+    command: BankCommandView
     stage: str
     door_event_at: datetime | None = None
 
 
 def open_progress(db_session: Session, bank_id: int, command_id: str) -> OpenProgress | None:
     """The remote open command of this bank and how far it got."""
-    command = db_session.get(LockerCommand, command_id)
+    command = locker_queries.bank_command(db_session, command_id)
     if command is None or command.bank_id != bank_id:
         return None
-    for event in db_session.scalars(
-        select(LockerEvent).where(
-            LockerEvent.bank_id == bank_id,
-            LockerEvent.type == "door_opened",
-            LockerEvent.received_at >= command.created_at - timedelta(seconds=5),
-        )
+    for event in locker_queries.bank_events_of_type_since(
+        db_session, [bank_id], "door_opened", command.created_at - timedelta(seconds=5)
     ):
-        if (event.payload or {}).get("command_id") == command.id:
+        if event.payload.get("command_id") == command.id:
             return OpenProgress(command, "confirmed", event.received_at)
-    status = CommandStatus(command.status)
-    if status in (CommandStatus.FAILED, CommandStatus.EXPIRED):
+    if command.status in (CommandStatus.FAILED, CommandStatus.EXPIRED):
         return OpenProgress(command, "failed")
-    if status == CommandStatus.ACKED:
+    if command.status == CommandStatus.ACKED:
         return OpenProgress(command, "acked")
     return OpenProgress(command, "waiting")

@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session
 
 from app.core.db import SessionDep, utcnow
 from app.core.errors import DomainError, InvalidInput
-from app.neighborhoods.models import Compartment, LockerBank, Neighborhood
+from app.neighborhoods import queries as neighborhood_queries
+from app.neighborhoods.queries import CompartmentView, LockerBankView
 from app.staff.queries import StaffAccount
 from app.web.session import PageOperator
 from lockers import audit_log, banks, resync
@@ -46,10 +47,14 @@ class CompartmentActionInvalid(InvalidInput):
     case = "compartment_action_invalid"
 
 
-def _bank(db: Session, operator: StaffAccount, bank_id: int) -> LockerBank:
-    bank = db.get(LockerBank, bank_id)
-    hood = db.get(Neighborhood, bank.neighborhood_id) if bank is not None else None
-    if bank is None or hood is None or hood.city_id != operator.city_id:
+def _bank(db: Session, operator: StaffAccount, bank_id: int) -> LockerBankView:
+    bank = neighborhood_queries.locker_bank(db_session=db, bank_id=bank_id)
+    city_id = (
+        neighborhood_queries.bank_city_id(db_session=db, bank_id=bank.id)
+        if bank is not None
+        else None
+    )
+    if bank is None or city_id is None or city_id != operator.city_id:
         raise LockerBankNotFound(f"locker bank {bank_id} not found", field="bank_id")
     return bank
 
@@ -73,7 +78,7 @@ def lockers_table(
     return pages.render(request, "lockers_table.html", {"rows": rows, "show": show})
 
 
-def _bank_context(db: Session, bank: LockerBank) -> dict[str, Any]:
+def _bank_context(db: Session, bank: LockerBankView) -> dict[str, Any]:
     picture = locker_operator.bank_picture(db_session=db, bank_id=bank.id)
     reported = (picture.state.state if picture.state else None) or {}
     audit = audit_log.get_audit_log(db_session=db, bank_id=bank.id, limit=30)
@@ -132,16 +137,18 @@ def _reason(value: str) -> str:
     return text
 
 
-def _compartment(db: Session, bank: LockerBank, value: str) -> Compartment:
+def _compartment(db: Session, bank: LockerBankView, value: str) -> CompartmentView:
     if not value.strip().isdigit():
         raise CompartmentRequired("choose a compartment", field="compartment_id")
-    compartment = db.get(Compartment, int(value))
+    compartment = neighborhood_queries.compartment(db_session=db, compartment_id=int(value))
     if compartment is None or compartment.bank_id != bank.id:
         raise CompartmentNotFound(f"no compartment {value} in this bank", field="compartment_id")
     return compartment
 
 
-def _refused(request: Request, db: Session, bank: LockerBank, refusal: DomainError) -> HTMLResponse:
+def _refused(
+    request: Request, db: Session, bank: LockerBankView, refusal: DomainError
+) -> HTMLResponse:
     context = _bank_context(db, bank)
     context.update(error=refusal, progress=None)
     return pages.render(request, "bank.html", context, status_code=refusal.status_code)

@@ -13,7 +13,7 @@ from app.staff.queries import StaffAccount
 from app.web.session import PageOperator
 from notifications import render, service, tasks
 from notifications.errors import MessageNotFound, TemplateUnknown
-from notifications.models import MessageStatus
+from notifications.queries import MessageStatus
 from ops_dashboard import messages_queries as queries
 from ops_dashboard.pages import pages
 

@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from app.neighborhoods.models import Neighborhood
-from app.residents.models import Resident
-from notifications.models import Message, MessageStatus, OptOut
+from app.residents.queries import resident_phones_in_city
+from notifications import queries as notification_queries
+from notifications.queries import MessageStatus
 from notifications.service import RESENDABLE
 from ops_dashboard.parcels_queries import PAGE_SIZE, Paged
 
@@ -66,28 +65,15 @@ def start_of_local_day(now: datetime, zone: str) -> datetime:
 
 def today_counts(db_session: Session, city_id: int, since: datetime) -> dict[str, int]:
     """Messages created since `since` per status."""
-    rows = db_session.execute(
-        select(Message.status, func.count())
-        .where(Message.city_id == city_id, Message.created_at >= since)
-        .group_by(Message.status)
-    )
-    return {str(status): int(n) for status, n in rows}
+    return notification_queries.message_counts_of_city_since(db_session, city_id, since)
 
 
 def failure_reasons(db_session: Session, city_id: int, since: datetime) -> list[tuple[str, int]]:
     """Today's failed and undelivered messages per error (code and text), most frequent first."""
-    rows = db_session.execute(
-        select(Message.error_code, Message.error_message, func.count())
-        .where(
-            Message.city_id == city_id,
-            Message.created_at >= since,
-            Message.status.in_(SHOWS["failed"]),
-        )
-        .group_by(Message.error_code, Message.error_message)
-        .order_by(func.count().desc())
-        .limit(10)
+    rows = notification_queries.message_error_counts_of_city(
+        db_session, city_id, since, SHOWS["failed"], limit=10
     )
-    return [(_reason(code, text) or "no reason given", int(n)) for code, text, n in rows]
+    return [(_reason(code, text) or "no reason given", n) for code, text, n in rows]
 
 
 def _reason(code: int | None, text: str | None) -> str | None:
@@ -105,21 +91,15 @@ def messages(
     message_id: int | None = None,
 ) -> Paged:
     """One page of the city's messages, newest first, filtered."""
-    where = [Message.city_id == city_id]
-    if SHOWS[show]:
-        where.append(Message.status.in_(SHOWS[show]))
-    if template:
-        where.append(Message.template == template)
-    if message_id is not None:
-        where.append(Message.id == message_id)
-    total = int(db_session.scalar(select(func.count()).select_from(Message).where(*where)) or 0)
-    found = db_session.scalars(
-        select(Message)
-        .where(*where)
-        .order_by(Message.id.desc())
-        .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
-    ).all()
+    found, total = notification_queries.outbox_page_of_city(
+        db_session,
+        city_id,
+        statuses=SHOWS[show],
+        template=template,
+        message_id=message_id,
+        limit=PAGE_SIZE,
+        offset=(page - 1) * PAGE_SIZE,
+    )
     rows = [
         MessageRow(
             id=m.id,
@@ -129,8 +109,8 @@ def messages(
             status=str(m.status),
             provider_status=m.provider_status,
             reason=_reason(m.error_code, m.error_message) or m.suppression_reason,
-            parcel_id=(m.params or {}).get("parcel_id"),
-            order_id=(m.params or {}).get("order_id"),
+            parcel_id=m.params.get("parcel_id"),
+            order_id=m.params.get("order_id"),
             resent_from_id=m.resent_from_id,
             resendable=m.status in RESENDABLE and m.resident_id is not None,
         )
@@ -145,9 +125,7 @@ def _mark_resent(db_session: Session, rows: list[MessageRow]) -> None:
     if not failed:
         return
     roots = {r.resent_from_id or r.id for r in failed.values()}
-    keys = db_session.scalars(
-        select(Message.idempotency_key).where(Message.resent_from_id.in_(roots))
-    )
+    keys = notification_queries.idempotency_keys_of_resends(db_session, roots)
     for key in keys:
         _, _, of = key.rpartition("#resend-of-")
         if of.isdigit() and int(of) in failed:
@@ -167,19 +145,9 @@ class OptOutRow:
 
 def opt_outs(db_session: Session, city_id: int, limit: int = 20) -> tuple[int, list[OptOutRow]]:
     """How many of the city's residents opted out, and the latest changes."""
-    of_city = exists(
-        select(Resident.id)
-        .join(Neighborhood, Neighborhood.id == Resident.neighborhood_id)
-        .where(Resident.phone == OptOut.phone, Neighborhood.city_id == city_id)
+    total, latest = notification_queries.opt_outs_of_phones(
+        db_session, resident_phones_in_city(city_id), limit
     )
-    base = select(OptOut).where(of_city)
-    total = int(
-        db_session.scalar(
-            select(func.count()).select_from(OptOut).where(of_city, OptOut.opted_out.is_(True))
-        )
-        or 0
-    )
-    latest = db_session.scalars(base.order_by(OptOut.updated_at.desc()).limit(limit))
     return total, [
         OptOutRow(o.phone, o.opted_out, o.keyword, o.source, o.updated_at) for o in latest
     ]

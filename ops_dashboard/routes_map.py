@@ -10,7 +10,7 @@ from app.core.db import SessionDep, utcnow
 from app.core.errors import DomainError, InvalidInput
 from app.staff.queries import StaffAccount
 from app.web.session import PageOperator
-from app.windows.models import DeliveryWindow
+from app.windows.queries import WindowView, window_view
 from logistics import cutoff_steps, dispatch_edit
 from logistics.errors import WindowNotFound
 from logistics.replan import replan_window, validate_replan
@@ -41,20 +41,20 @@ class FormIdInvalid(InvalidInput):
     case = "form_id_invalid"
 
 
-def _window(db: Session, operator: StaffAccount, window_id: int | None) -> DeliveryWindow | None:
+def _window(db: Session, operator: StaffAccount, window_id: int | None) -> WindowView | None:
     if window_id is None:
         windows = queries.windows_of(db, operator.city_id, utcnow())
         routed = queries.routed_windows(db, [w.id for w in windows])
         window_id = queries.current_window(windows, routed, utcnow())
         if window_id is None:
             return None
-    window = db.get(DeliveryWindow, window_id)
+    window = window_view(db, window_id)
     if window is None or window.city_id != operator.city_id:
         raise WindowNotFound(f"delivery window {window_id} not found", field="window_id")
     return window
 
 
-def _context(db: Session, operator: StaffAccount, window: DeliveryWindow | None) -> dict[str, Any]:
+def _context(db: Session, operator: StaffAccount, window: WindowView | None) -> dict[str, Any]:
     windows = queries.windows_of(db, operator.city_id, utcnow())
     if window is not None and window.id not in {w.id for w in windows}:
         windows.append(window)

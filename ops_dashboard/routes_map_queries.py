@@ -5,16 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.cities.models import Depot
+from app.cities.queries import depot_points
 from app.core.db import utcnow
-from app.neighborhoods.models import LockerBank, Neighborhood
+from app.neighborhoods.queries import active_neighborhood_points, locker_banks
 from app.staff.queries import staff_display_name_query
-from app.windows.models import DeliveryWindow
-from lockers.models import LockerBankState
-from logistics.models import Route, RouteStatus, RouteStop, StopStatus, UnassignedStop, Vehicle
+from app.windows.queries import WindowView, windows_ready_between
+from lockers.queries import bank_links
+from logistics import route_queries
+from logistics.route_queries import RouteStatus, StopStatus
 
 STALE_AFTER = timedelta(minutes=20)
 DONE_STOPS = (StopStatus.SERVED, StopStatus.FAILED)
@@ -117,7 +117,7 @@ class Unassigned:
 class RoutesMap:
     """Everything the routes page draws for one window."""
 
-    window: DeliveryWindow
+    window: WindowView
     routes: list[RouteRow]
     neighborhoods: list[Place]
     banks: list[Place]
@@ -127,22 +127,14 @@ class RoutesMap:
     now: datetime
 
 
-def windows_of(db_session: Session, city_id: int, around: datetime) -> list[DeliveryWindow]:
+def windows_of(db_session: Session, city_id: int, around: datetime) -> list[WindowView]:
     """The city's windows from yesterday to tomorrow, in time order."""
-    return list(
-        db_session.scalars(
-            select(DeliveryWindow)
-            .where(
-                DeliveryWindow.city_id == city_id,
-                DeliveryWindow.ready_by >= around - timedelta(days=1),
-                DeliveryWindow.ready_by <= around + timedelta(days=2),
-            )
-            .order_by(DeliveryWindow.ready_by)
-        )
+    return windows_ready_between(
+        db_session, city_id, around - timedelta(days=1), around + timedelta(days=2)
     )
 
 
-def current_window(windows: list[DeliveryWindow], routed: set[int], now: datetime) -> int | None:
+def current_window(windows: list[WindowView], routed: set[int], now: datetime) -> int | None:
     """The window an operator is most likely watching: the earliest routed one not yet past its
     pickup deadline, else the next to close."""
     live = [w for w in windows if w.id in routed and w.pickup_deadline > now]
@@ -154,61 +146,37 @@ def current_window(windows: list[DeliveryWindow], routed: set[int], now: datetim
 
 def routed_windows(db_session: Session, window_ids: list[int]) -> set[int]:
     """Which of these windows have routes."""
-    if not window_ids:
-        return set()
-    return set(
-        db_session.scalars(
-            select(Route.window_id).where(Route.window_id.in_(window_ids)).distinct()
-        )
-    )
+    return route_queries.window_ids_with_routes(db_session, window_ids)
 
 
-def load_map(db_session: Session, window: DeliveryWindow, now: datetime | None = None) -> RoutesMap:
-    """The window's routes and the city's places, in a handful of queries."""
-    now = now or utcnow()
-    routes = list(
-        db_session.execute(
-            select(Route, Vehicle.code, staff_display_name_query(Route.driver_id))
-            .join(Vehicle, Vehicle.id == Route.vehicle_id)
-            .where(Route.window_id == window.id)
-            .order_by(Route.vehicle_id)
-        ).all()
-    )
-    route_ids = [r.id for r, *_ in routes]
-    stops = (
-        db_session.scalars(
-            select(RouteStop)
-            .where(RouteStop.route_id.in_(route_ids), RouteStop.status != StopStatus.CANCELLED)
-            .order_by(RouteStop.route_id, RouteStop.sequence)
-        ).all()
-        if route_ids
-        else []
-    )
-    hoods = db_session.execute(
-        select(Neighborhood.id, Neighborhood.name, Neighborhood.lat, Neighborhood.lon).where(
-            Neighborhood.city_id == window.city_id, Neighborhood.active.is_(True)
-        )
-    ).all()
-    bank_rows = db_session.execute(
-        select(
-            LockerBank.id, LockerBank.name, LockerBank.lat, LockerBank.lon, LockerBankState.online
-        )
-        .join(Neighborhood, Neighborhood.id == LockerBank.neighborhood_id)
-        .outerjoin(LockerBankState, LockerBankState.bank_id == LockerBank.id)
-        .where(Neighborhood.city_id == window.city_id)
-    ).all()
-    bank_names = {b.id: b.name for b in bank_rows}
+def _route_rows(db_session: Session, window_id: int) -> dict[int, RouteRow]:
+    routes = route_queries.routes_of_window_query(window_id)
+    driver = routes.selected_columns.driver_id
     rows: dict[int, RouteRow] = {}
-    for route, van, driver_name in routes:
+    for route in db_session.execute(
+        routes.add_columns(staff_display_name_query(driver).label("driver_name"))
+    ):
         rows[route.id] = RouteRow(
             id=route.id,
             vehicle_id=route.vehicle_id,
-            van=van,
-            driver=driver_name or "",
+            van=route.van_code,
+            driver=route.driver_name or "",
             status=RouteStatus(route.status),
             depot_id=route.depot_id,
             last_action_at=route.started_at,
         )
+    return rows
+
+
+def load_map(db_session: Session, window: WindowView, now: datetime | None = None) -> RoutesMap:
+    """The window's routes and the city's places, in a handful of queries."""
+    now = now or utcnow()
+    rows = _route_rows(db_session, window.id)
+    stops = route_queries.stops_of_routes_not_cancelled(db_session, list(rows))
+    hoods = active_neighborhood_points(db_session, window.city_id)
+    banks = locker_banks(db_session=db_session, city_id=window.city_id)
+    links = bank_links(db_session, [b.id for b in banks])
+    bank_names = {b.id: b.name for b in banks}
     for stop in stops:
         row = rows[stop.route_id]
         row.stops.append(
@@ -217,7 +185,7 @@ def load_map(db_session: Session, window: DeliveryWindow, now: datetime | None =
                 sequence=stop.sequence,
                 bank_id=stop.bank_id,
                 bank_name=bank_names.get(stop.bank_id, str(stop.bank_id)),
-                status=StopStatus(stop.status).value,
+                status=stop.status.value,
                 eta=stop.eta,
                 planned_arrival=stop.planned_arrival,
                 reached=stop.arrived_at is not None,
@@ -232,32 +200,20 @@ def load_map(db_session: Session, window: DeliveryWindow, now: datetime | None =
         Unassigned(
             u.bank_id, bank_names.get(u.bank_id, ""), u.reason_code, u.reason, u.parcel_count
         )
-        for u in db_session.scalars(
-            select(UnassignedStop)
-            .where(UnassignedStop.window_id == window.id, UnassignedStop.resolved_at.is_(None))
-            .order_by(UnassignedStop.id)
-        )
-    ]
-    depots = [
-        Place(d.id, d.name, d.lat, d.lon)
-        for d in db_session.scalars(select(Depot).where(Depot.city_id == window.city_id))
-    ]
-    vans = [
-        (v_id, code)
-        for v_id, code in db_session.execute(
-            select(Vehicle.id, Vehicle.code)
-            .where(Vehicle.city_id == window.city_id, Vehicle.active.is_(True))
-            .order_by(Vehicle.code)
-        )
+        for u in route_queries.open_unassigned_stops(db_session, window.id)
     ]
     return RoutesMap(
         window=window,
         routes=list(rows.values()),
         neighborhoods=[Place(h.id, h.name, h.lat, h.lon) for h in hoods],
-        banks=[Place(b.id, b.name, b.lat, b.lon, bool(b.online)) for b in bank_rows],
-        depots=depots,
+        banks=[
+            Place(b.id, b.name, b.lat, b.lon, b.id in links and links[b.id].online) for b in banks
+        ],
+        depots=[
+            Place(d.id, d.name, d.lat, d.lon) for d in depot_points(db_session, window.city_id)
+        ],
         unassigned=unassigned,
-        vans=vans,
+        vans=route_queries.active_van_codes(db_session, window.city_id),
         now=now,
     )
 

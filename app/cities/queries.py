@@ -7,7 +7,7 @@ from datetime import time
 from sqlalchemy import ColumnElement, ScalarSelect, select
 from sqlalchemy.orm import Session
 
-from app.cities.models import City, WindowSlot
+from app.cities.models import City, Depot, WindowSlot
 
 
 def city_timezones(db_session: Session, city_ids: Collection[int]) -> dict[int, str]:
@@ -81,3 +81,21 @@ def country_codes(db_session: Session) -> frozenset[str]:
     """The ISO country codes of the cities served, upper case."""
     served = db_session.scalars(select(City.country_code).distinct())
     return frozenset(code.upper() for code in served if code)
+
+
+@dataclass(frozen=True)
+class DepotPoint:
+    """A depot's name and where it lies."""
+
+    id: int
+    name: str
+    lat: float
+    lon: float
+
+
+def depot_points(db_session: Session, city_id: int) -> list[DepotPoint]:
+    """The city's depots with their position."""
+    rows = db_session.execute(
+        select(Depot.id, Depot.name, Depot.lat, Depot.lon).where(Depot.city_id == city_id)
+    )
+    return [DepotPoint(*row) for row in rows]

@@ -5,7 +5,7 @@
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import Subquery, case, select
+from sqlalchemy import Subquery, case, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from app.catalog import queries as catalog_queries
@@ -13,6 +13,7 @@ from app.groupbuys import pricing
 from app.groupbuys.models import GroupBuy, PriceTier
 from app.groupbuys.models import GroupBuyStatus as GroupBuyStatus
 from app.groupbuys.pricing import Tier
+from app.neighborhoods import queries as neighborhood_queries
 
 
 @dataclass(frozen=True)
@@ -148,3 +149,63 @@ def cutoff_formed_unit_prices() -> Subquery:
     return select(
         GroupBuy.id.label("group_buy_id"), formed_price.label("unit_price_minor")
     ).subquery("formed_prices")
+
+
+def group_buy_counts_by_window(
+    db_session: Session, window_ids: Collection[int]
+) -> list[tuple[int, GroupBuyStatus, bool, int]]:
+    """(window id, status, below its minimum, group buys) over these windows' group buys."""
+    if not window_ids:
+        return []
+    below = GroupBuy.ordered_quantity < GroupBuy.min_quantity
+    rows = db_session.execute(
+        select(GroupBuy.window_id, GroupBuy.status, below, func.count())
+        .where(GroupBuy.window_id.in_(list(window_ids)))
+        .group_by(GroupBuy.window_id, GroupBuy.status, below)
+    )
+    return [(w_id, GroupBuyStatus(status), bool(low), int(n)) for w_id, status, low, n in rows]
+
+
+@dataclass(frozen=True)
+class NeighborhoodGroupBuys:
+    """A neighborhood's group buys in one window, counted by how they stand."""
+
+    id: int
+    name: str
+    forming: int
+    at_risk: int
+    formed: int
+    failed: int
+
+
+def group_buys_by_neighborhood(
+    db_session: Session, window_id: int, *, count_at_risk: bool, limit: int
+) -> tuple[list[NeighborhoodGroupBuys], int]:
+    """The window's group buys by neighborhood, worst first (failed, at risk), the top `limit`,
+    and how many neighborhoods have one failed or at risk. At risk: open and below its minimum,
+    counted only when `count_at_risk` (else such a group buy is forming)."""
+    hood = neighborhood_queries.neighborhood_names_subquery()
+    is_open = GroupBuy.status == GroupBuyStatus.OPEN
+    below = GroupBuy.ordered_quantity < GroupBuy.min_quantity
+    at_risk = func.sum(case((is_open & below, 1), else_=0)) if count_at_risk else func.sum(0)
+    forming = func.sum(case((is_open, 1), else_=0)) - at_risk
+    formed = func.sum(case((GroupBuy.status == GroupBuyStatus.FORMED, 1), else_=0))
+    failed = func.sum(case((GroupBuy.status == GroupBuyStatus.FAILED, 1), else_=0))
+    trouble = failed + at_risk
+    query = (
+        select(hood.c.id, hood.c.name, forming, at_risk, formed, failed)
+        .join(GroupBuy, GroupBuy.neighborhood_id == hood.c.id)
+        .where(GroupBuy.window_id == window_id)
+        .group_by(hood.c.id, hood.c.name)
+    )
+    rows = db_session.execute(
+        query.order_by(trouble.desc(), forming.desc(), hood.c.name).limit(limit)
+    ).all()
+    counted = db_session.scalar(
+        select(func.count()).select_from(query.having(trouble > 0).subquery())
+    )
+    hoods = [
+        NeighborhoodGroupBuys(hood_id, name, int(a), int(b), int(c), int(d))
+        for hood_id, name, a, b, c, d in rows
+    ]
+    return hoods, int(counted or 0)

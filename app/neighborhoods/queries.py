@@ -4,7 +4,7 @@ never the models."""
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, Subquery, func, select
 from sqlalchemy.orm import Session
 
 from app.core.enums import CompartmentSize, TemperatureClass
@@ -296,3 +296,80 @@ def bank_addresses(db_session: Session, bank_ids: Collection[int]) -> dict[int, 
         )
     )
     return {row[0]: BankAddress(*row) for row in rows}
+
+
+@dataclass(frozen=True)
+class BankCodeAndCity:
+    """A locker bank's code and the city of its neighborhood."""
+
+    code: str
+    city_id: int
+
+
+def bank_codes_and_cities(
+    db_session: Session, bank_ids: Collection[int]
+) -> dict[int, BankCodeAndCity]:
+    """The code and city of these locker banks (those that exist), by bank id."""
+    if not bank_ids:
+        return {}
+    rows = db_session.execute(
+        select(LockerBank.id, LockerBank.code, Neighborhood.city_id)
+        .join(Neighborhood, Neighborhood.id == LockerBank.neighborhood_id)
+        .where(LockerBank.id.in_(list(bank_ids)))
+    )
+    return {bank_id: BankCodeAndCity(code, city_id) for bank_id, code, city_id in rows}
+
+
+def city_banks_with_neighborhood_names(
+    db_session: Session, city_id: int
+) -> list[tuple[LockerBankView, str]]:
+    """Every locker bank of the city with its neighborhood's name, by bank code."""
+    rows = db_session.execute(
+        select(LockerBank, Neighborhood.name)
+        .join(Neighborhood, Neighborhood.id == LockerBank.neighborhood_id)
+        .where(Neighborhood.city_id == city_id)
+        .order_by(LockerBank.code)
+    )
+    return [(_bank_view(bank), name) for bank, name in rows]
+
+
+def compartment_counts_by_bank_zone_status(
+    db_session: Session, bank_ids: Collection[int]
+) -> list[tuple[int, str, str, int]]:
+    """(bank id, zone, status, compartments) over these banks' compartments (as string values)."""
+    if not bank_ids:
+        return []
+    rows = db_session.execute(
+        select(Compartment.bank_id, Compartment.zone, Compartment.status, func.count())
+        .where(Compartment.bank_id.in_(list(bank_ids)))
+        .group_by(Compartment.bank_id, Compartment.zone, Compartment.status)
+    )
+    return [
+        (bank_id, str(getattr(zone, "value", zone)), CompartmentStatus(status).value, int(n))
+        for bank_id, zone, status, n in rows
+    ]
+
+
+@dataclass(frozen=True)
+class NeighborhoodPoint:
+    """A neighborhood's name and where it lies."""
+
+    id: int
+    name: str
+    lat: float
+    lon: float
+
+
+def active_neighborhood_points(db_session: Session, city_id: int) -> list[NeighborhoodPoint]:
+    """The city's served neighborhoods with their position."""
+    rows = db_session.execute(
+        select(Neighborhood.id, Neighborhood.name, Neighborhood.lat, Neighborhood.lon).where(
+            Neighborhood.city_id == city_id, Neighborhood.active.is_(True)
+        )
+    )
+    return [NeighborhoodPoint(*row) for row in rows]
+
+
+def neighborhood_names_subquery() -> Subquery:
+    """Every neighborhood's `id` and `name`, as a subquery to join in another query."""
+    return select(Neighborhood.id, Neighborhood.name).subquery()

@@ -280,3 +280,22 @@ def placed_buyers(
         .order_by(Order.resident_id, OrderLine.group_buy_id)
     )
     return [(resident_id, group_buy_id) for resident_id, group_buy_id in rows]
+
+
+def order_count_and_revenue_by_window(
+    db_session: Session, window_ids: Collection[int], excluding: Collection[OrderStatus]
+) -> dict[int, tuple[int, int]]:
+    """(orders, money charged or else paid, minor units) of these windows' orders not in
+    `excluding`, by window id (windows with such orders only)."""
+    if not window_ids:
+        return {}
+    rows = db_session.execute(
+        select(
+            Order.window_id,
+            func.count(),
+            func.coalesce(func.sum(func.coalesce(Order.charged_minor, Order.paid_minor)), 0),
+        )
+        .where(Order.window_id.in_(list(window_ids)), Order.status.not_in(list(excluding)))
+        .group_by(Order.window_id)
+    )
+    return {window_id: (int(n), int(money)) for window_id, n, money in rows}

@@ -158,3 +158,9 @@ def resident_account_and_check(
         return None
     *account, holds = tuple[Any, ...](row)
     return ResidentAccount(*account), bool(holds)
+
+
+def resident_phones_in_city(city_id: int) -> Select[str]:
+    """The phones of the residents of the city's neighborhoods, as a subquery."""
+    hoods = neighborhood_ids_in_city(city_id)
+    return select(Resident.phone).where(Resident.neighborhood_id.in_(hoods))

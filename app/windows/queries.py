@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, ScalarSelect, Select, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.windows.models import DeliveryWindow
 from app.windows.models import WindowStatus as WindowStatus
@@ -192,3 +192,57 @@ def open_windows_with_cutoff_between(
         )
     )
     return [WindowCutoff(*row) for row in rows]
+
+
+def window_city_query(
+    window_id: ColumnElement[int] | InstrumentedAttribute[int],
+) -> ScalarSelect[int]:
+    """The city id of the window `window_id` names, to read along with other tables."""
+    return select(DeliveryWindow.city_id).where(DeliveryWindow.id == window_id).scalar_subquery()
+
+
+def window_ids_of_day_and_next(db_session: Session, city_id: int, local_date: date) -> list[int]:
+    """The city's windows of one local day and the first one of a later day, by cut-off."""
+    of_city = DeliveryWindow.city_id == city_id
+    todays = list(
+        db_session.scalars(
+            select(DeliveryWindow.id)
+            .where(of_city, DeliveryWindow.local_date == local_date)
+            .order_by(DeliveryWindow.cutoff_at)
+        )
+    )
+    following = db_session.scalar(
+        select(DeliveryWindow.id)
+        .where(of_city, DeliveryWindow.local_date > local_date)
+        .order_by(DeliveryWindow.cutoff_at)
+        .limit(1)
+    )
+    return todays + ([following] if following is not None else [])
+
+
+def windows_by_cutoff(db_session: Session, window_ids: Collection[int]) -> list[WindowView]:
+    """The windows with these ids (those that exist), by cut-off."""
+    if not window_ids:
+        return []
+    found = db_session.scalars(
+        select(DeliveryWindow)
+        .where(DeliveryWindow.id.in_(list(window_ids)))
+        .order_by(DeliveryWindow.cutoff_at)
+    )
+    return [_view(window) for window in found]
+
+
+def windows_ready_between(
+    db_session: Session, city_id: int, after: datetime, until: datetime
+) -> list[WindowView]:
+    """The city's windows ready at or after `after` and by `until`, by ready-by time."""
+    found = db_session.scalars(
+        select(DeliveryWindow)
+        .where(
+            DeliveryWindow.city_id == city_id,
+            DeliveryWindow.ready_by >= after,
+            DeliveryWindow.ready_by <= until,
+        )
+        .order_by(DeliveryWindow.ready_by)
+    )
+    return [_view(window) for window in found]

@@ -36,3 +36,15 @@ def test_the_window_of_another_city_is_not_found_with_the_neighborhood(db, make)
     elsewhere = make.window(city=make.city())
     found, currency, window = order_checks.neighborhood_and_window(db, hood.id, elsewhere.id)
     assert found is not None and found.id == hood.id and currency == "EUR" and window is None
+
+
+def test_orders_and_revenue_counted_by_window(db, make) -> None:  # type: ignore[no-untyped-def]
+    window, empty = make.window(), make.window()
+    gb = make.group_buy(window=window, tiers=[(1, 500)])
+    make.order(make.resident(), [(gb, 2)])
+    make.order(make.resident(), [(gb, 1)], charged_minor=400)
+    make.order(make.resident(), [(gb, 1)], status=order_queries.OrderStatus.CANCELLED)
+    counted = order_queries.order_count_and_revenue_by_window(
+        db, [window.id, empty.id], [order_queries.OrderStatus.CANCELLED]
+    )
+    assert counted == {window.id: (2, 1000 + 400)}
