@@ -192,3 +192,19 @@ def open_windows_with_cutoff_between(
         )
     )
     return [WindowCutoff(*row) for row in rows]
+
+
+def catalog_window_info_query() -> Select[
+    int, int, date, str, datetime, datetime, datetime, WindowStatus
+]:
+    """Every window's `WindowInfo` columns, in its order, to read along with other tables."""
+    return select(
+        DeliveryWindow.id,
+        DeliveryWindow.city_id,
+        DeliveryWindow.local_date,
+        DeliveryWindow.slot_name,
+        DeliveryWindow.cutoff_at,
+        DeliveryWindow.ready_by,
+        DeliveryWindow.pickup_deadline,
+        DeliveryWindow.status,
+    )
