@@ -12,11 +12,12 @@ stays right whoever wrote; a revision only grows, so a stale state never comes b
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from threading import Lock
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from app.catalog import queries as catalog_queries
@@ -141,9 +142,9 @@ def catalog_state(
     """The neighborhood's place and the state of each window the catalog shows (its open
     windows, soonest first, or the one asked for): one statement. WindowNotFound for a window
     not of the neighborhood's city."""
-    rows = db_session.execute(
-        _state_query(neighborhood_id=neighborhood_id, window_id=window_id, now=now)
-    ).all()
+    parameters = {"neighborhood_id": neighborhood_id, "window_id": window_id, "now": now}
+    statement = _state_query(one_window=window_id is not None)
+    rows = db_session.connection().execute(statement, parameters).all()  # Core: no ORM work
     first = rows[0]
     place = Place(*first[:5])
     if window_id is not None and first.window_id is None:
@@ -164,17 +165,15 @@ def catalog_state(
     return place, states
 
 
-def _state_query(*, neighborhood_id: int, window_id: int | None, now: datetime) -> Select[Any]:
+@cache
+def _state_query(*, one_window: bool) -> Select[Any]:
     """The neighborhood's place, then each window's `WindowInfo` and revisions; one row with
-    the window's columns NULL when there is no such window."""
-    hood = neighborhood_queries.neighborhood_place_query(neighborhood_id).subquery("hood")
+    the window's columns NULL when there is no such window. Built once per shape: its
+    parameters are `neighborhood_id`, and `window_id` or `now`."""
+    neighborhood_id = bindparam("neighborhood_id", type_=Integer)
+    hood = neighborhood_queries.neighborhood_place_columns_query().subquery("hood")
     windows = window_queries.catalog_window_info_query().subquery("window")
     products = catalog_queries.product_revision_query().subquery("product")
-    shown: ColumnElement[bool]
-    if window_id is None:
-        shown = and_(windows.c.status == WindowStatus.OPEN, windows.c.cutoff_at > now)
-    else:
-        shown = windows.c.id == window_id
     offers = (
         select(
             GroupBuy.window_id,
@@ -186,8 +185,14 @@ def _state_query(*, neighborhood_id: int, window_id: int | None, now: datetime) 
         .where(GroupBuy.neighborhood_id == neighborhood_id)
         .group_by(GroupBuy.window_id)
     )
-    if window_id is not None:
+    shown: ColumnElement[bool]
+    if one_window:
+        window_id = bindparam("window_id", type_=Integer)
+        shown = windows.c.id == window_id
         offers = offers.where(GroupBuy.window_id == window_id)
+    else:
+        now = bindparam("now", type_=windows.c.cutoff_at.type)
+        shown = and_(windows.c.status == WindowStatus.OPEN, windows.c.cutoff_at > now)
     offered = offers.subquery("offers")
     sets = GroupBuySetRevision
     return (
@@ -211,5 +216,6 @@ def _state_query(*, neighborhood_id: int, window_id: int | None, now: datetime) 
         .outerjoin(
             sets, and_(sets.neighborhood_id == neighborhood_id, sets.window_id == windows.c.id)
         )
+        .where(hood.c.id == neighborhood_id)
         .order_by(windows.c.cutoff_at, windows.c.id)
     )

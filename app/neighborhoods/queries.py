@@ -296,3 +296,8 @@ def bank_addresses(db_session: Session, bank_ids: Collection[int]) -> dict[int, 
         )
     )
     return {row[0]: BankAddress(*row) for row in rows}
+
+
+def neighborhood_place_columns_query() -> Select[int, str, int]:
+    """Every neighborhood's id, name and city_id, to filter and read along with other tables."""
+    return select(Neighborhood.id, Neighborhood.name, Neighborhood.city_id)
