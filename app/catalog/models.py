@@ -1,6 +1,6 @@
 """Products sold in a city."""
 
-from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, Integer, String, UniqueConstraint, literal_column
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base
@@ -25,3 +25,7 @@ class Product(Base):
     weight_g: Mapped[int]
     max_minutes_out: Mapped[int]
     active: Mapped[bool] = mapped_column(default=True)
+    # Moves on every UPDATE of the row, so caches of what shows the product can tell they are stale.
+    revision: Mapped[int] = mapped_column(
+        default=0, server_default="0", onupdate=literal_column("products.revision", Integer) + 1
+    )

@@ -107,3 +107,8 @@ def bilingual_product_names(
         select(Product.id, Product.name, Product.name_zh).where(Product.id.in_(set(product_ids)))
     )
     return {row[0]: ProductName(*row) for row in rows}
+
+
+def product_revision_query() -> Select[int, int]:
+    """Every product's id and revision (moves on each change), to read along with other tables."""
+    return select(Product.id, Product.revision)

@@ -3,7 +3,15 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    literal_column,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.db import Base
@@ -38,6 +46,11 @@ class GroupBuy(Base):
     final_unit_price_minor: Mapped[int | None]
     share_token: Mapped[str] = mapped_column(String(32), unique=True)
     finalized_at: Mapped[datetime | None]
+    # Moves on every UPDATE of the row (ORM or Core), so the residents' catalog can tell its
+    # cached copy is stale; a change of tiers alone moves it by hand (see `service.update`).
+    revision: Mapped[int] = mapped_column(
+        default=0, server_default="0", onupdate=literal_column("group_buys.revision", Integer) + 1
+    )
     tiers: Mapped[list["PriceTier"]] = relationship(
         back_populates="group_buy", order_by="PriceTier.min_quantity", cascade="all, delete-orphan"
     )
@@ -54,3 +67,16 @@ class PriceTier(Base):
     min_quantity: Mapped[int]
     unit_price_minor: Mapped[int]
     group_buy: Mapped[GroupBuy] = relationship(back_populates="tiers")
+
+
+class GroupBuySetRevision(Base):
+    """Moves when a group buy of the neighborhood and window is created or deleted.
+
+    No foreign keys: a counter must not keep a neighborhood or window from being deleted.
+    """
+
+    __tablename__ = "group_buy_set_revisions"
+
+    neighborhood_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    window_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    revision: Mapped[int]

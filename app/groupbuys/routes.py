@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from app.auth.deps import CurrentOperator, CurrentResident
 from app.core.db import SessionDep
 from app.core.limits import MAX_INT
-from app.groupbuys import closing, resident_catalog
+from app.groupbuys import catalog_cache, closing, resident_catalog
 from app.groupbuys import service as groupbuy_service
 from app.groupbuys.models import GroupBuyStatus
 from app.groupbuys.schemas import (
@@ -42,12 +42,19 @@ WindowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 def read_catalog(
     resident: CurrentResident,
     db: SessionDep,
+    request: Request,
     window_id: Annotated[
         int | None, Query(gt=0, le=MAX_ID, description="Only this window (open or not) of my city")
     ] = None,
-) -> CatalogRead:
+) -> Response:
     """Every group buy of the caller's neighborhood in the open windows (or the given one)."""
-    return resident_catalog.catalog(db_session=db, resident=resident, window_id=window_id)
+    body = catalog_cache.catalog_json(
+        db_session=db,
+        cache=catalog_cache.cache_of(request.app.state),
+        neighborhood_id=resident.neighborhood_id,
+        window_id=window_id,
+    )
+    return Response(content=body, media_type="application/json")
 
 
 @router.get(

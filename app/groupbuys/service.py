@@ -31,6 +31,7 @@ from app.groupbuys.errors import (
     StockCapBelowOrdered,
 )
 from app.groupbuys.models import GroupBuy, GroupBuyStatus, PriceTier
+from app.groupbuys.revisions import bump_group_buy_set
 from app.groupbuys.schemas import (
     GroupBuyCreate,
     GroupBuyRead,
@@ -200,6 +201,7 @@ def create(
     except IntegrityError as exc:
         # Another operator created the same group buy at the same moment.
         raise _duplicate(None) from exc
+    bump_group_buy_set(db_session, neighborhood_id=hood.id, window_id=window.id)
     return gb
 
 
@@ -263,6 +265,7 @@ def update(
         group_buy.tiers.clear()
         db_session.flush()
         group_buy.tiers.extend(_tier(t) for t in group_buy_in.tiers)
+        group_buy.revision = GroupBuy.revision + 1  # the row itself may not change
     db_session.flush()
     return group_buy
 
@@ -283,6 +286,9 @@ def delete(*, db_session: Session, group_buy: GroupBuy) -> None:
         )
     db_session.delete(locked)
     db_session.flush()
+    bump_group_buy_set(
+        db_session, neighborhood_id=locked.neighborhood_id, window_id=locked.window_id
+    )
 
 
 def _tier(t: TierIn) -> PriceTier:

@@ -373,3 +373,8 @@ def active_neighborhood_points(db_session: Session, city_id: int) -> list[Neighb
 def neighborhood_names_subquery() -> Subquery:
     """Every neighborhood's `id` and `name`, as a subquery to join in another query."""
     return select(Neighborhood.id, Neighborhood.name).subquery()
+
+
+def neighborhood_place_columns_query() -> Select[int, str, int]:
+    """Every neighborhood's id, name and city_id, to filter and read along with other tables."""
+    return select(Neighborhood.id, Neighborhood.name, Neighborhood.city_id)

@@ -246,3 +246,19 @@ def windows_ready_between(
         .order_by(DeliveryWindow.ready_by)
     )
     return [_view(window) for window in found]
+
+
+def catalog_window_info_query() -> Select[
+    int, int, date, str, datetime, datetime, datetime, WindowStatus
+]:
+    """Every window's `WindowInfo` columns, in its order, to read along with other tables."""
+    return select(
+        DeliveryWindow.id,
+        DeliveryWindow.city_id,
+        DeliveryWindow.local_date,
+        DeliveryWindow.slot_name,
+        DeliveryWindow.cutoff_at,
+        DeliveryWindow.ready_by,
+        DeliveryWindow.pickup_deadline,
+        DeliveryWindow.status,
+    )
