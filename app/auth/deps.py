@@ -4,7 +4,7 @@ Every caller is checked against the database too: a signed-out token, a token is
 password change or deactivation, or one of a disabled account is refused with 401.
 """
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -63,7 +63,7 @@ def get_caller(
 CurrentCaller = Annotated[Caller, Depends(get_caller)]
 
 
-def get_principal(caller: CurrentCaller) -> Principal:
+async def get_principal(caller: CurrentCaller) -> Principal:
     """The principal of a token that still works."""
     return caller.principal
 
@@ -71,17 +71,17 @@ def get_principal(caller: CurrentCaller) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def get_current_resident(caller: CurrentCaller) -> ResidentAccount:
+async def get_current_resident(caller: CurrentCaller) -> ResidentAccount:
     """The resident calling, or 403 for staff tokens."""
     if caller.resident is None:
         raise ResidentsOnly("this endpoint is for residents", field="authorization")
     return caller.resident
 
 
-def require_staff(*roles: Role) -> Callable[[Caller], StaffAccount]:
+def require_staff(*roles: Role) -> Callable[[Caller], Awaitable[StaffAccount]]:
     """A dependency that admits active staff accounts holding one of `roles`."""
 
-    def dependency(caller: CurrentCaller) -> StaffAccount:
+    async def dependency(caller: CurrentCaller) -> StaffAccount:
         if caller.principal.role not in roles or caller.staff is None:
             raise RoleRequired(f"requires role {' or '.join(roles)}", field="authorization")
         return caller.staff
