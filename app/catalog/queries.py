@@ -107,3 +107,9 @@ def bilingual_product_names(
         select(Product.id, Product.name, Product.name_zh).where(Product.id.in_(set(product_ids)))
     )
     return {row[0]: ProductName(*row) for row in rows}
+
+
+def product_packing_query() -> Select[int, TemperatureClass, int, int]:
+    """Every product's id, temperature class, packed volume (ml) and weight (g), to read along
+    with other tables."""
+    return select(Product.id, Product.temperature_class, Product.packed_volume_ml, Product.weight_g)

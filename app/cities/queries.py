@@ -7,7 +7,7 @@ from datetime import time
 from sqlalchemy import ColumnElement, ScalarSelect, select
 from sqlalchemy.orm import Session
 
-from app.cities.models import City, WindowSlot
+from app.cities.models import City, Depot, WindowSlot
 
 
 def city_timezones(db_session: Session, city_ids: Collection[int]) -> dict[int, str]:
@@ -81,3 +81,32 @@ def country_codes(db_session: Session) -> frozenset[str]:
     """The ISO country codes of the cities served, upper case."""
     served = db_session.scalars(select(City.country_code).distinct())
     return frozenset(code.upper() for code in served if code)
+
+
+@dataclass(frozen=True)
+class DepotPlace:
+    """A depot: its city, name and where it stands."""
+
+    id: int
+    city_id: int
+    name: str
+    lat: float
+    lon: float
+
+
+def _depot_place(depot: Depot) -> DepotPlace:
+    return DepotPlace(depot.id, depot.city_id, depot.name, depot.lat, depot.lon)
+
+
+def depot_place(db_session: Session, depot_id: int) -> DepotPlace | None:
+    """The depot with this id, or None."""
+    depot = db_session.get(Depot, depot_id)
+    return _depot_place(depot) if depot is not None else None
+
+
+def depot_places(db_session: Session, depot_ids: Collection[int]) -> dict[int, DepotPlace]:
+    """The depots with these ids (those that exist), by id."""
+    if not depot_ids:
+        return {}
+    found = db_session.scalars(select(Depot).where(Depot.id.in_(set(depot_ids))))
+    return {depot.id: _depot_place(depot) for depot in found}

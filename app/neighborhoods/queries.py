@@ -4,7 +4,7 @@ never the models."""
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnExpressionArgument, ScalarSelect, Select, func, select
 from sqlalchemy.orm import Session
 
 from app.core.enums import CompartmentSize, TemperatureClass
@@ -296,3 +296,92 @@ def bank_addresses(db_session: Session, bank_ids: Collection[int]) -> dict[int, 
         )
     )
     return {row[0]: BankAddress(*row) for row in rows}
+
+
+def free_compartment_counts_in_neighborhood(
+    db_session: Session, neighborhood_id: int
+) -> dict[tuple[TemperatureClass, CompartmentSize], int]:
+    """How many compartments of the neighborhood's banks are free, by zone and size."""
+    rows = db_session.execute(
+        select(Compartment.zone, Compartment.size, func.count())
+        .join(LockerBank, LockerBank.id == Compartment.bank_id)
+        .where(
+            LockerBank.neighborhood_id == neighborhood_id,
+            Compartment.status == CompartmentStatus.FREE,
+        )
+        .group_by(Compartment.zone, Compartment.size)
+    )
+    return {
+        (TemperatureClass(zone), CompartmentSize(size)): int(count) for zone, size, count in rows
+    }
+
+
+def smallest_inner_volumes_in_city(
+    db_session: Session, city_id: int
+) -> dict[tuple[TemperatureClass, CompartmentSize], int]:
+    """The smallest inner volume (ml) of the city's compartments, by zone and size."""
+    rows = db_session.execute(
+        select(Compartment.zone, Compartment.size, func.min(Compartment.inner_volume_ml))
+        .join(LockerBank, LockerBank.id == Compartment.bank_id)
+        .join(Neighborhood, Neighborhood.id == LockerBank.neighborhood_id)
+        .where(Neighborhood.city_id == city_id)
+        .group_by(Compartment.zone, Compartment.size)
+    )
+    return {
+        (TemperatureClass(zone), CompartmentSize(size)): int(inner) for zone, size, inner in rows
+    }
+
+
+@dataclass(frozen=True)
+class BankSite:
+    """A locker bank's neighborhood and place, and whether that neighborhood is served."""
+
+    id: int
+    neighborhood_id: int
+    lat: float
+    lon: float
+    neighborhood_active: bool
+
+
+def bank_sites_in_city(db_session: Session, city_id: int) -> list[BankSite]:
+    """The city's locker banks with their place, by id."""
+    rows = db_session.execute(
+        select(
+            LockerBank.id,
+            LockerBank.neighborhood_id,
+            LockerBank.lat,
+            LockerBank.lon,
+            Neighborhood.active,
+        )
+        .join(Neighborhood, Neighborhood.id == LockerBank.neighborhood_id)
+        .where(Neighborhood.city_id == city_id)
+        .order_by(LockerBank.id)
+    )
+    return [BankSite(*row) for row in rows]
+
+
+def neighborhood_points_in_city(
+    db_session: Session, city_id: int
+) -> dict[int, tuple[float, float]]:
+    """Each of the city's neighborhoods' (lat, lon), by id."""
+    rows = db_session.execute(
+        select(Neighborhood.id, Neighborhood.lat, Neighborhood.lon).where(
+            Neighborhood.city_id == city_id
+        )
+    )
+    return {hood_id: (lat, lon) for hood_id, lat, lon in rows}
+
+
+def compartment_label_query() -> Select[int, str]:
+    """Every compartment's id and label, to join along with other tables."""
+    return select(Compartment.id, Compartment.label)
+
+
+def compartment_ids_in_bank_zone(bank_id: int, zone: str) -> Select[int]:
+    """The ids of a bank's compartments of one temperature zone, as a subquery."""
+    return select(Compartment.id).where(Compartment.bank_id == bank_id, Compartment.zone == zone)
+
+
+def neighborhood_city_query(neighborhood_id: ColumnExpressionArgument[int]) -> ScalarSelect[int]:
+    """The city id of the neighborhood `neighborhood_id` names, to read along with other tables."""
+    return select(Neighborhood.city_id).where(Neighborhood.id == neighborhood_id).scalar_subquery()
