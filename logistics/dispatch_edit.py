@@ -21,13 +21,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from app.cities.models import Depot
+from app.cities import queries as city_queries
 from app.core.db import utcnow
 from app.core.enums import TemperatureClass
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.events import service as event_service
-from app.neighborhoods.models import LockerBank
-from app.windows.models import DeliveryWindow
+from app.neighborhoods import queries as neighborhood_queries
+from app.windows import queries as window_queries
+from app.windows.queries import WindowView
 from logistics import busy, lifecycle
 from logistics.errors import RouteNotFound, VehicleNotFound
 from logistics.handover import VehicleBusy
@@ -108,7 +109,7 @@ def move_stop(
     settings = settings or get_logistics_settings()
     stop = db_session.get(RouteStop, stop_id)
     source = db_session.get(Route, stop.route_id) if stop is not None else None
-    window = db_session.get(DeliveryWindow, source.window_id) if source is not None else None
+    window = None if source is None else window_queries.window_view(db_session, source.window_id)
     if stop is None or source is None or window is None or window.city_id != city_id:
         raise StopNotFound(f"stop {stop_id} not found", field="stop_id")
     if stop.status != StopStatus.PENDING or stop.arrived_at is not None:
@@ -160,7 +161,7 @@ def move_stop(
 
 
 def _target_route(
-    db_session: Session, window: DeliveryWindow, vehicle: Vehicle, source: Route
+    db_session: Session, window: WindowView, vehicle: Vehicle, source: Route
 ) -> Route:
     target = db_session.scalar(
         select(Route)
@@ -242,13 +243,12 @@ def _live(route: Route) -> list[RouteStop]:
 def _points(
     db_session: Session, route: Route, stops: list[RouteStop]
 ) -> tuple[tuple[float, float], dict[int, tuple[float, float]]]:
-    depot = db_session.get(Depot, route.depot_id)
+    depot = city_queries.depot_place(db_session, route.depot_id)
     assert depot is not None
-    bank_ids = {s.bank_id for s in stops}
-    banks = db_session.execute(
-        select(LockerBank.id, LockerBank.lat, LockerBank.lon).where(LockerBank.id.in_(bank_ids))
-    ).all()
-    return (depot.lat, depot.lon), {b: (lat, lon) for b, lat, lon in banks}
+    banks = neighborhood_queries.locker_banks_by_ids(
+        db_session=db_session, bank_ids={s.bank_id for s in stops}
+    )
+    return (depot.lat, depot.lon), {b.id: (b.lat, b.lon) for b in banks.values()}
 
 
 def _cheapest_position(
@@ -307,7 +307,7 @@ def retime(
 def redispatch(*, db_session: Session, route_id: int, city_id: int) -> Route:
     """Publish the route as it stands and tell its driver's side ("route.dispatched")."""
     route = db_session.get(Route, route_id)
-    window = db_session.get(DeliveryWindow, route.window_id) if route is not None else None
+    window = None if route is None else window_queries.window_view(db_session, route.window_id)
     if route is None or window is None or window.city_id != city_id:
         raise RouteNotFound(f"route {route_id} not found", field="route_id")
     if route.status == RouteStatus.PLANNED:

@@ -15,14 +15,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from app.cities.models import City, Depot
+from app.cities import queries as city_queries
+from app.cities.queries import DepotPlace
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound
-from app.neighborhoods.models import Compartment, LockerBank
-from app.orders import states
-from app.orders.models import Order, OrderStatus
+from app.neighborhoods import queries as neighborhood_queries
+from app.neighborhoods.queries import LockerBankView
+from app.orders import delivery as order_delivery
 from app.staff.queries import StaffAccount, StaffRole
-from app.windows.models import DeliveryWindow
+from app.windows import queries as window_queries
 from logistics import handover, lifecycle, van_cold_chain
 from logistics.errors import RouteNotFound
 from logistics.models import (
@@ -64,14 +65,14 @@ def navigation_link(lat: float, lon: float) -> str:
     return f"https://www.google.com/maps/dir/?api=1&destination={lat:.6f},{lon:.6f}"
 
 
-def _city_of(db_session: Session, route: Route) -> City:
-    city = db_session.scalar(
-        select(City)
-        .join(DeliveryWindow, DeliveryWindow.city_id == City.id)
-        .where(DeliveryWindow.id == route.window_id)
-    )
-    assert city is not None
-    return city
+def _city_of(db_session: Session, route: Route) -> tuple[int, str]:
+    """The id and time zone of the route's city (one query)."""
+    window = window_queries.window_cutoff_query(route.window_id).subquery()
+    row = db_session.execute(
+        select(window.c.city_id, city_queries.city_timezone_query(window.c.city_id))
+    ).one_or_none()
+    assert row is not None
+    return row[0], row[1]
 
 
 def get_for(*, db_session: Session, route_id: int, staff: StaffAccount) -> Route:
@@ -93,7 +94,7 @@ def get_own(*, db_session: Session, route_id: int, staff: StaffAccount) -> Route
 
 
 def _may_see(db_session: Session, route: Route, staff: StaffAccount) -> bool:
-    if _city_of(db_session, route).id != staff.city_id:
+    if _city_of(db_session, route)[0] != staff.city_id:
         return False
     if staff.role == StaffRole.OPERATOR:
         return True
@@ -109,16 +110,15 @@ def routes_today(
 ) -> list[Route]:
     """Routes of the local day (city time) that this driver drives, or all of them for operators."""
     now = now or utcnow()
-    city = db_session.get(City, staff.city_id)
-    assert city is not None
-    tz = ZoneInfo(city.timezone)
+    timezone = city_queries.city_timezone(db_session, staff.city_id)
+    assert timezone is not None
+    tz = ZoneInfo(timezone)
     local_midnight = datetime.combine(now.astimezone(tz).date(), datetime.min.time(), tz)
     day_start, day_end = local_midnight, local_midnight + timedelta(days=1)
     query = (
         select(Route)
-        .join(DeliveryWindow, DeliveryWindow.id == Route.window_id)
         .where(
-            DeliveryWindow.city_id == city.id,
+            Route.window_id.in_(window_queries.window_ids_of_city(staff.city_id)),
             ((Route.planned_departure >= day_start) & (Route.planned_departure < day_end))
             | (Route.status == RouteStatus.IN_PROGRESS),
         )
@@ -165,14 +165,10 @@ def start(*, db_session: Session, route: Route, now: datetime | None = None) -> 
             frm=ParcelStatus.RESERVED,
             to=ParcelStatus.LOADED,
         )
-        orders = db_session.scalars(
-            select(Order).where(
-                Order.id.in_(select(Parcel.order_id).where(Parcel.route_stop_id.in_(stop_ids))),
-                Order.status == OrderStatus.PACKED,
-            )
+        order_delivery.send_out_for_delivery(
+            db_session=db_session,
+            order_ids=select(Parcel.order_id).where(Parcel.route_stop_id.in_(stop_ids)),
         )
-        for order in orders:
-            states.transition(order, OrderStatus.OUT_FOR_DELIVERY)
     recompute_etas(route, now)
     db_session.flush()
     return route
@@ -293,7 +289,7 @@ class ParcelAtStop:
 @dataclass(frozen=True)
 class StopView:
     stop: RouteStop
-    bank: LockerBank
+    bank: LockerBankView
     parcels: list[ParcelAtStop]
 
 
@@ -303,7 +299,7 @@ class RouteView:
 
     route: Route
     vehicle: Vehicle
-    depot: Depot
+    depot: DepotPlace
     timezone: str
     stops: list[StopView]
 
@@ -313,12 +309,12 @@ def view(*, db_session: Session, route: Route) -> RouteView:
     stops = sorted(
         (s for s in route.stops if s.status != StopStatus.CANCELLED), key=lambda s: s.sequence
     )
-    bank_ids = {s.bank_id for s in stops}
-    banks = {
-        b.id: b for b in db_session.scalars(select(LockerBank).where(LockerBank.id.in_(bank_ids)))
-    }
+    banks = neighborhood_queries.locker_banks_by_ids(
+        db_session=db_session, bank_ids={s.bank_id for s in stops}
+    )
     by_stop: dict[int, list[ParcelAtStop]] = {s.id: [] for s in stops}
     if stops:
+        compartments = neighborhood_queries.compartment_label_query().subquery()
         rows = db_session.execute(
             select(
                 Parcel.id,
@@ -326,28 +322,28 @@ def view(*, db_session: Session, route: Route) -> RouteView:
                 Parcel.temperature_class,
                 Parcel.compartment_size,
                 Parcel.compartment_id,
-                Compartment.label,
+                compartments.c.label,
                 Parcel.status,
                 Parcel.route_stop_id,
                 Parcel.failure_reason,
                 Parcel.van_minutes_over_limit,
             )
-            .outerjoin(Compartment, Compartment.id == Parcel.compartment_id)
+            .outerjoin(compartments, compartments.c.id == Parcel.compartment_id)
             .where(Parcel.route_stop_id.in_([s.id for s in stops]))
-            .order_by(Compartment.label, Parcel.id)
+            .order_by(compartments.c.label, Parcel.id)
         ).all()
         for pid, oid, tc, size, comp_id, label, status, stop_id, why, over in rows:
             by_stop[stop_id or 0].append(
                 ParcelAtStop(pid, oid, str(tc), str(size), comp_id, label, str(status), why, over)
             )
     vehicle = db_session.get(Vehicle, route.vehicle_id)
-    depot = db_session.get(Depot, route.depot_id)
+    depot = city_queries.depot_place(db_session, route.depot_id)
     assert vehicle is not None and depot is not None
     return RouteView(
         route=route,
         vehicle=vehicle,
         depot=depot,
-        timezone=_city_of(db_session, route).timezone,
+        timezone=_city_of(db_session, route)[1],
         stops=[StopView(s, banks[s.bank_id], by_stop[s.id]) for s in stops],
     )
 

@@ -10,14 +10,14 @@ are booked at the cut-off (`logistics.reservation`).
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from app.catalog.models import Product
 from app.core.enums import CompartmentSize, TemperatureClass
-from app.neighborhoods.models import Compartment, CompartmentStatus, LockerBank, Neighborhood
-from app.orders.models import LineStatus, Order, OrderLine, OrderStatus
-from app.windows.models import DeliveryWindow
+from app.neighborhoods import queries as neighborhood_queries
+from app.orders import queries as order_queries
+from app.windows import queries as window_queries
+from app.windows.queries import WindowCutoff
 from logistics import packing
 from logistics.compartment_claim import SIZE_RANK
 from logistics.errors import NeighborhoodNotFound, WindowNotFound
@@ -46,27 +46,22 @@ def capacity_for(
     orders (estimated with the packing rules) and its packed parcels still without a compartment;
     each expected parcel takes the smallest free size that holds it.
     """
-    hood = db_session.get(Neighborhood, neighborhood_id)
+    hood = neighborhood_queries.neighborhood_standing(db_session, neighborhood_id)
     if hood is None:
         raise NeighborhoodNotFound(
             f"neighborhood {neighborhood_id} does not exist", field="neighborhood_id"
         )
-    window = db_session.get(DeliveryWindow, window_id)
+    window = window_queries.window_cutoff(db_session, window_id)
     if window is None or window.city_id != hood.city_id:
         raise WindowNotFound(f"delivery window {window_id} does not exist", field="window_id")
     free: dict[TemperatureClass, dict[CompartmentSize, int]] = {
         tc: dict.fromkeys(packing.SIZES, 0) for tc in TemperatureClass
     }
-    for zone, size, count in db_session.execute(
-        select(Compartment.zone, Compartment.size, func.count())
-        .join(LockerBank, LockerBank.id == Compartment.bank_id)
-        .where(
-            LockerBank.neighborhood_id == neighborhood_id,
-            Compartment.status == CompartmentStatus.FREE,
-        )
-        .group_by(Compartment.zone, Compartment.size)
-    ):
-        free[TemperatureClass(zone)][CompartmentSize(size)] = int(count)
+    counts = neighborhood_queries.free_compartment_counts_in_neighborhood(
+        db_session, neighborhood_id
+    )
+    for (zone, size), count in counts.items():
+        free[zone][size] = count
     expected = _expected_sizes(db_session, window, neighborhood_id, fill_factor)
     result: dict[TemperatureClass, CapacityInfo] = {}
     for tc in TemperatureClass:
@@ -92,29 +87,16 @@ def capacity_for(
 
 
 def _expected_sizes(
-    db_session: Session, window: DeliveryWindow, neighborhood_id: int, fill_factor: float
+    db_session: Session, window: WindowCutoff, neighborhood_id: int, fill_factor: float
 ) -> dict[TemperatureClass, list[CompartmentSize]]:
     """Compartment sizes the window's not-yet-reserved orders of the neighborhood will need."""
     table = packing.usable_volumes(
         db_session=db_session, city_id=window.city_id, fill_factor=fill_factor
     )
     lines: dict[int, list[tuple[TemperatureClass, int, int, int]]] = defaultdict(list)
+    open_lines = order_queries.open_line_quantities_query(window.id, neighborhood_id).subquery()
     for order_id, tc, volume, weight, quantity in db_session.execute(
-        select(
-            Order.id,
-            Product.temperature_class,
-            Product.packed_volume_ml,
-            Product.weight_g,
-            OrderLine.quantity,
-        )
-        .join(OrderLine, OrderLine.order_id == Order.id)
-        .join(Product, Product.id == OrderLine.product_id)
-        .where(
-            Order.window_id == window.id,
-            Order.neighborhood_id == neighborhood_id,
-            Order.status.in_([OrderStatus.PLACED, OrderStatus.CONFIRMED]),
-            OrderLine.status.in_([LineStatus.PLACED, LineStatus.CONFIRMED]),
-        )
+        packing.with_packing(open_lines)
     ):
         lines[order_id].append((TemperatureClass(tc), volume, weight, quantity))
     sizes: dict[TemperatureClass, list[CompartmentSize]] = {tc: [] for tc in TemperatureClass}

@@ -11,17 +11,19 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, Subquery, select
 from sqlalchemy.orm import Session
 
-from app.catalog.models import Product
+from app.catalog import queries as catalog_queries
 from app.core import bulk
 from app.core.db import utcnow
 from app.core.enums import CompartmentSize, TemperatureClass
-from app.neighborhoods.models import Compartment, LockerBank, Neighborhood
+from app.neighborhoods import queries as neighborhood_queries
+from app.orders import queries as order_queries
 from app.orders import states
-from app.orders.models import LineStatus, Order, OrderLine, OrderStatus
-from app.windows.models import DeliveryWindow
+from app.orders.queries import OrderStatus
+from app.windows import queries as window_queries
+from app.windows.queries import WindowView
 from logistics.models import Parcel
 
 SIZES: tuple[CompartmentSize, ...] = (CompartmentSize.S, CompartmentSize.M, CompartmentSize.L)
@@ -73,16 +75,10 @@ def usable_volumes(*, db_session: Session, city_id: int, fill_factor: float) -> 
     Sizes no compartment of a zone has are left out; a zone without compartments gets the
     default bank model, so packing still works before the lockers are registered.
     """
-    rows = db_session.execute(
-        select(Compartment.zone, Compartment.size, func.min(Compartment.inner_volume_ml))
-        .join(LockerBank, LockerBank.id == Compartment.bank_id)
-        .join(Neighborhood, Neighborhood.id == LockerBank.neighborhood_id)
-        .where(Neighborhood.city_id == city_id)
-        .group_by(Compartment.zone, Compartment.size)
-    ).all()
+    smallest = neighborhood_queries.smallest_inner_volumes_in_city(db_session, city_id)
     table: SizeTable = {tc: {} for tc in TemperatureClass}
-    for zone, size, inner in rows:
-        table[TemperatureClass(zone)][CompartmentSize(size)] = int(inner * fill_factor)
+    for (zone, size), inner in smallest.items():
+        table[zone][size] = int(inner * fill_factor)
     for sizes in table.values():
         if not sizes:
             sizes.update({s: int(v * fill_factor) for s, v in DEFAULT_INNER_VOLUME_ML.items()})
@@ -151,8 +147,21 @@ def pack_lines(
     return parcels
 
 
-def _window(db_session: Session, window_id: int) -> DeliveryWindow:
-    window = db_session.get(DeliveryWindow, window_id)
+def with_packing(lines: Subquery) -> Select[int, TemperatureClass, int, int, int]:
+    """(order id, temperature class, unit volume, unit weight, quantity) of order lines given
+    as a subquery of (order id, product id, quantity): one statement with the products."""
+    products = catalog_queries.product_packing_query().subquery()
+    return select(
+        lines.c.order_id,
+        products.c.temperature_class,
+        products.c.packed_volume_ml,
+        products.c.weight_g,
+        lines.c.quantity,
+    ).join(products, products.c.id == lines.c.product_id)
+
+
+def _window(db_session: Session, window_id: int) -> WindowView:
+    window = window_queries.window_view(db_session, window_id)
     if window is None:
         raise LookupError(f"delivery window {window_id} does not exist")
     return window
@@ -170,12 +179,8 @@ def pack_window(
     """Pack every confirmed order of the window not packed yet, a committed batch at a time."""
     window = _window(db_session, window_id)
     table = usable_volumes(db_session=db_session, city_id=window.city_id, fill_factor=fill_factor)
-    order_ids = list(
-        db_session.scalars(
-            select(Order.id)
-            .where(Order.window_id == window_id, Order.status == OrderStatus.CONFIRMED)
-            .order_by(Order.id)
-        )
+    order_ids = order_queries.window_order_ids_in_status(
+        db_session, window_id, OrderStatus.CONFIRMED
     )
     report = PackReport()
     total = len(order_ids)
@@ -193,7 +198,7 @@ def pack_window(
 
 def _pack_batch(
     db_session: Session,
-    window: DeliveryWindow,
+    window: WindowView,
     order_ids: Sequence[int],
     table: SizeTable,
     report: PackReport,
@@ -207,28 +212,12 @@ def _pack_batch(
             .distinct()
         )
     )
-    rows = db_session.execute(
-        select(
-            OrderLine.order_id,
-            Product.temperature_class,
-            Product.packed_volume_ml,
-            Product.weight_g,
-            OrderLine.quantity,
-        )
-        .join(Product, Product.id == OrderLine.product_id)
-        .where(
-            bulk.among(db_session, OrderLine.order_id, order_ids),
-            OrderLine.status.not_in([LineStatus.CANCELLED, LineStatus.GROUP_FAILED]),
-        )
-    ).all()
+    picked = order_queries.picked_line_quantities_query(db_session, order_ids).subquery()
+    rows = db_session.execute(with_packing(picked)).all()
     lines: dict[int, list[tuple[TemperatureClass, int, int, int]]] = defaultdict(list)
     for order_id, tc, volume, weight, quantity in rows:
         lines[order_id].append((TemperatureClass(tc), volume, weight, quantity))
-    orders = db_session.execute(
-        select(Order.id, Order.resident_id, Order.neighborhood_id).where(
-            bulk.among(db_session, Order.id, order_ids), Order.status == OrderStatus.CONFIRMED
-        )
-    ).all()
+    orders = order_queries.order_recipients_in_status(db_session, order_ids, OrderStatus.CONFIRMED)
     if not states.can_transition(OrderStatus.CONFIRMED, OrderStatus.PACKED):  # pragma: no cover
         raise states.IllegalTransition("an order cannot go from confirmed to packed")
     new_rows: list[dict[str, object]] = []

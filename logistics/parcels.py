@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.neighborhoods.models import Compartment, Neighborhood
+from app.neighborhoods import queries as neighborhood_queries
 from logistics import lifecycle
 from logistics.models import Parcel, ParcelStatus, Route, RouteStop
 
@@ -82,10 +82,14 @@ def parcels_in_bank_zone(
     *, db_session: Session, bank_id: int, zone: str, statuses: Sequence[ParcelStatus]
 ) -> list[Parcel]:
     """Parcels in one of `statuses` assigned to a bank's compartments of one zone, by id."""
+    in_zone = neighborhood_queries.compartment_ids_in_bank_zone(bank_id, zone)
     query = (
         select(Parcel)
-        .join(Compartment, Compartment.id == Parcel.compartment_id)
-        .where(Parcel.bank_id == bank_id, Compartment.zone == zone, Parcel.status.in_(statuses))
+        .where(
+            Parcel.bank_id == bank_id,
+            Parcel.compartment_id.in_(in_zone),
+            Parcel.status.in_(statuses),
+        )
         .order_by(Parcel.id)
     )
     return list(db_session.scalars(query))
@@ -135,8 +139,7 @@ def ready_parcels_due_between(
 ) -> list[tuple[Parcel, int]]:
     """Parcels waiting in a locker due in (after, until], each with its city's id, by id."""
     query = (
-        select(Parcel, Neighborhood.city_id)
-        .join(Neighborhood, Neighborhood.id == Parcel.neighborhood_id)
+        select(Parcel, neighborhood_queries.neighborhood_city_query(Parcel.neighborhood_id))
         .where(
             Parcel.status == ParcelStatus.READY_FOR_PICKUP,
             Parcel.pickup_deadline > after,

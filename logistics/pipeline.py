@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import utcnow
 from app.core.errors import Conflict
-from app.windows.models import DeliveryWindow
+from app.windows import queries as window_queries
 from logistics.cutoff_steps import STEP_FUNCTIONS, STEPS, StepContext, StepEvent
 from logistics.errors import WindowNotFound
 from logistics.models import (
@@ -139,14 +139,14 @@ def _claim(
 ) -> int:
     """Create the window's run (once) and take its lease, or raise PipelineBusy."""
     with session_factory() as db_session:
-        window = db_session.get(DeliveryWindow, window_id)
-        if window is None:
+        cutoff_at = window_queries.window_cutoff_at(db_session=db_session, window_id=window_id)
+        if cutoff_at is None:
             raise WindowNotFound(f"delivery window {window_id} does not exist", field="window_id")
-        if window.cutoff_at > (at or utcnow()):
+        if cutoff_at > (at or utcnow()):
             raise CutoffNotPassed(
                 "the window's cut-off has not passed yet",
                 field="window_id",
-                cutoff_at=window.cutoff_at.isoformat(),
+                cutoff_at=cutoff_at.isoformat(),
             )
         run_id = ensure_run(db_session=db_session, window_id=window_id).id
         db_session.commit()

@@ -28,10 +28,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.cities.models import Depot
+from app.cities import queries as city_queries
 from app.core.enums import TemperatureClass
-from app.neighborhoods.models import LockerBank
-from app.windows.models import DeliveryWindow
+from app.neighborhoods import queries as neighborhood_queries
+from app.windows.queries import WindowView
 from app.windows.schedule import local_to_utc, zone
 from logistics import busy as fleet_busy
 from logistics.models import Parcel, Route, Vehicle
@@ -121,9 +121,7 @@ def cold_chain_limit_s(settings: LogisticsSettings) -> float:
     return settings.cold_chain_minutes * 60.0
 
 
-def shift_bounds(
-    vehicle: Vehicle, window: DeliveryWindow, tz_name: str
-) -> tuple[datetime, datetime]:
+def shift_bounds(vehicle: Vehicle, window: WindowView, tz_name: str) -> tuple[datetime, datetime]:
     """The van's shift on the window's local date, in UTC (an end before the start is next day)."""
     tz = zone(tz_name)
     start = local_to_utc(datetime.combine(window.local_date, vehicle.shift_start_local), tz)
@@ -186,7 +184,7 @@ def van_capacity(vehicle: Vehicle) -> dict[str, float]:
 
 def usable_vans(
     db_session: Session,
-    window: DeliveryWindow,
+    window: WindowView,
     vans: Sequence[VanStart],
     t0: datetime,
     tz_name: str,
@@ -239,10 +237,8 @@ def _points(
     bank_ids = sorted(
         {g.bank_id for g in groups} | {u.van.at_bank_id for u in usable if u.van.at_bank_id}
     )
-    depots = {d.id: d for d in db_session.scalars(select(Depot).where(Depot.id.in_(depot_ids)))}
-    banks = {
-        b.id: b for b in db_session.scalars(select(LockerBank).where(LockerBank.id.in_(bank_ids)))
-    }
+    depots = city_queries.depot_places(db_session, depot_ids)
+    banks = neighborhood_queries.locker_banks_by_ids(db_session=db_session, bank_ids=bank_ids)
     points: list[tuple[float, float]] = []
     index: dict[tuple[str, int], int] = {}
     for depot_id in depot_ids:

@@ -14,7 +14,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from app.events import service as event_service
-from app.windows.models import DeliveryWindow
+from app.windows.queries import WindowView
 from logistics import handover, lifecycle
 from logistics.models import Parcel, Route, RouteStatus, RouteStop, StopStatus, UnassignedStop
 from logistics.plan_problem import StopGroup, VanStart
@@ -54,7 +54,7 @@ class PlanReport:
 class PlanContext:
     """What every stored route of one planning pass shares."""
 
-    window: DeliveryWindow
+    window: WindowView
     t0: datetime
     plan_version: int
     new_route_status: RouteStatus
@@ -161,7 +161,7 @@ def store_routes(
 
 def store_unassigned(
     db_session: Session,
-    window: DeliveryWindow,
+    window: WindowView,
     groups: dict[str, StopGroup],
     rejected: dict[str, tuple[str, str]],
     plan_version: int,

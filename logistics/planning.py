@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.cities.models import City
+from app.cities import queries as city_queries
 from app.core.db import utcnow
-from app.windows.models import DeliveryWindow
+from app.windows import queries as window_queries
+from app.windows.queries import WindowView
 from logistics.errors import WindowNotFound
 from logistics.models import Parcel, ParcelStatus, PipelineRun, Route, RouteStatus, Vehicle
 from logistics.plan_problem import (
@@ -35,9 +36,9 @@ from logistics.settings import LogisticsSettings, get_logistics_settings
 from logistics.solver import Problem, Result, solve
 
 
-def get_window(db_session: Session, window_id: int) -> DeliveryWindow:
+def get_window(db_session: Session, window_id: int) -> WindowView:
     """The delivery window, or 404 naming `window_id`."""
-    window = db_session.get(DeliveryWindow, window_id)
+    window = window_queries.window_view(db_session, window_id)
     if window is None:
         raise WindowNotFound(f"delivery window {window_id} does not exist", field="window_id")
     return window
@@ -89,7 +90,7 @@ def solve_problem(
 def solve_and_store(
     db_session: Session,
     *,
-    window: DeliveryWindow,
+    window: WindowView,
     parcels: Sequence[ParcelLoad],
     vans: Sequence[VanStart],
     t0: datetime,
@@ -104,9 +105,9 @@ def solve_and_store(
 
     `solver` replaces the solve (see `logistics.solve_outside`: a result computed with no
     transaction open)."""
-    city = db_session.get(City, window.city_id)
-    assert city is not None
-    usable = usable_vans(db_session, window, vans, t0, city.timezone)
+    timezone = city_queries.city_timezone(db_session, window.city_id)
+    assert timezone is not None
+    usable = usable_vans(db_session, window, vans, t0, timezone)
     report.vehicles_available = len(usable)
     groups = stop_groups(parcels, usable)
     report.stops = len(groups)

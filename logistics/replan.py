@@ -19,8 +19,9 @@ from app.core.enums import TemperatureClass
 from app.core.errors import InvalidInput
 from app.events import service as event_service
 from app.neighborhoods import compartments as compartment_lifecycle
-from app.neighborhoods.models import CompartmentStatus, LockerBank, Neighborhood
-from app.windows.models import DeliveryWindow
+from app.neighborhoods import queries as neighborhood_queries
+from app.neighborhoods.queries import CompartmentStatus
+from app.windows.queries import WindowView
 from logistics import handover, lifecycle, planning, reservation
 from logistics.errors import LockerBankNotFound, VehicleNotFound
 from logistics.models import (
@@ -119,7 +120,7 @@ def replan_window(
 
 def _check_dropouts(
     db_session: Session,
-    window: DeliveryWindow,
+    window: WindowView,
     vehicle_id_out: int | None,
     bank_id_out: int | None,
 ) -> None:
@@ -131,9 +132,8 @@ def _check_dropouts(
                 f"vehicle {vehicle_id_out} does not exist", field="vehicle_id_out"
             )
     if bank_id_out is not None:
-        bank = db_session.get(LockerBank, bank_id_out)
-        hood = db_session.get(Neighborhood, bank.neighborhood_id) if bank is not None else None
-        if bank is None or hood is None or hood.city_id != window.city_id:
+        bank_city = neighborhood_queries.bank_city_id(db_session=db_session, bank_id=bank_id_out)
+        if bank_city != window.city_id:
             raise LockerBankNotFound(
                 f"locker bank {bank_id_out} does not exist", field="bank_id_out"
             )
@@ -236,7 +236,7 @@ def _open_loads(db_session: Session, window_id: int, pinned_to: dict[int, int]) 
 
 def _van_starts(
     db_session: Session,
-    window: DeliveryWindow,
+    window: WindowView,
     routes: Sequence[Route],
     vehicle_id_out: int | None,
     *,
@@ -310,7 +310,7 @@ def _publish(
 
 
 def _move_out_of_bank(
-    db_session: Session, window: DeliveryWindow, bank_id: int, routes: Sequence[Route]
+    db_session: Session, window: WindowView, bank_id: int, routes: Sequence[Route]
 ) -> int:
     """Re-reserve the window's parcels not yet deposited in a bank that dropped out."""
     served = {s.id for r in routes for s in r.stops if s.arrived_at is not None}

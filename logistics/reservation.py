@@ -21,8 +21,9 @@ from app.core.db import utcnow
 from app.core.enums import CompartmentSize, TemperatureClass
 from app.events import service as event_service
 from app.neighborhoods import compartments as compartment_lifecycle
-from app.neighborhoods.models import Compartment, CompartmentStatus, LockerBank, Neighborhood
-from app.windows.models import DeliveryWindow
+from app.neighborhoods import queries as neighborhood_queries
+from app.neighborhoods.queries import CompartmentStatus
+from app.windows import queries as window_queries
 from logistics import lifecycle, packing
 from logistics.compartment_claim import SIZE_RANK, Pool, claim, snapshot
 from logistics.errors import ParcelNotFound, WindowNotFound
@@ -65,32 +66,13 @@ def _banks(
     db_session: Session, city_id: int
 ) -> tuple[dict[int, tuple[float, float]], dict[int, list[int]], dict[int, tuple[float, float]]]:
     """Bank locations, banks per neighborhood, and neighborhood locations of a city."""
-    rows = db_session.execute(
-        select(
-            LockerBank.id,
-            LockerBank.neighborhood_id,
-            LockerBank.lat,
-            LockerBank.lon,
-            Neighborhood.active,
-        )
-        .join(Neighborhood, Neighborhood.id == LockerBank.neighborhood_id)
-        .where(Neighborhood.city_id == city_id)
-        .order_by(LockerBank.id)
-    ).all()
     where: dict[int, tuple[float, float]] = {}
     by_hood: dict[int, list[int]] = defaultdict(list)
-    for bank_id, hood_id, lat, lon, active in rows:
-        by_hood[hood_id].append(bank_id)
-        if active:
-            where[bank_id] = (lat, lon)
-    hoods = {
-        hood_id: (lat, lon)
-        for hood_id, lat, lon in db_session.execute(
-            select(Neighborhood.id, Neighborhood.lat, Neighborhood.lon).where(
-                Neighborhood.city_id == city_id
-            )
-        )
-    }
+    for bank in neighborhood_queries.bank_sites_in_city(db_session, city_id):
+        by_hood[bank.neighborhood_id].append(bank.id)
+        if bank.neighborhood_active:
+            where[bank.id] = (bank.lat, bank.lon)
+    hoods = neighborhood_queries.neighborhood_points_in_city(db_session, city_id)
     return where, by_hood, hoods
 
 
@@ -310,7 +292,7 @@ def reserve_window(
     on_progress: Progress | None = None,
 ) -> ReservationReport:
     """Reserve compartments for every packed parcel of the window that has none yet."""
-    window = db_session.get(DeliveryWindow, window_id)
+    window = window_queries.window_view(db_session, window_id)
     if window is None:
         raise WindowNotFound(f"delivery window {window_id} does not exist", field="window_id")
     return reserve(
@@ -351,6 +333,7 @@ def emit_reserved_events(
     The lockers package turns these into reservations and pickup codes on the bank; a parcel
     moved to another compartment (re-plan) gets a new event, a re-run gets none.
     """
+    compartments = neighborhood_queries.compartment_label_query().subquery()
     query = (
         select(
             Parcel.id,
@@ -358,12 +341,12 @@ def emit_reserved_events(
             Parcel.resident_id,
             Parcel.bank_id,
             Parcel.compartment_id,
-            Compartment.label,
+            compartments.c.label,
             Parcel.temperature_class,
             Parcel.pickup_deadline,
             Parcel.neighborhood_id,
         )
-        .join(Compartment, Compartment.id == Parcel.compartment_id)
+        .join(compartments, compartments.c.id == Parcel.compartment_id)
         .where(
             Parcel.window_id == window_id,
             Parcel.status.in_([ParcelStatus.RESERVED, ParcelStatus.LOADED]),

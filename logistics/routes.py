@@ -9,15 +9,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from app.auth.deps import CurrentCaller, CurrentOperator, require_staff
-from app.cities.models import Depot
+from app.cities import queries as city_queries
 from app.core.celery_app import celery_app
 from app.core.db import SessionDep, utcnow
 from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.limits import DbId
-from app.neighborhoods.models import Neighborhood
+from app.neighborhoods import queries as neighborhood_queries
 from app.staff import queries as staff_queries
 from app.staff.queries import StaffAccount, StaffRole
-from app.windows.models import DeliveryWindow
+from app.windows import queries as window_queries
 from logistics import busy, cutoff_steps, pipeline
 from logistics import driver as driver_service
 from logistics.errors import NeighborhoodNotFound, RouteNotFound, VehicleNotFound, WindowNotFound
@@ -76,11 +76,10 @@ class RoleRequired(Forbidden):
     case = "role_required"
 
 
-def _window_in_city(db: Session, window_id: int, city_id: int) -> DeliveryWindow:
-    window = db.get(DeliveryWindow, window_id)
+def _window_in_city(db: Session, window_id: int, city_id: int) -> None:
+    window = window_queries.window_view(db, window_id)
     if window is None or window.city_id != city_id:
         raise WindowNotFound(f"delivery window {window_id} not found", field="window_id")
-    return window
 
 
 def _session_factory(db: Session) -> sessionmaker[Session]:
@@ -91,7 +90,7 @@ def _session_factory(db: Session) -> sessionmaker[Session]:
 
 
 def _depot_in_city(db: Session, depot_id: int, city_id: int) -> None:
-    depot = db.get(Depot, depot_id)
+    depot = city_queries.depot_place(db, depot_id)
     if depot is None or depot.city_id != city_id:
         raise DepotNotFound(f"depot {depot_id} not found", field="depot_id")
 
@@ -371,7 +370,7 @@ def locker_capacity(
     neighborhood_id: int,
     window_id: Annotated[DbId, Query(description="The delivery window")],
 ) -> LockerCapacityRead:
-    hood = db.get(Neighborhood, neighborhood_id)
+    hood = neighborhood_queries.neighborhood_standing(db, neighborhood_id)
     if caller.principal.role == "resident":
         resident = caller.resident
         if resident is None or hood is None or resident.neighborhood_id != neighborhood_id:

@@ -13,7 +13,6 @@ settled, and refunds and events carry keys derived from the parcel id.
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,20 +21,20 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, exists, select, update
 from sqlalchemy.orm import Session, aliased
 
-from app.catalog.models import Product
+from app.catalog import queries as catalog_queries
 from app.core.db import utcnow
 from app.core.enums import TemperatureClass
 from app.events import service as event_service
 from app.neighborhoods import compartments as compartment_lifecycle
-from app.neighborhoods.models import CompartmentStatus
-from app.orders import states as order_states
-from app.orders.models import LineStatus, Order, OrderLine, OrderStatus
+from app.neighborhoods.queries import CompartmentStatus
+from app.orders import delivery as order_delivery
+from app.orders import queries as order_queries
+from app.orders.delivery import SettlingOrder
+from app.orders.queries import OrderStatus
 from app.payments import service as payment_service
-from app.windows.models import DeliveryWindow
+from app.windows import queries as window_queries
 from logistics import lifecycle
 from logistics.models import Parcel, ParcelStatus
-
-log = logging.getLogger(__name__)
 
 REFUNDED_EVENT = "parcel.undelivered_refunded"
 REFUND_KEY_PREFIX = "refund:undelivered:"
@@ -62,10 +61,9 @@ def due_orders(
     return list(
         db_session.scalars(
             select(Parcel.order_id)
-            .join(DeliveryWindow, DeliveryWindow.id == Parcel.window_id)
             .where(
                 Parcel.status == ParcelStatus.UNDELIVERED,
-                DeliveryWindow.pickup_deadline <= now,
+                Parcel.window_id.in_(window_queries.window_ids_past_pickup_deadline(now)),
                 Parcel.order_id > after_order_id,
             )
             .distinct()
@@ -103,7 +101,7 @@ def settle_order(
     """Settle one order's undelivered parcels whose window deadline passed (caller commits);
     nothing when another process got there first."""
     report = report if report is not None else SettlementReport()
-    past_deadline = select(DeliveryWindow.id).where(DeliveryWindow.pickup_deadline <= now)
+    past_deadline = window_queries.window_ids_past_pickup_deadline(now)
     mine = (
         Parcel.order_id == order_id,
         Parcel.status == ParcelStatus.UNDELIVERED,
@@ -120,12 +118,7 @@ def settle_order(
     )
     if claimed.rowcount == 0:
         return report
-    order = db_session.scalar(
-        select(Order)
-        .where(Order.id == order_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    order = order_delivery.lock_for_settlement(db_session=db_session, order_id=order_id)
     assert order is not None
     parcels = list(
         db_session.scalars(
@@ -156,15 +149,15 @@ def settle_order(
 def parcel_values(*, db_session: Session, order_id: int, parcels: list[Parcel]) -> dict[int, int]:
     """Parcel id -> what it carried in minor units: its class's confirmed lines at the final
     price, split over the order's parcels of that class (the remainder on the last)."""
+    lines = order_queries.confirmed_line_prices_query(order_id).subquery()
+    products = catalog_queries.product_card_query().subquery()
     rows = db_session.execute(
         select(
-            Product.temperature_class,
-            OrderLine.quantity,
-            OrderLine.final_unit_price_minor,
-            OrderLine.paid_unit_price_minor,
-        )
-        .join(Product, Product.id == OrderLine.product_id)
-        .where(OrderLine.order_id == order_id, OrderLine.status == LineStatus.CONFIRMED)
+            products.c.temperature_class,
+            lines.c.quantity,
+            lines.c.final_unit_price_minor,
+            lines.c.paid_unit_price_minor,
+        ).join(products, products.c.id == lines.c.product_id)
     ).all()
     value_by_class: dict[TemperatureClass, int] = defaultdict(int)
     for temperature_class, quantity, final_price, paid_price in rows:
@@ -183,7 +176,7 @@ def parcel_values(*, db_session: Session, order_id: int, parcels: list[Parcel]) 
     return shares
 
 
-def _settle_parcel(db_session: Session, order: Order, parcel: Parcel, amount: int) -> None:
+def _settle_parcel(db_session: Session, order: SettlingOrder, parcel: Parcel, amount: int) -> None:
     lifecycle.transition(parcel, ParcelStatus.CANCELLED)
     _free_compartment(db_session, parcel)
     if amount > 0:
@@ -232,18 +225,16 @@ def _free_compartment(db_session: Session, parcel: Parcel) -> None:
     )
 
 
-def _end_order(db_session: Session, order: Order, parcels: list[Parcel]) -> bool:
+def _end_order(db_session: Session, order: SettlingOrder, parcels: list[Parcel]) -> bool:
     """Move the order to where its parcels leave it; True when it ended undelivered."""
     live = {ParcelStatus(p.status) for p in parcels if p.status != ParcelStatus.CANCELLED}
     if not live:
-        if not order_states.can_transition(OrderStatus(order.status), OrderStatus.UNDELIVERED):
-            log.warning("order %s is %s; not moved to undelivered", order.id, order.status)
-            return False
-        order_states.transition(order, OrderStatus.UNDELIVERED)  # updated_at: on update
-        return True
+        return order_delivery.mark_undelivered(db_session=db_session, order_id=order.id)
     target = _followed(live)
     if target is not None:
-        _walk(order, target)
+        order_delivery.follow_delivered_parcels(
+            db_session=db_session, order_id=order.id, target=target
+        )
     return False
 
 
@@ -256,22 +247,3 @@ def _followed(statuses: set[ParcelStatus]) -> OrderStatus | None:
     if statuses <= {ParcelStatus.COLLECTED, ParcelStatus.EXPIRED, ParcelStatus.RETRIEVED}:
         return OrderStatus.EXPIRED
     return None  # some parcel is still on its way
-
-
-_PATH = (
-    OrderStatus.PACKED,
-    OrderStatus.OUT_FOR_DELIVERY,
-    OrderStatus.READY_FOR_PICKUP,
-)
-
-
-def _walk(order: Order, target: OrderStatus) -> None:
-    """Step the order along packed -> out_for_delivery -> ready_for_pickup -> target."""
-    current = OrderStatus(order.status)
-    if current == target or current not in _PATH:
-        return
-    steps = [*_PATH[_PATH.index(current) + 1 :]]
-    if target != OrderStatus.READY_FOR_PICKUP:
-        steps.append(target)
-    for step in steps:
-        order_states.transition(order, step)  # updated_at: set on update by the model

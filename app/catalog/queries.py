@@ -112,3 +112,9 @@ def bilingual_product_names(
 def product_revision_query() -> Select[int, int]:
     """Every product's id and revision (moves on each change), to read along with other tables."""
     return select(Product.id, Product.revision)
+
+
+def product_packing_query() -> Select[int, TemperatureClass, int, int]:
+    """Every product's id, temperature class, packed volume (ml) and weight (g), to read along
+    with other tables."""
+    return select(Product.id, Product.temperature_class, Product.packed_volume_ml, Product.weight_g)

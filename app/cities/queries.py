@@ -93,9 +93,38 @@ class DepotPoint:
     lon: float
 
 
+@dataclass(frozen=True)
+class DepotPlace:
+    """A depot: its city, name and where it stands."""
+
+    id: int
+    city_id: int
+    name: str
+    lat: float
+    lon: float
+
+
 def depot_points(db_session: Session, city_id: int) -> list[DepotPoint]:
     """The city's depots with their position."""
     rows = db_session.execute(
         select(Depot.id, Depot.name, Depot.lat, Depot.lon).where(Depot.city_id == city_id)
     )
     return [DepotPoint(*row) for row in rows]
+
+
+def _depot_place(depot: Depot) -> DepotPlace:
+    return DepotPlace(depot.id, depot.city_id, depot.name, depot.lat, depot.lon)
+
+
+def depot_place(db_session: Session, depot_id: int) -> DepotPlace | None:
+    """The depot with this id, or None."""
+    depot = db_session.get(Depot, depot_id)
+    return _depot_place(depot) if depot is not None else None
+
+
+def depot_places(db_session: Session, depot_ids: Collection[int]) -> dict[int, DepotPlace]:
+    """The depots with these ids (those that exist), by id."""
+    if not depot_ids:
+        return {}
+    found = db_session.scalars(select(Depot).where(Depot.id.in_(set(depot_ids))))
+    return {depot.id: _depot_place(depot) for depot in found}

@@ -4,12 +4,53 @@ never the models."""
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import Select, Subquery, func, select
+from sqlalchemy import ColumnExpressionArgument, ScalarSelect, Select, Subquery, select
 from sqlalchemy.orm import Session
 
-from app.core.enums import CompartmentSize, TemperatureClass
-from app.neighborhoods.models import Compartment, LockerBank, Neighborhood
+from app.neighborhoods.compartment_queries import (
+    CompartmentLabel as CompartmentLabel,
+)
+from app.neighborhoods.compartment_queries import (
+    CompartmentView as CompartmentView,
+)
+from app.neighborhoods.compartment_queries import (
+    compartment as compartment,
+)
+from app.neighborhoods.compartment_queries import (
+    compartment_by_label as compartment_by_label,
+)
+from app.neighborhoods.compartment_queries import (
+    compartment_counts_by_bank_zone_status as compartment_counts_by_bank_zone_status,
+)
+from app.neighborhoods.compartment_queries import (
+    compartment_ids_in_bank_zone as compartment_ids_in_bank_zone,
+)
+from app.neighborhoods.compartment_queries import (
+    compartment_label_query as compartment_label_query,
+)
+from app.neighborhoods.compartment_queries import (
+    compartment_labels as compartment_labels,
+)
+from app.neighborhoods.compartment_queries import (
+    compartment_labels_in_status as compartment_labels_in_status,
+)
+from app.neighborhoods.compartment_queries import (
+    compartments_by_ids as compartments_by_ids,
+)
+from app.neighborhoods.compartment_queries import (
+    compartments_of_banks as compartments_of_banks,
+)
+from app.neighborhoods.compartment_queries import (
+    count_free_compartments as count_free_compartments,
+)
+from app.neighborhoods.compartment_queries import (
+    free_compartment_counts_in_neighborhood as free_compartment_counts_in_neighborhood,
+)
+from app.neighborhoods.compartment_queries import (
+    smallest_inner_volumes_in_city as smallest_inner_volumes_in_city,
+)
 from app.neighborhoods.models import CompartmentStatus as CompartmentStatus
+from app.neighborhoods.models import LockerBank, Neighborhood
 
 
 def neighborhood_ids_in_city(city_id: int) -> Select[int]:
@@ -76,33 +117,6 @@ def bank_labels(db_session: Session, bank_ids: Collection[int]) -> dict[int, Ban
 
 
 @dataclass(frozen=True)
-class CompartmentLabel:
-    """A compartment's label, size and temperature zone (as string values)."""
-
-    id: int
-    label: str
-    size: str
-    zone: str
-
-
-def compartment_labels(
-    db_session: Session, compartment_ids: Collection[int]
-) -> dict[int, CompartmentLabel]:
-    """The label, size and zone of these compartments (those that exist), by id."""
-    if not compartment_ids:
-        return {}
-    rows = db_session.execute(
-        select(Compartment.id, Compartment.label, Compartment.size, Compartment.zone).where(
-            Compartment.id.in_(compartment_ids)
-        )
-    )
-    return {
-        c_id: CompartmentLabel(c_id, label, str(size), str(zone))
-        for c_id, label, size, zone in rows
-    }
-
-
-@dataclass(frozen=True)
 class LockerBankView:
     """A locker bank: its identity (the code is its MQTT name) and where it stands."""
 
@@ -115,34 +129,9 @@ class LockerBankView:
     lon: float
 
 
-@dataclass(frozen=True)
-class CompartmentView:
-    """A compartment of a bank, with its status when read."""
-
-    id: int
-    bank_id: int
-    label: str
-    size: CompartmentSize
-    zone: TemperatureClass
-    inner_volume_ml: int
-    status: CompartmentStatus
-
-
 def _bank_view(bank: LockerBank) -> LockerBankView:
     return LockerBankView(
         bank.id, bank.neighborhood_id, bank.code, bank.name, bank.address, bank.lat, bank.lon
-    )
-
-
-def _compartment_view(compartment: Compartment) -> CompartmentView:
-    return CompartmentView(
-        id=compartment.id,
-        bank_id=compartment.bank_id,
-        label=compartment.label,
-        size=CompartmentSize(compartment.size),
-        zone=TemperatureClass(compartment.zone),
-        inner_volume_ml=compartment.inner_volume_ml,
-        status=CompartmentStatus(compartment.status),
     )
 
 
@@ -187,82 +176,6 @@ def bank_city_id(*, db_session: Session, bank_id: int) -> int | None:
         .join(LockerBank, LockerBank.neighborhood_id == Neighborhood.id)
         .where(LockerBank.id == bank_id)
     )
-
-
-def compartment(*, db_session: Session, compartment_id: int) -> CompartmentView | None:
-    """A compartment by id, if any."""
-    found = db_session.get(Compartment, compartment_id)
-    return _compartment_view(found) if found is not None else None
-
-
-def compartment_by_label(
-    *, db_session: Session, bank_id: int, label: str
-) -> CompartmentView | None:
-    """A bank's compartment by its label, if any."""
-    found = db_session.scalar(
-        select(Compartment).where(Compartment.bank_id == bank_id, Compartment.label == label)
-    )
-    return _compartment_view(found) if found is not None else None
-
-
-def compartments_by_ids(
-    *, db_session: Session, compartment_ids: Collection[int]
-) -> dict[int, CompartmentView]:
-    """The compartments with these ids (those that exist), by id."""
-    if not compartment_ids:
-        return {}
-    rows = db_session.scalars(select(Compartment).where(Compartment.id.in_(list(compartment_ids))))
-    return {found.id: _compartment_view(found) for found in rows}
-
-
-def compartments_of_banks(
-    *, db_session: Session, bank_ids: Collection[int]
-) -> dict[int, list[CompartmentView]]:
-    """Each listed bank's compartments by label (a bank without any maps to an empty list)."""
-    found: dict[int, list[CompartmentView]] = {bank_id: [] for bank_id in bank_ids}
-    if not found:
-        return found
-    rows = db_session.scalars(
-        select(Compartment)
-        .where(Compartment.bank_id.in_(list(found)))
-        .order_by(Compartment.bank_id, Compartment.label)
-    )
-    for row in rows:
-        found[row.bank_id].append(_compartment_view(row))
-    return found
-
-
-def compartment_labels_in_status(
-    *, db_session: Session, bank_id: int, status: CompartmentStatus
-) -> list[str]:
-    """The labels of a bank's compartments in `status`, in label order."""
-    return list(
-        db_session.scalars(
-            select(Compartment.label)
-            .where(Compartment.bank_id == bank_id, Compartment.status == status)
-            .order_by(Compartment.label)
-        )
-    )
-
-
-def count_free_compartments(
-    *,
-    db_session: Session,
-    bank_id: int,
-    zone: TemperatureClass,
-    size: CompartmentSize,
-    excluding_id: int | None = None,
-) -> int:
-    """How many of a bank's compartments of one zone and size are free (but `excluding_id`)."""
-    query = select(func.count(Compartment.id)).where(
-        Compartment.bank_id == bank_id,
-        Compartment.zone == zone,
-        Compartment.size == size,
-        Compartment.status == CompartmentStatus.FREE,
-    )
-    if excluding_id is not None:
-        query = query.where(Compartment.id != excluding_id)
-    return int(db_session.scalar(query) or 0)
 
 
 def neighborhood_cities(db_session: Session, neighborhood_ids: Collection[int]) -> dict[int, int]:
@@ -333,23 +246,6 @@ def city_banks_with_neighborhood_names(
     return [(_bank_view(bank), name) for bank, name in rows]
 
 
-def compartment_counts_by_bank_zone_status(
-    db_session: Session, bank_ids: Collection[int]
-) -> list[tuple[int, str, str, int]]:
-    """(bank id, zone, status, compartments) over these banks' compartments (as string values)."""
-    if not bank_ids:
-        return []
-    rows = db_session.execute(
-        select(Compartment.bank_id, Compartment.zone, Compartment.status, func.count())
-        .where(Compartment.bank_id.in_(list(bank_ids)))
-        .group_by(Compartment.bank_id, Compartment.zone, Compartment.status)
-    )
-    return [
-        (bank_id, str(getattr(zone, "value", zone)), CompartmentStatus(status).value, int(n))
-        for bank_id, zone, status, n in rows
-    ]
-
-
 @dataclass(frozen=True)
 class NeighborhoodPoint:
     """A neighborhood's name and where it lies."""
@@ -378,3 +274,48 @@ def neighborhood_names_subquery() -> Subquery:
 def neighborhood_place_columns_query() -> Select[int, str, int]:
     """Every neighborhood's id, name and city_id, to filter and read along with other tables."""
     return select(Neighborhood.id, Neighborhood.name, Neighborhood.city_id)
+
+
+@dataclass(frozen=True)
+class BankSite:
+    """A locker bank's neighborhood and place, and whether that neighborhood is served."""
+
+    id: int
+    neighborhood_id: int
+    lat: float
+    lon: float
+    neighborhood_active: bool
+
+
+def bank_sites_in_city(db_session: Session, city_id: int) -> list[BankSite]:
+    """The city's locker banks with their place, by id."""
+    rows = db_session.execute(
+        select(
+            LockerBank.id,
+            LockerBank.neighborhood_id,
+            LockerBank.lat,
+            LockerBank.lon,
+            Neighborhood.active,
+        )
+        .join(Neighborhood, Neighborhood.id == LockerBank.neighborhood_id)
+        .where(Neighborhood.city_id == city_id)
+        .order_by(LockerBank.id)
+    )
+    return [BankSite(*row) for row in rows]
+
+
+def neighborhood_points_in_city(
+    db_session: Session, city_id: int
+) -> dict[int, tuple[float, float]]:
+    """Each of the city's neighborhoods' (lat, lon), by id."""
+    rows = db_session.execute(
+        select(Neighborhood.id, Neighborhood.lat, Neighborhood.lon).where(
+            Neighborhood.city_id == city_id
+        )
+    )
+    return {hood_id: (lat, lon) for hood_id, lat, lon in rows}
+
+
+def neighborhood_city_query(neighborhood_id: ColumnExpressionArgument[int]) -> ScalarSelect[int]:
+    """The city id of the neighborhood `neighborhood_id` names, to read along with other tables."""
+    return select(Neighborhood.city_id).where(Neighborhood.id == neighborhood_id).scalar_subquery()

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
+from app.core import bulk
 from app.neighborhoods import queries as neighborhood_queries
 from app.orders.models import LineStatus, Order, OrderLine, OrderStatus
 
@@ -299,3 +300,73 @@ def order_count_and_revenue_by_window(
         .group_by(Order.window_id)
     )
     return {window_id: (int(n), int(money)) for window_id, n, money in rows}
+
+
+def window_order_ids_in_status(
+    db_session: Session, window_id: int, status: OrderStatus
+) -> list[int]:
+    """The ids of the window's orders in `status`, in id order."""
+    return list(
+        db_session.scalars(
+            select(Order.id)
+            .where(Order.window_id == window_id, Order.status == status)
+            .order_by(Order.id)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class OrderRecipient:
+    """Whose an order is and where it is picked up."""
+
+    id: int
+    resident_id: int
+    neighborhood_id: int
+
+
+def order_recipients_in_status(
+    db_session: Session, order_ids: Collection[int], status: OrderStatus
+) -> list[OrderRecipient]:
+    """Those of these orders still in `status`, with their resident and neighborhood."""
+    rows = db_session.execute(
+        select(Order.id, Order.resident_id, Order.neighborhood_id).where(
+            bulk.among(db_session, Order.id, order_ids), Order.status == status
+        )
+    )
+    return [OrderRecipient(*row) for row in rows]
+
+
+def picked_line_quantities_query(
+    db_session: Session, order_ids: Collection[int]
+) -> Select[int, int, int]:
+    """(order id, product id, quantity) of these orders' still-to-pick lines, as a subquery."""
+    return select(OrderLine.order_id, OrderLine.product_id, OrderLine.quantity).where(
+        bulk.among(db_session, OrderLine.order_id, order_ids),
+        OrderLine.status.not_in(NOT_PICKED),
+    )
+
+
+def open_line_quantities_query(window_id: int, neighborhood_id: int) -> Select[int, int, int]:
+    """(order id, product id, quantity) of the placed or confirmed lines of the neighborhood's
+    placed or confirmed orders in the window, as a subquery."""
+    return (
+        select(Order.id.label("order_id"), OrderLine.product_id, OrderLine.quantity)
+        .join(OrderLine, OrderLine.order_id == Order.id)
+        .where(
+            Order.window_id == window_id,
+            Order.neighborhood_id == neighborhood_id,
+            Order.status.in_([OrderStatus.PLACED, OrderStatus.CONFIRMED]),
+            OrderLine.status.in_([LineStatus.PLACED, LineStatus.CONFIRMED]),
+        )
+    )
+
+
+def confirmed_line_prices_query(order_id: int) -> Select[int, int, int | None, int]:
+    """(product id, quantity, final and paid unit price) of the order's confirmed lines, as a
+    subquery."""
+    return select(
+        OrderLine.product_id,
+        OrderLine.quantity,
+        OrderLine.final_unit_price_minor,
+        OrderLine.paid_unit_price_minor,
+    ).where(OrderLine.order_id == order_id, OrderLine.status == LineStatus.CONFIRMED)

@@ -262,3 +262,13 @@ def catalog_window_info_query() -> Select[
         DeliveryWindow.pickup_deadline,
         DeliveryWindow.status,
     )
+
+
+def window_ids_past_pickup_deadline(now: datetime) -> Select[int]:
+    """The ids of the windows whose pickup deadline is at or before `now`, as a subquery."""
+    return select(DeliveryWindow.id).where(DeliveryWindow.pickup_deadline <= now)
+
+
+def window_ids_of_city(city_id: int) -> Select[int]:
+    """The ids of the city's windows, as a subquery."""
+    return select(DeliveryWindow.id).where(DeliveryWindow.city_id == city_id)
