@@ -18,8 +18,7 @@ below. Every import counts: module level, inside functions, under TYPE_CHECKING.
 
 Each table has one owner (`app.<domain>` inside `app`, else the top package), which alone
 changes it through its services: no module outside the composition imports another owner's
-`models` (it calls the owner's functions instead), except the imports listed in
-`foreign_models_allowed.txt`, which exist today and are to go.
+`models` (it reads through the owner's `queries` and writes through its services).
 
 Usage: python scripts/import_layers.py [ROOT]   (exit 1 and one line per bad import)
 """
@@ -63,18 +62,8 @@ COMPOSITION_MODULES = (
     "simulation",
 )
 
-# Imports of another package's `models` that exist today (any layer but composition), listed in
-# `foreign_models_allowed.txt` as "importer imported" lines: shrink it, never grow it.
-ALLOWED_FOREIGN_MODELS: frozenset[tuple[str, str]] = frozenset(
-    (importer, imported)
-    for importer, _, imported in (
-        line.partition(" ")
-        for line in (Path(__file__).parent / "foreign_models_allowed.txt")
-        .read_text(encoding="utf-8")
-        .splitlines()
-        if line.strip() and not line.startswith("#")
-    )
-)
+# Imports of another package's `models` outside the composition that are let through: none.
+ALLOWED_FOREIGN_MODELS: frozenset[tuple[str, str]] = frozenset()
 # Upward imports that exist today (none left: shrink this list, never grow it).
 ALLOWED_UPWARD: frozenset[tuple[str, str]] = frozenset()
 
