@@ -13,6 +13,7 @@ import errno
 import logging
 import socket
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
@@ -109,6 +110,20 @@ class BrokerHandle(Protocol):
     def stop(self, timeout: float = 10.0) -> None: ...
 
 
+class SubscriptionTable(dict[str, Any]):
+    """amqtt's table of subscriptions, iterated over a copy.
+
+    amqtt 0.12 walks the table with awaits inside the loop (retained messages for a client that
+    connects, the broadcast of a message) while another client subscribes: "dictionary changed
+    size during iteration" then drops the connecting client. A copy per walk fixes that."""
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(super().keys()))
+
+    def items(self) -> Any:
+        return list(super().items())
+
+
 class EmbeddedBroker:
     """An amqtt broker in a background thread with its own event loop."""
 
@@ -156,6 +171,7 @@ class EmbeddedBroker:
         }
         try:
             self._broker = Broker(config, loop=loop)
+            self._broker._subscriptions = SubscriptionTable(self._broker._subscriptions)
             loop.run_until_complete(self._broker.start())
         except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
             self._error = exc
