@@ -5,7 +5,8 @@ first solution (local cheapest insertion on 1,000 stops and 250 vans: over 40 s)
 iterates slowly after it. Instead the stops are cut into sectors of about SECTOR_STOPS by
 their angle around the depot (the plane recovered from the travel matrix by classical
 multidimensional scaling, so no coordinates are needed) and each sector is searched on its
-own with a share of the vans; the worker processes take sectors in turn. Then groups of
+own with the vans nearest it; each worker takes a chain of neighbouring sectors in turn,
+carrying the stops of each sector's lightest route into the next. Then groups of
 neighbouring routes across the sector borders are searched afresh and kept when cheaper,
 and guided local search, restricted to each stop's nearest neighbours, improves the whole.
 """
@@ -40,14 +41,30 @@ Routes = list[list[int]]
 
 def _plane(problem: Problem, locations: list[int]) -> np.ndarray:
     """2-D coordinates whose distances approximate the (symmetrised) travel matrix."""
-    matrix = np.array([[problem.distance(a, b) for b in locations] for a in locations], dtype=float)
+    whole = problem.durations if problem.distances is None else problem.distances
+    matrix = np.array([whole[a] for a in locations], dtype=float)[:, locations]
     squared = ((matrix + matrix.T) / 2) ** 2
-    n = len(locations)
-    centring = np.eye(n) - np.ones((n, n)) / n
-    gram = -0.5 * centring @ squared @ centring
-    values, vectors = np.linalg.eigh(gram)
-    top = np.argsort(values)[-2:]
-    return np.asarray(vectors[:, top] * np.sqrt(np.maximum(values[top], 0.0)))
+    centred = squared - squared.mean(0) - squared.mean(1)[:, None] + squared.mean()
+    gram = -0.5 * centred
+    values, vectors = _top_two(gram)
+    return np.asarray(vectors * np.sqrt(np.maximum(values, 0.0)))
+
+
+def _top_two(gram: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The two largest eigenvalues of a symmetric matrix (ascending) and their vectors.
+
+    Subspace iteration: a full eigendecomposition of a city's 600 x 600 matrix took over
+    a second of a 20 s budget on a loaded machine; points in a plane leave a wide gap
+    after the second eigenvalue, so a hundred products converge.
+    """
+    if len(gram) <= 3:
+        values, vectors = np.linalg.eigh(gram)
+        return values[-2:], vectors[:, -2:]
+    basis = np.random.default_rng(0).standard_normal((len(gram), 2))
+    for _ in range(100):
+        basis, _ = np.linalg.qr(gram @ basis)
+    values, rotation = np.linalg.eigh(basis.T @ gram @ basis)
+    return values, basis @ rotation
 
 
 def sectors(data: Data, size: int = SECTOR_STOPS) -> tuple[list[list[int]], np.ndarray]:
@@ -136,6 +153,65 @@ def _fleets(data: Data, parts: list[list[int]]) -> list[list[int]]:
     return fleets
 
 
+Chain = tuple[tuple[tuple[int, ...], ...], tuple[int, ...], float]
+"""Sectors to search in turn (stop indices each), the chain's vans, and its deadline."""
+
+ChainRoutes = list[tuple[int, list[int]]]
+"""The van and the stops (indices into problem.stops) of each route a chain kept."""
+
+
+def _nearest_vans(problem: Problem, stops: Iterable[int], free: list[int], count: int) -> list[int]:
+    """Up to count of the free vans, those whose depot is nearest the stops first."""
+    locations = [problem.stops[i].location for i in stops]
+    away = {
+        d.id: sum(problem.durations[d.location][loc] for loc in locations) for d in problem.depots
+    }
+    return sorted(free, key=lambda v: (away[problem.vehicles[v].start_depot], v))[:count]
+
+
+def _route_time(problem: Problem, van: int, stops: list[int]) -> float:
+    """Driving and service time of a route, depot to depot."""
+    vehicle = problem.vehicles[van]
+    path = [
+        problem.depot(vehicle.start_depot).location,
+        *(problem.stops[i].location for i in stops),
+        problem.depot(vehicle.return_depot).location,
+    ]
+    driving = sum(problem.durations[a][b] for a, b in zip(path, path[1:], strict=False))
+    return driving + sum(problem.stops[i].service_time for i in stops)
+
+
+def _search_chain(chain: Chain) -> ChainRoutes:
+    """Search a chain's sectors in turn; each sector's lightest route joins the next sector.
+
+    A sector searched alone ends with a part-filled van (50 stops are rarely a whole number
+    of routes); its stops, carried into the next sector, fill that sector's vans instead.
+    """
+    parts, fleet, end = chain
+    problem = _PROBLEM[-1]
+    free = list(fleet)
+    kept: ChainRoutes = []
+    carried: list[int] = []
+    chain_stops = sum(len(part) for part in parts)
+    for k, part in enumerate(parts):
+        stops = (*carried, *part)
+        share = len(stops) / (len(carried) + sum(len(p) for p in parts[k:]))
+        wanted = math.ceil(len(fleet) * len(stops) / chain_stops) + 2
+        vans = _nearest_vans(problem, stops, free, wanted)
+        found = _search_part((stops, tuple(vans), (end - time.monotonic()) * share, end))
+        carried = []
+        if found is None:
+            continue
+        routes = [(v, route) for v, route in zip(vans, found[0], strict=True) if route]
+        if k < len(parts) - 1 and len(routes) > 1:
+            lightest = min(routes, key=lambda r: _route_time(problem, *r))
+            routes.remove(lightest)
+            carried = lightest[1]
+        kept += routes
+        free = [v for v in free if v not in {van for van, _ in routes}]
+    return kept
+
+
 def run(
     data: Data,
     deadline: float,
@@ -159,14 +235,19 @@ def run(
         pool = multiprocessing.get_context("fork").Pool(workers)
     try:
         search_parts = map if pool is None else functools.partial(pool.map, chunksize=1)
-        fleets = _fleets(data, parts)
-        tasks = [
-            (tuple(part), tuple(fleet), per_stop * len(part), deadline)
-            for part, fleet in zip(parts, fleets, strict=True)
+        count = min(workers, len(parts))
+        chains = [
+            parts[k * len(parts) // count : (k + 1) * len(parts) // count] for k in range(count)
         ]
-        for fleet, found in zip(fleets, search_parts(_search_part, tasks), strict=True):
-            for k, route in enumerate(found[0] if found is not None else []):
-                routes[fleet[k]] = [node_of[stop] for stop in route]
+        fleets = _fleets(data, [[i for part in chain for i in part] for chain in chains])
+        sectors_end = started + (deadline - started) * SECTOR_SHARE
+        tasks = [
+            (tuple(tuple(part) for part in chain), tuple(fleet), sectors_end)
+            for chain, fleet in zip(chains, fleets, strict=True)
+        ]
+        for kept in search_parts(_search_chain, tasks):
+            for van, route in kept:
+                routes[van] = [node_of[stop] for stop in route]
         recombine_end = started + (deadline - started) * (SECTOR_SHARE + RECOMBINE_SHARE)
         routes = recombine(data, routes, points, recombine_end, workers, search_parts)
     finally:

@@ -45,10 +45,25 @@ def _serves_alone(data: Data, stop: int, node: int, vehicle: int) -> bool:
     )
 
 
+def _distinct_vehicles(data: Data) -> list[int]:
+    """One van of each kind the checks tell apart (a city's 120 vans are 3 kinds)."""
+    kinds: dict[tuple[object, ...], int] = {}
+    for v, van in enumerate(data.problem.vehicles):
+        kind = (
+            tuple(sorted(van.capacity.items())),
+            van.max_cold_chain,
+            data.vehicle_windows[v],
+            data.starts[v],
+            data.ends[v],
+        )
+        kinds.setdefault(kind, v)
+    return list(kinds.values())
+
+
 def precheck(data: Data) -> dict[int, Reason]:
     """Stops (indices into problem.stops) that no van could serve even alone, with why."""
     problem = data.problem
-    vehicles = range(len(problem.vehicles))
+    vehicles = _distinct_vehicles(data)
     reasons: dict[int, Reason] = {}
     for node in range(data.num_depots, len(data.location)):
         stop = data.stop_of(node)

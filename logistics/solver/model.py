@@ -13,6 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from ortools.constraint_solver import pywrapcp
 
 from logistics.solver.problem import Problem
@@ -30,6 +31,15 @@ def up(value: float) -> int:
 def down(value: float) -> int:
     """Scale a limit (window end, capacity) to solver units, rounding down."""
     return math.floor(value * SCALE + 1e-9)
+
+
+def scaled_up(
+    matrix: Sequence[Sequence[float]], location: Sequence[int]
+) -> tuple[tuple[int, ...], ...]:
+    """up() of every entry between the given locations (vectorised: a city has 350,000)."""
+    rows = np.array([matrix[a] for a in location], dtype=float)[:, list(location)]
+    scaled = np.ceil(rows * SCALE - 1e-9).astype(np.int64)
+    return tuple(map(tuple, scaled.tolist()))
 
 
 @dataclass(frozen=True)
@@ -62,7 +72,7 @@ def build_data(problem: Problem, stop_indices: tuple[int, ...]) -> Data:
     depots = problem.depots
     stops = [problem.stops[i] for i in stop_indices]
     location = tuple(d.location for d in depots) + tuple(s.location for s in stops)
-    travel = tuple(tuple(up(problem.durations[a][b]) for b in location) for a in location)
+    travel = scaled_up(problem.durations, location)
     service = (0,) * len(depots) + tuple(up(s.service_time) for s in stops)
     finite = [
         x
@@ -133,8 +143,7 @@ def _arc_costs(data: Data) -> list[list[int]]:
     """Integer arc costs: travel time, or distance under the distance objective."""
     problem = data.problem
     if problem.objective == "distance" and problem.distances is not None:
-        loc = data.location
-        return [[up(problem.distances[a][b]) for b in loc] for a in loc]
+        return [list(row) for row in scaled_up(problem.distances, data.location)]
     return [list(row) for row in data.travel]
 
 
