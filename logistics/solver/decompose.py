@@ -108,6 +108,8 @@ def _search_part(task: Task) -> PartRoutes:
     sub = build_data(_with_vehicles(_PROBLEM[-1], list(fleet)), stops)
     found = search.run(sub, search.STRATEGIES[0], min(deadline, time.monotonic() + seconds))
     if found is None:
+        found = search.construct(sub)
+    if found is None:
         return None
     return [[sub.stop_of(node) for node in route] for route in found[0]], found[1]
 

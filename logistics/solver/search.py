@@ -71,6 +71,7 @@ class Strategy:
 
 
 STRATEGIES = (Strategy(fleet_share=0.3), Strategy(fleet_share=0.5, temperature=0.025))
+CONSTRUCT_CAP_S = 30.0
 
 
 def parameters(
@@ -117,6 +118,19 @@ def _solve(
         callback = on_solution
         routing.AddAtSolutionCallback(lambda: callback(int(routing.CostVar().Max())))
     solution = routing.SolveWithIteratedLocalSearch(params)
+    if solution is None:
+        return None
+    return routes_of(model, solution), int(solution.ObjectiveValue())
+
+
+def construct(data: Data) -> tuple[Routes, int] | None:
+    """The first solution alone, however long it takes (up to CONSTRUCT_CAP_S): for a part
+    whose timed search ran out before it found any, so its stops are not left unrouted."""
+    params = parameters(STRATEGIES[0], CONSTRUCT_CAP_S)
+    params.use_iterated_local_search = False
+    params.solution_limit = 1
+    model = build_model(data)
+    solution = model.routing.SolveWithParameters(params)
     if solution is None:
         return None
     return routes_of(model, solution), int(solution.ObjectiveValue())

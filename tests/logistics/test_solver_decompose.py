@@ -44,3 +44,12 @@ def test_a_problem_above_the_threshold_is_solved_by_sectors_and_checks(workers: 
     assert check.violations(problem, result) == []
     assert not result.unassigned
     assert len(result.routes) >= math.ceil(len(problem.stops) / 10)
+
+
+def test_a_budget_too_short_for_any_search_still_routes_every_stop() -> None:
+    problem = _ring(600)
+
+    result = solve(problem, time_limit_s=0.05, workers=1)
+
+    assert check.violations(problem, result) == []
+    assert not result.unassigned
