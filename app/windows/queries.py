@@ -52,16 +52,7 @@ class WindowInfo:
 
 
 def _window_infos(db_session: Session, query: Select[Any]) -> list[WindowInfo]:
-    columns = (
-        DeliveryWindow.id,
-        DeliveryWindow.city_id,
-        DeliveryWindow.local_date,
-        DeliveryWindow.slot_name,
-        DeliveryWindow.cutoff_at,
-        DeliveryWindow.ready_by,
-        DeliveryWindow.pickup_deadline,
-        DeliveryWindow.status,
-    )
+    columns = catalog_window_info_query().selected_columns
     rows = db_session.execute(query.with_only_columns(*columns))
     return [WindowInfo(**row._mapping) for row in rows]
 
