@@ -91,11 +91,6 @@ def check_password(password: str, *, field: str = "password") -> str:
     return password
 
 
-def get(*, db_session: Session, staff_id: int) -> StaffUser | None:
-    """The account with this id, if any."""
-    return db_session.get(StaffUser, staff_id)
-
-
 def get_by_username(*, db_session: Session, username: str) -> StaffUser | None:
     """The account with this username (case-insensitive), if any."""
     name = normalize_username(username)
