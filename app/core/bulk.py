@@ -110,12 +110,14 @@ def insert_rows(
         result = connection.execute(statement, list(rows))
         return len(rows) if skip_taken is None else _count(result)
     source = _recordset(db_session, table, names)
-    from_source = statement.from_select(names, select(*(source.c[name] for name in names)))
+    from_source: Any = statement.from_select(names, select(*(source.c[name] for name in names)))
+    if skip_taken is not None:  # rowcount is not reliable here: count what comes back
+        from_source = from_source.returning(table.c[skip_taken])
     inserted = 0
     for start in range(0, len(rows), ROWS_PER_STATEMENT):
         chunk = rows[start : start + ROWS_PER_STATEMENT]
         result = connection.execute(from_source, _document(db_session, table, names, chunk))
-        inserted += len(chunk) if skip_taken is None else _count(result)
+        inserted += len(chunk) if skip_taken is None else len(result.all())
     return inserted
 
 
