@@ -84,16 +84,6 @@ def country_codes(db_session: Session) -> frozenset[str]:
 
 
 @dataclass(frozen=True)
-class DepotPoint:
-    """A depot's name and where it lies."""
-
-    id: int
-    name: str
-    lat: float
-    lon: float
-
-
-@dataclass(frozen=True)
 class DepotPlace:
     """A depot: its city, name and where it stands."""
 
@@ -104,12 +94,14 @@ class DepotPlace:
     lon: float
 
 
-def depot_points(db_session: Session, city_id: int) -> list[DepotPoint]:
+def depot_points(db_session: Session, city_id: int) -> list[DepotPlace]:
     """The city's depots with their position."""
     rows = db_session.execute(
-        select(Depot.id, Depot.name, Depot.lat, Depot.lon).where(Depot.city_id == city_id)
+        select(Depot.id, Depot.city_id, Depot.name, Depot.lat, Depot.lon).where(
+            Depot.city_id == city_id
+        )
     )
-    return [DepotPoint(*row) for row in rows]
+    return [DepotPlace(*row) for row in rows]
 
 
 def _depot_place(depot: Depot) -> DepotPlace:
