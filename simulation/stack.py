@@ -29,6 +29,15 @@ from sqlalchemy import func, select
 log = logging.getLogger(__name__)
 
 
+# The clockwork's passes that move what `pending` counts: events into SMS, reservations into
+# locker commands, and SMS whose send was left in doubt (a dropped connection) back to a sender.
+SETTLE_PASSES = (
+    "lockers.consume_reservations",
+    "notifications.dispatch_events",
+    "notifications.sweep",
+)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
@@ -237,7 +246,7 @@ class Stack:
 
         _ = (lockers.tasks, notifications.tasks)  # registers the tasks
         found = 0
-        for name in ("lockers.consume_reservations", "notifications.dispatch_events"):
+        for name in SETTLE_PASSES:
             task = celery_app.tasks[name]
             if self.production:
                 task.delay()
