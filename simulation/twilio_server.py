@@ -132,6 +132,9 @@ class FakeTwilioServer:
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=1,
+            # uvicorn's 5 s default closes idle keep-alive connections so often that a send
+            # reusing one races the close ("connection reset") several times a played day.
+            timeout_keep_alive=75,
         )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
