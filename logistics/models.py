@@ -4,7 +4,7 @@ from datetime import datetime, time
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, String, Text, Time, UniqueConstraint
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, Time, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.db import Base, utcnow
@@ -25,10 +25,24 @@ class ParcelStatus(StrEnum):
 
 class Parcel(Base):
     __tablename__ = "parcels"
-    __table_args__ = (UniqueConstraint("order_id", "temperature_class", "sequence"),)
+    # Indexes cost every parcel insert and move (23,000 a cut-off): the unique key serves
+    # lookups by order, and bank, compartment and route stop are indexed only where set (the
+    # packed parcels written at the cut-off have none; every query on them names a value).
+    __table_args__ = (
+        UniqueConstraint("order_id", "temperature_class", "sequence"),
+        *(
+            Index(
+                f"ix_parcels_{column}",
+                column,
+                postgresql_where=text(f"{column} IS NOT NULL"),
+                sqlite_where=text(f"{column} IS NOT NULL"),
+            )
+            for column in ("bank_id", "compartment_id", "route_stop_id")
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
     window_id: Mapped[int] = mapped_column(ForeignKey("delivery_windows.id"), index=True)
     resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
     neighborhood_id: Mapped[int] = mapped_column(ForeignKey("neighborhoods.id"), index=True)
@@ -41,8 +55,8 @@ class Parcel(Base):
     compartment_size: Mapped[CompartmentSize] = mapped_column(
         Enum(CompartmentSize, native_enum=False, length=8)
     )
-    bank_id: Mapped[int | None] = mapped_column(ForeignKey("locker_banks.id"), index=True)
-    compartment_id: Mapped[int | None] = mapped_column(ForeignKey("compartments.id"), index=True)
+    bank_id: Mapped[int | None] = mapped_column(ForeignKey("locker_banks.id"))
+    compartment_id: Mapped[int | None] = mapped_column(ForeignKey("compartments.id"))
     status: Mapped[ParcelStatus] = mapped_column(
         Enum(ParcelStatus, native_enum=False, length=20), default=ParcelStatus.PACKED, index=True
     )
@@ -53,7 +67,7 @@ class Parcel(Base):
     # Chilled or frozen parcel handed over after longer in the van than the cold-chain limit:
     # by how many minutes (rounded up); None otherwise.
     van_minutes_over_limit: Mapped[int | None]
-    route_stop_id: Mapped[int | None] = mapped_column(ForeignKey("route_stops.id"), index=True)
+    route_stop_id: Mapped[int | None] = mapped_column(ForeignKey("route_stops.id"))
     reserved_at: Mapped[datetime | None]
     pickup_deadline: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -103,6 +103,12 @@ def pack_units(
     """
     largest_size = max(sizes, key=lambda s: sizes[s])
     largest = sizes[largest_size]
+    units = list(units)
+    total = sum(unit.volume_ml for unit in units)
+    if units and total <= largest:  # all fit one parcel: what first-fit decreasing gives
+        size = size_for(total, sizes) or largest_size
+        weight = sum(unit.weight_g for unit in units)
+        return [PackedParcel(temperature_class, total, weight, size, units=len(units))]
     parcels: list[PackedParcel] = []
     for unit in sorted(units, key=lambda u: u.volume_ml, reverse=True):
         if unit.volume_ml > largest:

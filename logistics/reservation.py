@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -28,7 +29,7 @@ from logistics import lifecycle, packing
 from logistics.compartment_claim import SIZE_RANK, Pool, claim, snapshot
 from logistics.errors import ParcelNotFound, WindowNotFound
 from logistics.models import Parcel, ParcelStatus
-from logistics.solver.travel import haversine_m
+from logistics.solver.travel import EARTH_RADIUS_M
 
 NO_ROOM_REASON = "no free compartment of its zone and size in any locker bank of the city"
 CONTENDED_REASON = "compartments were taken by a concurrent reservation; re-run to retry"
@@ -84,20 +85,32 @@ class _Banks:
         for bank_id in excluded:
             self.where.pop(bank_id, None)
         self._nearest: dict[int, list[int]] = {}
+        self._own: dict[int, list[int]] = {}
+        self._ids = list(self.where)
+        points = np.radians(np.array([self.where[b] for b in self._ids], dtype=float))
+        self._lat, self._lon = points.reshape(-1, 2).T
 
     def own(self, hood_id: int) -> list[int]:
         """The neighborhood's banks that take parcels in this pass."""
-        return [b for b in self.by_hood.get(hood_id, []) if b in self.where]
+        banks = self._own.get(hood_id)
+        if banks is None:
+            banks = [b for b in self.by_hood.get(hood_id, []) if b in self.where]
+            self._own[hood_id] = banks
+        return banks
 
     def overflow_order(self, hood_id: int) -> list[int]:
-        """Other neighborhoods' banks, nearest to this neighborhood first."""
+        """Other neighborhoods' banks, nearest to this neighborhood first (great circle)."""
         if hood_id not in self._nearest:
-            origin = self.hoods[hood_id]
-            own = set(self.by_hood.get(hood_id, []))
-            self._nearest[hood_id] = sorted(
-                (b for b in self.where if b not in own),
-                key=lambda b: haversine_m(origin, self.where[b]),
+            lat, lon = np.radians(self.hoods[hood_id])
+            h = (
+                np.sin((self._lat - lat) / 2) ** 2
+                + np.cos(lat) * np.cos(self._lat) * np.sin((self._lon - lon) / 2) ** 2
             )
+            meters = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(1.0, h)))
+            own = set(self.by_hood.get(hood_id, []))
+            self._nearest[hood_id] = [
+                self._ids[i] for i in np.argsort(meters, kind="stable") if self._ids[i] not in own
+            ]
         return self._nearest[hood_id]
 
 
@@ -356,21 +369,28 @@ def emit_reserved_events(
     if parcel_ids is not None:
         query = query.where(Parcel.id.in_(list(parcel_ids)))
     events: list[tuple[str, dict[str, Any]]] = []
-    for row in db_session.execute(query):
+    zone_value: dict[object, str] = {}  # thousands of rows share a handful of zones and deadlines
+    deadline_text: dict[object, str] = {}
+    rows = db_session.execute(query).tuples()
+    for parcel_id, order_id, who, bank_id, comp_id, label, tc, deadline, hood in rows:
+        if tc not in zone_value:
+            zone_value[tc] = TemperatureClass(tc).value
+        if deadline not in deadline_text:
+            deadline_text[deadline] = deadline.isoformat()
         events.append(
             (
-                f"parcel.reserved:{row.id}:{row.compartment_id}",
+                f"parcel.reserved:{parcel_id}:{comp_id}",
                 {
-                    "parcel_id": row.id,
-                    "order_id": row.order_id,
-                    "resident_id": row.resident_id,
+                    "parcel_id": parcel_id,
+                    "order_id": order_id,
+                    "resident_id": who,
                     "window_id": window_id,
-                    "neighborhood_id": row.neighborhood_id,
-                    "bank_id": row.bank_id,
-                    "compartment_id": row.compartment_id,
-                    "compartment_label": row.label,
-                    "temperature_class": TemperatureClass(row.temperature_class).value,
-                    "pickup_deadline": row.pickup_deadline.isoformat(),
+                    "neighborhood_id": hood,
+                    "bank_id": bank_id,
+                    "compartment_id": comp_id,
+                    "compartment_label": label,
+                    "temperature_class": zone_value[tc],
+                    "pickup_deadline": deadline_text[deadline],
                 },
             )
         )

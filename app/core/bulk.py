@@ -37,7 +37,8 @@ ROWS_PER_STATEMENT = 5000
 _KEY_PARAMETER = "bulk_key"
 
 
-def _on_postgresql(db_session: Session) -> bool:
+def on_postgresql(db_session: Session) -> bool:
+    """Whether the session's database is PostgreSQL."""
     return db_session.get_bind().dialect.name == "postgresql"
 
 
@@ -61,7 +62,7 @@ def update_by_key(
     names = list(rows[0])
     changed = [name for name in names if name != key]
     connection = db_session.connection()
-    if not _on_postgresql(db_session):
+    if not on_postgresql(db_session):
         statement = (
             update(table)
             .where(table.c[key] == bindparam(_KEY_PARAMETER), *where)
@@ -102,11 +103,11 @@ def insert_rows(
     table: Table = model.__table__
     connection = db_session.connection()
     names = list(rows[0])
-    on_postgresql = _on_postgresql(db_session)
-    statement = (postgresql.insert if on_postgresql else sqlite.insert)(table)
+    pg = on_postgresql(db_session)
+    statement = (postgresql.insert if pg else sqlite.insert)(table)
     if skip_taken is not None:
         statement = statement.on_conflict_do_nothing(index_elements=[table.c[skip_taken]])
-    if not on_postgresql:
+    if not pg:
         result = connection.execute(statement, list(rows))
         return len(rows) if skip_taken is None else _count(result)
     source = _recordset(db_session, table, names)
@@ -188,7 +189,7 @@ def _json_value(value: Any) -> Any:
 def among(db_session: Session, column: Any, values: Collection[Any]) -> ColumnElement[bool]:
     """`column IN (values)`; on PostgreSQL `column = ANY(:array)`, one parameter however many
     values (an expanded IN list of thousands is slow to render, send and parse)."""
-    if not _on_postgresql(db_session):
+    if not on_postgresql(db_session):
         return typed(ColumnElement[bool], column.in_(list(values)))
     array = bindparam(None, list(values), type_=ARRAY(column.type))
     return typed(ColumnElement[bool], column == any_(array))

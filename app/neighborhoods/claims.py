@@ -1,9 +1,10 @@
 """Claiming free compartments: a snapshot of the free ones, and the atomic claim, so two
 reservations never book the same compartment.
 
-PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED` then the guarded `UPDATE`; SQLite: `UPDATE ...
-WHERE status = 'free' RETURNING id`; elsewhere one guarded `UPDATE` per compartment. The claim
-returns only the ids that moved: the loser plans its parcels again on a fresh snapshot.
+PostgreSQL: one guarded `UPDATE ... FROM (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING id`;
+SQLite: `UPDATE ... WHERE status = 'free' RETURNING id`; elsewhere one guarded `UPDATE` per
+compartment. The claim returns only the ids that moved: the loser plans its parcels again on
+a fresh snapshot.
 """
 
 from collections.abc import Collection, Sequence
@@ -58,23 +59,19 @@ def claim_free_compartments(db_session: Session, ids: Sequence[int]) -> set[int]
         return set()
     dialect = db_session.get_bind().dialect.name
     if dialect == "postgresql":
-        locked = list(
-            db_session.scalars(
-                select(Compartment.id)
-                .where(bulk.among(db_session, Compartment.id, ids))
-                .where(Compartment.status == CompartmentStatus.FREE)
-                .order_by(Compartment.id)
-                .with_for_update(skip_locked=True)
-            )
+        # One statement: lock the free ones no one else holds, move them, return their ids.
+        locked = (
+            select(Compartment.id)
+            .where(bulk.among(db_session, Compartment.id, ids))
+            .where(Compartment.status == CompartmentStatus.FREE)
+            .order_by(Compartment.id)
+            .with_for_update(skip_locked=True)
+            .subquery("locked")
         )
-        if locked:
-            compartment_lifecycle.move_compartments(
-                db_session=db_session,
-                ids=locked,
-                frm=CompartmentStatus.FREE,
-                to=CompartmentStatus.RESERVED,
-            )
-        return set(locked)
+        statement = compartment_lifecycle.move_statement(
+            CompartmentStatus.FREE, CompartmentStatus.RESERVED, Compartment.id == locked.c.id
+        ).returning(Compartment.id)
+        return set(db_session.scalars(statement))
     if dialect == "sqlite":
         return compartment_lifecycle.move_compartments_returning(
             db_session=db_session,

@@ -17,6 +17,7 @@ from collections.abc import Collection
 from sqlalchemy import ColumnElement, Update, update
 from sqlalchemy.orm import Session
 
+from app.core import bulk
 from app.core.errors import Conflict
 from app.neighborhoods.models import Compartment, CompartmentStatus
 from app.neighborhoods.service import CompartmentNotFound
@@ -96,6 +97,11 @@ def move_compartments(
     moved. `where` adds conditions every moved row must also meet."""
     statement = move_statement(frm, to, *where)
     listed = list(ids)
+    if not listed:
+        return 0
+    if bulk.on_postgresql(db_session):  # one array parameter, however many ids
+        result = db_session.execute(statement.where(bulk.among(db_session, Compartment.id, listed)))
+        return int(getattr(result, "rowcount", 0) or 0)
     moved = 0
     for start in range(0, len(listed), _CHUNK):
         result = db_session.execute(

@@ -55,12 +55,13 @@ class Order(Base):
 class OrderLine(Base):
     __tablename__ = "order_lines"
     __table_args__ = (
+        # Also the index for lookups by order (no separate one: the close rewrites every line).
         UniqueConstraint("order_id", "group_buy_id"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
     group_buy_id: Mapped[int] = mapped_column(ForeignKey("group_buys.id"), index=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
     quantity: Mapped[int]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from app.core import bulk
 from app.core.db import utcnow
 from app.core.errors import Conflict
 from app.orders.models import LineStatus, Order, OrderLine, OrderStatus
@@ -101,7 +102,7 @@ def move_orders(
         return 0
     moved = db_session.execute(
         update(Order)
-        .where(Order.id.in_(list(order_ids)), Order.status == frm)
+        .where(bulk.among(db_session, Order.id, order_ids), Order.status == frm)
         .values(status=to, updated_at=utcnow())
     )
     return int(getattr(moved, "rowcount", 0) or 0)
