@@ -1,12 +1,15 @@
 """Decomposition of large problems: sweep sectors, recombination, the global search."""
 
 import math
+import time
 
 import pytest
 
 from logistics.solver import Depot, Problem, Stop, Vehicle, check, solve
 from logistics.solver.decompose import DECOMPOSE_ABOVE, SECTOR_STOPS, sectors
-from logistics.solver.model import build_data
+from logistics.solver.lns import improve_parts
+from logistics.solver.model import build_data, objective_value
+from logistics.solver.solve import _result
 
 
 def _ring(stops: int) -> Problem:
@@ -53,3 +56,21 @@ def test_a_budget_too_short_for_any_search_still_routes_every_stop() -> None:
 
     assert check.violations(problem, result) == []
     assert not result.unassigned
+
+
+def test_improve_parts_keeps_every_stop_served_and_lowers_the_cost() -> None:
+    problem = _ring(DECOMPOSE_ABOVE + 30)
+    data = build_data(problem, tuple(range(len(problem.stops))))
+    _, points = sectors(data)
+    # Poor routes: stops five at a time in their given order (around the rings, not by angle).
+    nodes = list(range(data.num_depots, len(data.location)))
+    routes = [nodes[k : k + 5] for k in range(0, len(nodes), 5)]
+    routes += [[] for _ in range(len(problem.vehicles) - len(routes))]
+
+    improved = improve_parts(data, routes, points, time.monotonic() + 3.0)
+
+    assert sorted(node for route in improved for node in route) == nodes
+    assert objective_value(data, improved) < objective_value(data, routes)
+    stop_routes = [[data.stop_of(node) for node in route] for route in improved]
+    result = _result(data, stop_routes, objective_value(data, improved), [], 0.0)
+    assert check.violations(problem, result) == []
