@@ -1,8 +1,9 @@
 """An order's checks before it is placed, and why a stock reservation was refused."""
 
-from typing import Any
+import functools
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Integer, String, bindparam, select
 from sqlalchemy.orm import Session
 
 from app.cities import queries as city_queries
@@ -39,24 +40,41 @@ def order_context(
     idempotency_key: str | None = None,
 ) -> tuple[NeighborhoodStanding | None, str | None, WindowCutoff | None, int | None]:
     """As `neighborhood_and_window`, with the id of the resident's order already placed with
-    this Idempotency-Key (if any), in the same query."""
-    hood = neighborhood_standing_query(neighborhood_id).subquery()
-    window = window_cutoff_query(window_id).subquery()
-    columns: list[Any] = [hood, city_queries.city_currency_query(hood.c.city_id), window]
-    if idempotency_key is not None:
-        columns.append(
-            select(Order.id)
-            .where(Order.resident_id == resident_id, Order.idempotency_key == idempotency_key)
-            .scalar_subquery()
-        )
-    row = db_session.execute(
-        select(*columns).select_from(hood).outerjoin(window, window.c.city_id == hood.c.city_id)
-    ).one_or_none()
+    this Idempotency-Key (None without a key), in the same query."""
+    params = {
+        "ctx_hood": neighborhood_id,
+        "ctx_window": window_id,
+        "ctx_resident": resident_id,
+        "ctx_key": idempotency_key,
+    }
+    row = db_session.connection().execute(_context_statement(), params).one_or_none()
     if row is None:
         return None, None, None, None
     found_window = None if row[4] is None else WindowCutoff(*row[4:8])
-    existing = row[8] if idempotency_key is not None else None
-    return NeighborhoodStanding(*row[:3]), row[3], found_window, existing
+    return NeighborhoodStanding(*row[:3]), row[3], found_window, row[8]
+
+
+@functools.cache
+def _context_statement() -> Any:
+    """Built once: bound parameters stand for the ids and the key (the owners' builders take
+    an id; the comparison they make takes a parameter as well)."""
+    hood_id = cast(int, bindparam("ctx_hood", type_=Integer))
+    window_id = cast(int, bindparam("ctx_window", type_=Integer))
+    hood = neighborhood_standing_query(hood_id).subquery()
+    window = window_cutoff_query(window_id).subquery()
+    existing = (
+        select(Order.id)
+        .where(
+            Order.resident_id == bindparam("ctx_resident", type_=Integer),
+            Order.idempotency_key == bindparam("ctx_key", type_=String),
+        )
+        .scalar_subquery()
+    )
+    return (
+        select(hood, city_queries.city_currency_query(hood.c.city_id), window, existing)
+        .select_from(hood)
+        .outerjoin(window, window.c.city_id == hood.c.city_id)
+    )
 
 
 def line_quantities(order_in: OrderCreate) -> dict[int, int]:
