@@ -17,35 +17,6 @@ from app.catalog import queries as catalog_queries
 from app.groupbuys.models import GroupBuy, GroupBuyStatus, PriceTier
 
 
-def reserve_stock(*, db_session: Session, group_buy_id: int, quantity: int) -> bool:
-    """Add `quantity` to an open group buy if it stays within the cap; False if it would not."""
-    return reserve_stock_many(db_session=db_session, quantities={group_buy_id: quantity})
-
-
-def reserve_stock_many(*, db_session: Session, quantities: Mapping[int, int]) -> bool:
-    """Add each group buy's quantity as `reserve_stock` does, in one executemany, in group-buy
-    id order (two orders never wait on each other's rows); True only if every row took it.
-
-    On False some rows may have taken theirs: the caller rolls its savepoint back.
-    """
-    table: Table = cast(Table, GroupBuy.__table__)
-    statement = (
-        sql_update(table)
-        .where(
-            table.c.id == bindparam("gb_id"),
-            table.c.status == GroupBuyStatus.OPEN.value,
-            (table.c.stock_cap.is_(None))
-            | (table.c.ordered_quantity + bindparam("gb_quantity") <= table.c.stock_cap),
-        )
-        .values(ordered_quantity=table.c.ordered_quantity + bindparam("gb_quantity"))
-    )
-    rows = [{"gb_id": gb_id, "gb_quantity": quantities[gb_id]} for gb_id in sorted(quantities)]
-    result = cast(CursorResult[Any], db_session.execute(statement, rows))
-    for gb_id in quantities:
-        _expire_quantity(db_session, gb_id)
-    return result.rowcount == len(rows)
-
-
 def release_stock(*, db_session: Session, group_buy_id: int, quantity: int) -> bool:
     """Give `quantity` back to an open group buy; False if it is no longer open."""
     statement = (
@@ -132,12 +103,12 @@ def _extras_statement() -> Any:
 def reserve_offers(
     *, db_session: Session, neighborhood_id: int, window_id: int, quantities: Mapping[int, int]
 ) -> dict[int, Reserved] | None:
-    """Take each line's units as `reserve_stock` does, and more: only from an open group buy
-    of this neighborhood and window whose product is still sold. One guarded UPDATE a line, in
-    group-buy id order (two orders never wait on each other's rows), each RETURNING what the
-    line records (on SQLite read after the updates). None when a line was refused: the lines
-    taken before it are given back (nothing of this call stays), so the caller needs no
-    savepoint; it then reads why.
+    """Add each line's quantity to its group buy while it stays within the cap, only to an
+    open group buy of this neighborhood and window whose product is still sold. One guarded
+    UPDATE a line, in group-buy id order (two orders never wait on each other's rows), each
+    RETURNING what the line records (on SQLite read after the updates). None when a line was
+    refused: the lines taken before it are given back (nothing of this call stays), so the
+    caller needs no savepoint; it then reads why.
     """
     connection = db_session.connection()
     on_postgresql = connection.dialect.name == "postgresql"
