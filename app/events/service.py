@@ -1,9 +1,10 @@
 """Record domain events in the outbox, once per dedupe key."""
 
+import functools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Insert, Table, insert, select
 from sqlalchemy.orm import Session
 
 from app.core import bulk
@@ -24,15 +25,18 @@ def emit(
     return event
 
 
-def emit_new(
-    *, db_session: Session, kind: str, dedupe_key: str, payload: dict[str, Any]
-) -> OutboxEvent:
+def emit_new(*, db_session: Session, kind: str, dedupe_key: str, payload: dict[str, Any]) -> None:
     """Add an event whose dedupe key cannot exist yet (its subject was just inserted): no
-    lookup first. Written by the session's next flush, where the unique key would refuse a
-    duplicate (IntegrityError)."""
-    event = OutboxEvent(kind=kind, dedupe_key=dedupe_key, payload=payload)
-    db_session.add(event)
-    return event
+    lookup first. One INSERT, now (the unique key would refuse a duplicate: IntegrityError)."""
+    db_session.connection().execute(
+        _insert_event(),
+        {"kind": kind, "dedupe_key": dedupe_key, "payload": payload, "created_at": utcnow()},
+    )
+
+
+@functools.cache
+def _insert_event() -> Insert:
+    return insert(cast(Table, OutboxEvent.__table__))
 
 
 def get_all(*, db_session: Session, kind: str | None = None) -> list[OutboxEvent]:

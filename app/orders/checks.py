@@ -1,6 +1,9 @@
 """An order's checks before it is placed, and why a stock reservation was refused."""
 
-from sqlalchemy import select
+import functools
+from typing import Any, cast
+
+from sqlalchemy import Integer, String, bindparam, select
 from sqlalchemy.orm import Session
 
 from app.cities import queries as city_queries
@@ -17,6 +20,7 @@ from app.orders.errors import (
     StockExhausted,
     UnknownGroupBuy,
 )
+from app.orders.models import Order
 from app.orders.schemas import OrderCreate
 from app.windows.queries import WindowCutoff, window_cutoff_query
 
@@ -25,24 +29,58 @@ def neighborhood_and_window(
     db_session: Session, neighborhood_id: int, window_id: int
 ) -> tuple[NeighborhoodStanding | None, str | None, WindowCutoff | None]:
     """The neighborhood, its city's currency, and the window if it is of that city (one query)."""
-    hood = neighborhood_standing_query(neighborhood_id).subquery()
+    return order_context(db_session, neighborhood_id, window_id)[:3]
+
+
+def order_context(
+    db_session: Session,
+    neighborhood_id: int,
+    window_id: int,
+    resident_id: int | None = None,
+    idempotency_key: str | None = None,
+) -> tuple[NeighborhoodStanding | None, str | None, WindowCutoff | None, int | None]:
+    """As `neighborhood_and_window`, with the id of the resident's order already placed with
+    this Idempotency-Key (None without a key), in the same query."""
+    params = {
+        "ctx_hood": neighborhood_id,
+        "ctx_window": window_id,
+        "ctx_resident": resident_id,
+        "ctx_key": idempotency_key,
+    }
+    row = db_session.connection().execute(_context_statement(), params).one_or_none()
+    if row is None:
+        return None, None, None, None
+    found_window = None if row[4] is None else WindowCutoff(*row[4:8])
+    return NeighborhoodStanding(*row[:3]), row[3], found_window, row[8]
+
+
+@functools.cache
+def _context_statement() -> Any:
+    """Built once: bound parameters stand for the ids and the key (the owners' builders take
+    an id; the comparison they make takes a parameter as well)."""
+    hood_id = cast(int, bindparam("ctx_hood", type_=Integer))
+    window_id = cast(int, bindparam("ctx_window", type_=Integer))
+    hood = neighborhood_standing_query(hood_id).subquery()
     window = window_cutoff_query(window_id).subquery()
-    row = db_session.execute(
-        select(hood, city_queries.city_currency_query(hood.c.city_id), window)
+    existing = (
+        select(Order.id)
+        .where(
+            Order.resident_id == bindparam("ctx_resident", type_=Integer),
+            Order.idempotency_key == bindparam("ctx_key", type_=String),
+        )
+        .scalar_subquery()
+    )
+    return (
+        select(hood, city_queries.city_currency_query(hood.c.city_id), window, existing)
         .select_from(hood)
         .outerjoin(window, window.c.city_id == hood.c.city_id)
-    ).one_or_none()
-    if row is None:
-        return None, None, None
-    found_window = None if row[4] is None else WindowCutoff(*row[4:])
-    return NeighborhoodStanding(*row[:3]), row[3], found_window
+    )
 
 
-def validated_group_buys(
-    db_session: Session, neighborhood_id: int, window_id: int, order_in: OrderCreate
-) -> dict[int, GroupBuyOffer]:
-    """The lines' group buys, each checked; the first problem raises naming its line."""
+def line_quantities(order_in: OrderCreate) -> dict[int, int]:
+    """Each line's quantity by group buy; a group buy named twice is refused naming the line."""
     seen: dict[int, int] = {}
+    quantities: dict[int, int] = {}
     for i, line in enumerate(order_in.lines):
         if line.group_buy_id in seen:
             raise DuplicateOrderLine(
@@ -50,7 +88,15 @@ def validated_group_buys(
                 field=f"lines.{i}.group_buy_id",
             )
         seen[line.group_buy_id] = i
-    group_buys = groupbuy_queries.group_buy_offers(db_session, seen)
+        quantities[line.group_buy_id] = line.quantity
+    return quantities
+
+
+def validated_group_buys(
+    db_session: Session, neighborhood_id: int, window_id: int, order_in: OrderCreate
+) -> dict[int, GroupBuyOffer]:
+    """The lines' group buys, each checked; the first problem raises naming its line."""
+    group_buys = groupbuy_queries.group_buy_offers(db_session, line_quantities(order_in))
     for i, line in enumerate(order_in.lines):
         field = f"lines.{i}.group_buy_id"
         gb = group_buys.get(line.group_buy_id)

@@ -58,7 +58,7 @@ def place_order(
     db.commit()
     if result.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return order_service.to_read(db, result.order, result.product_names)
+    return result.order
 
 
 @router.get("/orders", response_model=OrderPage, summary="My orders, newest first")

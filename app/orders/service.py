@@ -3,12 +3,11 @@
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from app.catalog import queries as catalog_queries
@@ -17,7 +16,7 @@ from app.events import service as event_service
 from app.groupbuys import pricing
 from app.groupbuys import stock as groupbuy_stock
 from app.orders import checks as order_checks
-from app.orders import states
+from app.orders import placing, states
 from app.orders.errors import (
     IDEMPOTENCY_HEADER,
     GroupBuyFinalized,
@@ -27,7 +26,8 @@ from app.orders.errors import (
     OrderNotFound,
     OrderNotPlaced,
 )
-from app.orders.models import LineStatus, Order, OrderLine, OrderStatus
+from app.orders.models import LineStatus, Order, OrderStatus
+from app.orders.placing import NewLine, NewOrder
 from app.orders.schemas import OrderCreate, OrderLineRead, OrderRead
 from app.payments import service as payment_service
 from app.windows import queries as window_queries
@@ -47,9 +47,10 @@ class Buyer(Protocol):
 
 @dataclass(frozen=True)
 class PlaceResult:
-    order: Order
+    """The order as its resident reads it (a new one built from the values in hand)."""
+
+    order: OrderRead
     replayed: bool
-    product_names: Mapping[int, str] = field(default_factory=dict)
 
 
 def request_fingerprint(order_in: OrderCreate) -> str:
@@ -155,14 +156,23 @@ def _read(order: Order, product_names: Mapping[int, str]) -> OrderRead:
     )
 
 
-def _replay(order: Order, fingerprint: str) -> PlaceResult:
+def _replay(db_session: Session, order: Order, fingerprint: str) -> PlaceResult:
     if order.request_fingerprint != fingerprint:
         raise IdempotencyKeyReused(
             "this Idempotency-Key was already used with a different request body",
             field=IDEMPOTENCY_HEADER,
             order_id=order.id,
         )
-    return PlaceResult(order=order, replayed=True)
+    return PlaceResult(order=to_read(db_session, order), replayed=True)
+
+
+def _replay_key(
+    db_session: Session, resident_id: int, idempotency_key: str, fingerprint: str
+) -> PlaceResult | None:
+    existing = get_by_idempotency_key(
+        db_session=db_session, resident_id=resident_id, key=idempotency_key
+    )
+    return None if existing is None else _replay(db_session, existing, fingerprint)
 
 
 def place(
@@ -173,19 +183,23 @@ def place(
     idempotency_key: str | None = None,
     now: datetime | None = None,
 ) -> PlaceResult:
-    """Place an order at entry prices and charge it; all or nothing; a retried key replays."""
+    """Place an order at entry prices and charge it; all or nothing; a retried key replays.
+
+    On the way of a new order: one read (the neighborhood, its city's currency, the window,
+    an order already placed with the key), a guarded stock UPDATE a line that also checks the
+    group buy and returns its product and entry price, the order with its lines, the ledger
+    entry, the outbox event. A refused line writes nothing (its UPDATE matched no row; lines
+    before it are given back), and only then are the group buys read to say why.
+    """
     now = now or utcnow()
     fingerprint = request_fingerprint(order_in)
-    if idempotency_key is not None:
-        existing = get_by_idempotency_key(
-            db_session=db_session, resident_id=resident.id, key=idempotency_key
-        )
-        if existing is not None:
-            return _replay(existing, fingerprint)
-
-    hood, currency, window = order_checks.neighborhood_and_window(
-        db_session, resident.neighborhood_id, order_in.window_id
+    hood, currency, window, existing_id = order_checks.order_context(
+        db_session, resident.neighborhood_id, order_in.window_id, resident.id, idempotency_key
     )
+    if idempotency_key is not None and (existing_id is not None or hood is None):
+        replay = _replay_key(db_session, resident.id, idempotency_key, fingerprint)
+        if replay is not None:
+            return replay
     if hood is None or not hood.active:
         raise NeighborhoodNotServed(
             "your neighborhood is not served at the moment", field="neighborhood_id"
@@ -198,69 +212,59 @@ def place(
             field="window_id",
             cutoff_at=window.cutoff_at.isoformat(),
         )
-    group_buys = order_checks.validated_group_buys(db_session, hood.id, window.id, order_in)
     assert currency is not None
-
-    order = Order(
+    quantities = order_checks.line_quantities(order_in)  # duplicates refused here
+    reserved = groupbuy_stock.reserve_offers(
+        db_session=db_session, neighborhood_id=hood.id, window_id=window.id, quantities=quantities
+    )
+    if reserved is None:
+        order_checks.validated_group_buys(db_session, hood.id, window.id, order_in)
+        raise order_checks.not_reserved(db_session, order_in)
+    lines = [
+        NewLine(
+            group_buy_id=line.group_buy_id,
+            product_id=reserved[line.group_buy_id].product_id,
+            quantity=line.quantity,
+            paid_unit_price_minor=reserved[line.group_buy_id].entry_price_minor,
+        )
+        for line in order_in.lines
+    ]
+    new = NewOrder(
         resident_id=resident.id,
         window_id=window.id,
         neighborhood_id=hood.id,
-        status=OrderStatus.PLACED,
         currency=currency,
+        paid_minor=sum(line.paid_unit_price_minor * line.quantity for line in lines),
         idempotency_key=idempotency_key,
         request_fingerprint=fingerprint,
         created_at=now,
-        updated_at=now,
     )
-    paid = 0
-    for line_in in order_in.lines:
-        gb = group_buys[line_in.group_buy_id]
-        price = gb.entry_price_minor
-        paid += price * line_in.quantity
-        line = OrderLine(
-            group_buy_id=gb.id,
-            product_id=gb.product_id,
-            quantity=line_in.quantity,
-            paid_unit_price_minor=price,
-            status=LineStatus.PLACED,
-        )
-        order.lines.append(line)
-    order.paid_minor = paid
-    quantities = {line.group_buy_id: line.quantity for line in order_in.lines}
-    try:
-        # A savepoint: a stock race lost on any line undoes the whole order, nothing else.
-        with db_session.begin_nested():
-            db_session.add(order)
-            db_session.flush()  # a concurrent retry with the same key fails here
-            if not groupbuy_stock.reserve_stock_many(db_session=db_session, quantities=quantities):
-                raise order_checks.StockRaceLost
-            # The order is new, so its ledger key and event key are too: no lookups first.
-            payment_service.charge_new(
-                db_session=db_session,
-                order=order,
-                amount_minor=paid,
-                key=f"order:{order.id}:placed",
-                reason="order placed at entry prices",
-            )
-            event_service.emit_new(
-                db_session=db_session,
-                kind="order.placed",
-                dedupe_key=f"order:{order.id}:placed",
-                payload=_order_payload(order),
-            )
-    except order_checks.StockRaceLost:
-        raise order_checks.not_reserved(db_session, order_in) from None
-    except IntegrityError:
-        if idempotency_key is None:
-            raise
-        existing = get_by_idempotency_key(
-            db_session=db_session, resident_id=resident.id, key=idempotency_key
-        )
-        if existing is None:
-            raise
-        return _replay(existing, fingerprint)
-    names = {gb.product_id: gb.product_name for gb in group_buys.values()}
-    return PlaceResult(order=order, replayed=False, product_names=names)
+    inserted = placing.insert_order(db_session, new, lines)
+    if inserted is None:  # a concurrent retry with the same key placed it first
+        groupbuy_stock.give_back(db_session=db_session, quantities=quantities)
+        assert idempotency_key is not None
+        replay = _replay_key(db_session, resident.id, idempotency_key, fingerprint)
+        assert replay is not None
+        return replay
+    order_id, line_ids = inserted
+    read = placing.placed_read(
+        order_id, new, lines, line_ids, {gb.id: gb.product_name for gb in reserved.values()}
+    )
+    # The order is new, so its ledger key and event key are too: no lookups first.
+    payment_service.charge_new(
+        db_session=db_session,
+        order=placing.Charged(order_id, resident.id, currency),
+        amount_minor=new.paid_minor,
+        key=f"order:{order_id}:placed",
+        reason="order placed at entry prices",
+    )
+    event_service.emit_new(
+        db_session=db_session,
+        kind="order.placed",
+        dedupe_key=f"order:{order_id}:placed",
+        payload=placing.read_payload(read, resident.id),
+    )
+    return PlaceResult(order=read, replayed=False)
 
 
 def cancel(

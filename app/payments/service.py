@@ -1,10 +1,11 @@
 """Charges and refunds, each recorded once in the ledger under its idempotency key."""
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Insert, Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from app.core import bulk
@@ -120,20 +121,37 @@ def charge_new(
     key: str,
     reason: str,
     provider: PaymentProvider | None = None,
-) -> LedgerEntry:
+) -> None:
     """Charge under a key that cannot exist yet (an order just inserted): no lookup first.
 
-    Written by the session's next flush (where the unique key would refuse a duplicate).
+    One INSERT, now (the unique key would refuse a duplicate: IntegrityError).
     """
-    return _insert(
-        db_session=db_session,
-        kind=EntryKind.CHARGE,
-        order=order,
-        amount_minor=amount_minor,
-        key=key,
-        reason=reason,
-        provider=provider,
+    if amount_minor <= 0:
+        raise AmountNotPositive("amount must be positive", field="amount_minor")
+    provider = provider or get_provider()
+    reference = provider.charge(
+        resident_id=order.resident_id, amount_minor=amount_minor, currency=order.currency, key=key
     )
+    db_session.connection().execute(
+        _insert_entry(),
+        {
+            "idempotency_key": key,
+            "order_id": order.id,
+            "resident_id": order.resident_id,
+            "kind": EntryKind.CHARGE,
+            "amount_minor": amount_minor,
+            "currency": order.currency,
+            "provider": provider.name,
+            "provider_reference": reference,
+            "reason": reason,
+            "created_at": utcnow(),
+        },
+    )
+
+
+@functools.cache
+def _insert_entry() -> Insert:
+    return insert(cast(Table, LedgerEntry.__table__))
 
 
 def refund(

@@ -31,7 +31,8 @@ def _order(
         }
     )
     now = window.cutoff_at - timedelta(hours=1)
-    return order_service.place(db_session=db, resident=resident, order_in=order_in, now=now).order
+    placed = order_service.place(db_session=db, resident=resident, order_in=order_in, now=now)
+    return db.get_one(Order, placed.order.id)
 
 
 def _after(window: DeliveryWindow) -> Any:
