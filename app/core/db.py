@@ -230,8 +230,20 @@ async def get_db() -> AsyncIterator[Session]:
     try:
         yield session
     finally:
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(_close_quietly, session)
+        if session.in_transaction():
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(_close_quietly, session)
+        else:  # closed by the route, or never used: nothing to roll back, no I/O, no hop
+            session.close()
+
+
+def end_read_only(session: Session) -> None:
+    """End a read-only request's session where the route used it, in its worker thread: roll
+    back (nothing to commit), give the connection and the slot back, so `get_db`'s teardown
+    has no I/O left and takes no hop to a thread. A session the request did not open (one a
+    caller made and keeps) is left as it is."""
+    if isinstance(session, RequestSession):
+        session.close()
 
 
 def _close_quietly(session: Session) -> None:
