@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event, literal, select
+from sqlalchemy import bindparam, event, literal, select
 from sqlalchemy.orm import Session
 
 from app.core.enums import Language
@@ -45,12 +45,14 @@ def test_resident_account_reads_the_profile_and_a_condition(db: Session, make: F
     assert (account.language, account.sms_consent, account.active) == (Language.ZH, False, True)
     assert account.token_version == resident.token_version
     assert residents_queries.resident_account(db, resident.id + 10_000) is None
-    found = residents_queries.resident_account_and_check(db, resident.id, literal(True))
-    assert found == (account, True)
-    assert residents_queries.resident_account_and_check(db, resident.id, literal(False)) == (
-        account,
-        False,
-    )
+    holds = residents_queries.ResidentAccountCheck(literal(True))
+    assert holds(db, resident.id) == (account, True)
+    fails = residents_queries.ResidentAccountCheck(literal(False))
+    assert fails(db, resident.id) == (account, False)
+    assert fails(db, resident.id + 10_000) is None
+    named = residents_queries.ResidentAccountCheck(bindparam("name") == literal("Li Wei"))
+    assert named(db, resident.id, name="Li Wei") == (account, True)
+    assert named(db, resident.id, name="Wang Fang") == (account, False)
 
 
 def test_update_own_profile_writes_only_changes(db: Session, make: Factory) -> None:
@@ -92,10 +94,12 @@ def test_staff_account_and_names(db: Session, make: Factory) -> None:
     )
     assert (account.role, account.active) == (StaffRole.OPERATOR, True)
     assert staff_queries.staff_account(db, driver.id + 10_000) is None
-    assert staff_queries.staff_account_and_check(db, operator.id, literal(False)) == (
-        account,
-        False,
-    )
+    fails = staff_queries.StaffAccountCheck(literal(False))
+    assert fails(db, operator.id) == (account, False)
+    assert fails(db, driver.id + 10_000) is None
+    named = staff_queries.StaffAccountCheck(bindparam("name") == literal("Wang Fang"))
+    assert named(db, operator.id, name="Wang Fang") == (account, True)
+    assert named(db, operator.id, name="Li Wei") == (account, False)
     names = staff_queries.staff_display_names(db, [operator.id, driver.id, driver.id + 10_000])
     assert names == {operator.id: "Wang Fang", driver.id: driver.username}
     assert staff_queries.staff_display_names(db, []) == {}

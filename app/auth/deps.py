@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
+from sqlalchemy.orm import Session
 
 from app.auth import sessions
 from app.auth.errors import MissingBearerToken, ResidentsOnly, RoleRequired
@@ -46,18 +47,31 @@ class Caller:
         return self.account if isinstance(self.account, StaffAccount) else None
 
 
-def get_caller(
+async def get_token_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    db: SessionDep,
     _documented: Annotated[str | None, Depends(_staff_password)] = None,
-) -> Caller:
-    """The caller named by the bearer token, if the token still works."""
+) -> Principal:
+    """The principal the bearer token names: present, signed by us, not expired; whether it
+    still works is `caller_of`'s question (the database's)."""
     if credentials is None:
         raise MissingBearerToken("missing bearer token", field="authorization")
-    principal = decode_access_token(credentials.credentials)
+    return decode_access_token(credentials.credentials)
+
+
+TokenPrincipal = Annotated[Principal, Depends(get_token_principal)]
+
+
+def caller_of(db: Session, principal: Principal) -> Caller:
+    """The caller the token's principal names, if the token still works (reads the database:
+    call it in a worker thread)."""
     if principal.role == "resident":
         return Caller(principal, sessions.live_resident(db, principal))
     return Caller(principal, sessions.live_staff(db, principal, (principal.role,)))
+
+
+def get_caller(principal: TokenPrincipal, db: SessionDep) -> Caller:
+    """The caller named by the bearer token, if the token still works."""
+    return caller_of(db, principal)
 
 
 CurrentCaller = Annotated[Caller, Depends(get_caller)]
@@ -71,11 +85,16 @@ async def get_principal(caller: CurrentCaller) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-async def get_current_resident(caller: CurrentCaller) -> ResidentAccount:
+def resident_of(caller: Caller) -> ResidentAccount:
     """The resident calling, or 403 for staff tokens."""
     if caller.resident is None:
         raise ResidentsOnly("this endpoint is for residents", field="authorization")
     return caller.resident
+
+
+async def get_current_resident(caller: CurrentCaller) -> ResidentAccount:
+    """The resident calling, or 403 for staff tokens."""
+    return resident_of(caller)
 
 
 def require_staff(*roles: Role) -> Callable[[Caller], Awaitable[StaffAccount]]:

@@ -8,9 +8,10 @@ account is disabled or gone. The API's dependencies and the pages' cookie sessio
 
 from collections.abc import Iterable
 from datetime import datetime
+from functools import cache
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import ColumnElement, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from app.auth.errors import (
@@ -52,10 +53,22 @@ def _check_version(principal: Principal, current: int) -> None:
         raise _refused(TokenRevoked, "this token was revoked; log in again")
 
 
-def _signed_out(principal: Principal) -> ColumnElement[bool]:
-    """Whether the principal's token was signed out, as a condition to read with its subject."""
-    signed_out = select(RevokedToken.token_id).where(RevokedToken.token_id == principal.token_id)
-    return signed_out.exists()
+@cache
+def _resident_check() -> residents_queries.ResidentAccountCheck:
+    """The resident and whether the token `:token_id` was signed out, one statement built once."""
+    return residents_queries.ResidentAccountCheck(_signed_out())
+
+
+@cache
+def _staff_check() -> staff_queries.StaffAccountCheck:
+    """The staff account and whether the token `:token_id` was signed out, built once."""
+    return staff_queries.StaffAccountCheck(_signed_out())
+
+
+def _signed_out() -> ColumnElement[bool]:
+    """Whether the token `:token_id` was signed out, as a condition to read with its subject."""
+    token_id = bindparam("token_id", type_=RevokedToken.token_id.type)
+    return select(RevokedToken.token_id).where(RevokedToken.token_id == token_id).exists()
 
 
 def _subject_unless_signed_out(
@@ -77,9 +90,7 @@ def live_resident(db_session: Session, principal: Principal) -> ResidentAccount:
     if principal.token_id is None:
         resident = residents_queries.resident_account(db_session, principal.subject_id)
     else:
-        found = residents_queries.resident_account_and_check(
-            db_session, principal.subject_id, _signed_out(principal)
-        )
+        found = _resident_check()(db_session, principal.subject_id, token_id=principal.token_id)
         resident = _subject_unless_signed_out(db_session, principal, found)
     if resident is None or not resident.active:
         raise _refused(AccountUnavailable, "account disabled or unknown")
@@ -94,9 +105,7 @@ def live_staff(db_session: Session, principal: Principal, roles: Iterable[Role])
     if principal.token_id is None:
         user = staff_queries.staff_account(db_session, principal.subject_id)
     else:
-        found = staff_queries.staff_account_and_check(
-            db_session, principal.subject_id, _signed_out(principal)
-        )
+        found = _staff_check()(db_session, principal.subject_id, token_id=principal.token_id)
         user = _subject_unless_signed_out(db_session, principal, found)
     if user is None or not user.active or user.role != principal.role:
         raise _refused(AccountUnavailable, "account disabled or unknown")

@@ -1,6 +1,7 @@
 """Engine, sessions, the request's session dependency and the declarative base of every model."""
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -27,6 +28,9 @@ NAMING_CONVENTION = {
 }
 # Threads beyond the request slots, for routes and dependencies that do not use the database.
 THREADS_BEYOND_SLOTS = 8
+# A request connection idle longer than this is pinged before use; one used more recently is
+# not (a ping is a round trip per request otherwise). See `make_engine`.
+PING_IDLE_AFTER_SECONDS = 10.0
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -60,11 +64,14 @@ def utcnow() -> datetime:
     return get_clock().now()
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, ping_idle_after: float | None = None, **kwargs: Any) -> Engine:
     """An engine with the per-dialect settings the project relies on.
 
     `hide_parameters`: a failing statement's error (and so a 500's traceback in the log) shows
-    the SQL but not the values bound to it, which may be phone numbers, names or codes."""
+    the SQL but not the values bound to it, which may be phone numbers, names or codes.
+
+    A server database's connections are pinged before use (`pool_pre_ping`), or, given
+    `ping_idle_after`, only those idle longer than that many seconds (`_ping_when_idle`)."""
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
@@ -87,8 +94,40 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    if ping_idle_after is None:
+        kwargs.setdefault("pool_pre_ping", True)
+        return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_when_idle(engine, ping_idle_after)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, idle_after: float) -> None:
+    """Ping a connection at checkout only if it sat in the pool longer than `idle_after`
+    seconds; a dead one is replaced before use, as `pool_pre_ping` would (the pool retries
+    the checkout on DisconnectionError).
+
+    A connection used within the last seconds is handed out unpinged. If the server dropped it
+    meanwhile (a restart), the request's first statement fails as a disconnect: SQLAlchemy
+    invalidates it and every connection of the pool made before (`Pool._invalidate`), and the
+    request is answered 503 with Retry-After (`install_database_outage_handler`), as a request
+    in flight during the restart is; the next checkouts reconnect by themselves."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since <= idle_after:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            if engine.dialect.is_disconnect(exc, dbapi_conn, None):
+                raise sa_exc.DisconnectionError("idle connection dropped") from exc
+            raise
 
 
 @lru_cache
@@ -133,7 +172,13 @@ def _request_sessionmaker(url: str, pool_size: int, timeout: float) -> sessionma
     if make_url(url).database in (None, "", ":memory:"):
         engine = get_engine()  # an in-memory SQLite database exists once, in one engine
     else:
-        engine = make_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=timeout)
+        engine = make_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=0,
+            pool_timeout=timeout,
+            ping_idle_after=PING_IDLE_AFTER_SECONDS,
+        )
     return sessionmaker(bind=engine, class_=RequestSession, expire_on_commit=False)
 
 
@@ -185,8 +230,20 @@ async def get_db() -> AsyncIterator[Session]:
     try:
         yield session
     finally:
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(_close_quietly, session)
+        if session.in_transaction():
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(_close_quietly, session)
+        else:  # closed by the route, or never used: nothing to roll back, no I/O, no hop
+            session.close()
+
+
+def end_read_only(session: Session) -> None:
+    """End a read-only request's session where the route used it, in its worker thread: roll
+    back (nothing to commit), give the connection and the slot back, so `get_db`'s teardown
+    has no I/O left and takes no hop to a thread. A session the request did not open (one a
+    caller made and keeps) is left as it is."""
+    if isinstance(session, RequestSession):
+        session.close()
 
 
 def _close_quietly(session: Session) -> None:

@@ -16,8 +16,9 @@ class IdOutOfRange(InvalidInput):
     case = "id_out_of_range"
 
 
-def check_path_ids(request: Request) -> None:
-    """App-wide dependency: every integer path parameter must be a positive 32-bit id."""
+async def check_path_ids(request: Request) -> None:
+    """App-wide dependency: every integer path parameter must be a positive 32-bit id (async:
+    pure checks, no hop to the threadpool on every request)."""
     for name, value in request.path_params.items():
         if isinstance(value, str) and value.lstrip("-").isdigit() and not 0 < int(value) <= MAX_ID:
             raise IdOutOfRange(f"must be an id between 1 and {MAX_ID}", field=f"path.{name}")

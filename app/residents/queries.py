@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from app.core.enums import Language
@@ -146,18 +146,29 @@ def resident_account(db_session: Session, resident_id: int) -> ResidentAccount |
     return None if row is None else ResidentAccount(*row)
 
 
-def resident_account_and_check(
-    db_session: Session, resident_id: int, condition: ColumnElement[bool]
-) -> tuple[ResidentAccount, bool] | None:
-    """The resident's account and whether `condition` holds, read in one statement; None when
-    there is no resident with this id."""
-    row = db_session.execute(
-        select(*_RESIDENT_ACCOUNT_COLUMNS, condition).where(Resident.id == resident_id)
-    ).first()
-    if row is None:
-        return None
-    *account, holds = tuple[Any, ...](row)
-    return ResidentAccount(*account), bool(holds)
+class ResidentAccountCheck:
+    """A resident's account and whether `condition` holds, read in one statement that is built
+    once: the condition names its values as bind parameters, given at each read. Run on the
+    session's connection (plain rows, no ORM step): it is every signed-in request's read."""
+
+    def __init__(self, condition: ColumnElement[bool]) -> None:
+        self._statement = select(*_RESIDENT_ACCOUNT_COLUMNS, condition).where(
+            Resident.id == bindparam("resident_id")
+        )
+
+    def __call__(
+        self, db_session: Session, resident_id: int, **params: Any
+    ) -> tuple[ResidentAccount, bool] | None:
+        """The account and whether the condition holds; None when there is no such resident."""
+        row = (
+            db_session.connection()
+            .execute(self._statement, {"resident_id": resident_id, **params})
+            .first()
+        )
+        if row is None:
+            return None
+        *account, holds = tuple[Any, ...](row)
+        return ResidentAccount(*account), bool(holds)
 
 
 def resident_phones_in_city(city_id: int) -> Select[str]:

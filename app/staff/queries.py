@@ -5,7 +5,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, ColumnExpressionArgument, ScalarSelect, func, select
+from sqlalchemy import (
+    ColumnElement,
+    ColumnExpressionArgument,
+    ScalarSelect,
+    bindparam,
+    func,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from app.staff.models import StaffRole as StaffRole
@@ -46,18 +53,29 @@ def staff_account(db_session: Session, staff_id: int) -> StaffAccount | None:
     return None if row is None else StaffAccount(*row)
 
 
-def staff_account_and_check(
-    db_session: Session, staff_id: int, condition: ColumnElement[bool]
-) -> tuple[StaffAccount, bool] | None:
-    """The account with this id and whether `condition` holds, read in one statement; None
-    when there is no such account."""
-    row = db_session.execute(
-        select(*_STAFF_ACCOUNT_COLUMNS, condition).where(StaffUser.id == staff_id)
-    ).first()
-    if row is None:
-        return None
-    *account, holds = tuple[Any, ...](row)
-    return StaffAccount(*account), bool(holds)
+class StaffAccountCheck:
+    """A staff account and whether `condition` holds, read in one statement that is built once:
+    the condition names its values as bind parameters, given at each read. Run on the
+    session's connection (plain rows, no ORM step): it is every staff request's read."""
+
+    def __init__(self, condition: ColumnElement[bool]) -> None:
+        self._statement = select(*_STAFF_ACCOUNT_COLUMNS, condition).where(
+            StaffUser.id == bindparam("staff_id")
+        )
+
+    def __call__(
+        self, db_session: Session, staff_id: int, **params: Any
+    ) -> tuple[StaffAccount, bool] | None:
+        """The account and whether the condition holds; None when there is no such account."""
+        row = (
+            db_session.connection()
+            .execute(self._statement, {"staff_id": staff_id, **params})
+            .first()
+        )
+        if row is None:
+            return None
+        *account, holds = tuple[Any, ...](row)
+        return StaffAccount(*account), bool(holds)
 
 
 def _display_name() -> ColumnElement[str]:

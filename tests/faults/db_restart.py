@@ -9,7 +9,7 @@ ended, as an operator's restart or a failover does). Afterwards:
 - every order exists exactly once (lost 0, duplicated 0), whole: its lines, its charge in the
   ledger and the group buys' ordered quantities agree (nothing half-written);
 - the service recovered by itself: orders succeed again after the restart without any
-  restart of the API (the pool's pre-ping and invalidation on disconnect).
+  restart of the API (the pool pings idle connections and invalidates itself on a disconnect).
 """
 
 from __future__ import annotations

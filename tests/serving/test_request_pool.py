@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import anyio
+import anyio.to_thread
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -91,6 +93,34 @@ def test_a_resident_request_checks_out_one_connection(request_sessions, signed_i
             answer = client.get("/orders", headers={"Authorization": f"Bearer {signed_in}"})
             assert answer.status_code == 200, answer.text
     assert request_sessions.most == 1, "the caller's lookup and the route share one connection"
+    assert request_sessions.now == 0
+
+
+def test_the_catalog_takes_one_thread_hop_and_gives_its_slot_back(  # type: ignore[no-untyped-def]
+    request_sessions, signed_in, monkeypatch
+) -> None:
+    """The caller's check, the catalog and the session's end run in one worker-thread call
+    (they were four: the path-id check, the caller, the route, the teardown), and a token
+    signed out is refused on its next catalog read."""
+    hops: list[str] = []
+    run_sync = anyio.to_thread.run_sync
+
+    async def counted(func, *args, **kwargs):  # type: ignore[no-untyped-def]
+        hops.append(getattr(func, "__qualname__", repr(func)))
+        return await run_sync(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    headers = {"Authorization": f"Bearer {signed_in}"}
+    with TestClient(create_app()) as client:
+        hops.clear()
+        answer = client.get("/catalog", headers=headers)
+        assert answer.status_code == 200, answer.text
+        assert len(hops) == 1, hops
+        assert request_sessions.now == 0 and request_sessions.most == 1
+        assert client.post("/auth/logout", headers=headers).status_code == 204
+        refused = client.get("/catalog", headers=headers)
+    assert refused.status_code == 401, refused.text
+    assert refused.json()["detail"][0]["code"] == "token_signed_out"
     assert request_sessions.now == 0
 
 
