@@ -219,8 +219,9 @@ def test_over_stock_says_what_is_left(world, make, client_for, db) -> None:  # t
     assert world.gb.ordered_quantity == 40
 
 
-def test_inactive_neighborhood_cannot_order(world, client_for) -> None:  # type: ignore[no-untyped-def]
+def test_inactive_neighborhood_cannot_order(world, client_for, db) -> None:  # type: ignore[no-untyped-def]
     world.hood.active = False
+    db.flush()  # the order's reads run on the connection, with no ORM autoflush
     response = place(client_for(world.resident), world.window.id, [(world.gb.id, 1)])
     assert response.status_code == 409
     assert error_loc(response) == ["body", "neighborhood_id"]
