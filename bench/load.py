@@ -10,7 +10,8 @@ production (no bridge, no clockwork in the API: MQTT_URL and CELERY_BROKER_URL n
 services, which the API itself never calls), and plays the mix from 2 processes of threads
 (one keep-alive connection per user): each user places an order, reads the catalog, polls a
 group buy's progress (the share preview) and calls `/healthz`, in turn, with no think time.
-Then the ceilings: `/healthz` alone and the catalog alone. 503s are counted apart from errors.
+Then each alone: `/healthz` (the ceiling), the catalog and order placement. 503s are counted apart
+from errors.
 """
 
 from __future__ import annotations
@@ -305,7 +306,7 @@ def main() -> None:
             level = run_level(args.port, users[:count], ENDPOINTS, args.seconds)
             rows.append(("mix", count, level))
             print(table(rows[-1:]), flush=True)
-        for what in ("healthz", "catalog"):
+        for what in ("healthz", "catalog", "order"):
             level = run_level(args.port, users[: args.ceiling_users], (what,), args.ceiling_seconds)
             rows.append((f"{what} alone", args.ceiling_users, level))
             print(table(rows[-1:]), flush=True)
