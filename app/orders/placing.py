@@ -10,7 +10,7 @@ import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import Integer, Table, bindparam, func, insert, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -208,17 +208,53 @@ def placed_read(
     )
 
 
-def read_payload(read: OrderRead, resident_id: int) -> dict[str, Any]:
-    """The `order.placed` event's payload (the shape of `service._order_payload`)."""
+class _PayloadLine(Protocol):
+    @property
+    def group_buy_id(self) -> int: ...
+    @property
+    def product_id(self) -> int: ...
+    @property
+    def quantity(self) -> int: ...
+    @property
+    def status(self) -> LineStatus: ...
+    @property
+    def paid_unit_price_minor(self) -> int: ...
+    @property
+    def final_unit_price_minor(self) -> int | None: ...
+
+
+class _PayloadOrder(Protocol):
+    """An order as stored (`Order`) or as answered (`OrderRead`): what its events carry."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def window_id(self) -> int: ...
+    @property
+    def neighborhood_id(self) -> int: ...
+    @property
+    def status(self) -> OrderStatus: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def paid_minor(self) -> int: ...
+    @property
+    def charged_minor(self) -> int | None: ...
+    @property
+    def lines(self) -> Sequence[_PayloadLine]: ...
+
+
+def event_payload(order: _PayloadOrder, resident_id: int) -> dict[str, Any]:
+    """The payload of an order's events (`order.placed`, `order.cancelled`)."""
     return {
-        "order_id": read.id,
+        "order_id": order.id,
         "resident_id": resident_id,
-        "window_id": read.window_id,
-        "neighborhood_id": read.neighborhood_id,
-        "status": read.status.value,
-        "currency": read.currency,
-        "paid_minor": read.paid_minor,
-        "charged_minor": read.charged_minor,
+        "window_id": order.window_id,
+        "neighborhood_id": order.neighborhood_id,
+        "status": order.status.value,
+        "currency": order.currency,
+        "paid_minor": order.paid_minor,
+        "charged_minor": order.charged_minor,
         "lines": [
             {
                 "group_buy_id": line.group_buy_id,
@@ -228,6 +264,6 @@ def read_payload(read: OrderRead, resident_id: int) -> dict[str, Any]:
                 "paid_unit_price_minor": line.paid_unit_price_minor,
                 "final_unit_price_minor": line.final_unit_price_minor,
             }
-            for line in read.lines
+            for line in order.lines
         ],
     }

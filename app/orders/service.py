@@ -262,7 +262,7 @@ def place(
         db_session=db_session,
         kind="order.placed",
         dedupe_key=f"order:{order_id}:placed",
-        payload=placing.read_payload(read, resident.id),
+        payload=placing.event_payload(read, resident.id),
     )
     return PlaceResult(order=read, replayed=False)
 
@@ -320,30 +320,7 @@ def cancel(
             db_session=db_session,
             kind="order.cancelled",
             dedupe_key=f"order:{order.id}:cancelled",
-            payload=_order_payload(order) | {"refunded_minor": order.paid_minor},
+            payload=placing.event_payload(order, order.resident_id)
+            | {"refunded_minor": order.paid_minor},
         )
     return order
-
-
-def _order_payload(order: Order) -> dict[str, Any]:
-    return {
-        "order_id": order.id,
-        "resident_id": order.resident_id,
-        "window_id": order.window_id,
-        "neighborhood_id": order.neighborhood_id,
-        "status": order.status.value,
-        "currency": order.currency,
-        "paid_minor": order.paid_minor,
-        "charged_minor": order.charged_minor,
-        "lines": [
-            {
-                "group_buy_id": line.group_buy_id,
-                "product_id": line.product_id,
-                "quantity": line.quantity,
-                "status": line.status.value,
-                "paid_unit_price_minor": line.paid_unit_price_minor,
-                "final_unit_price_minor": line.final_unit_price_minor,
-            }
-            for line in order.lines
-        ],
-    }

@@ -25,8 +25,8 @@ import numpy as np
 from ortools.constraint_solver import routing_enums_pb2
 
 from logistics.solver import search
-from logistics.solver.lns import improve_parts, with_vehicles
-from logistics.solver.model import Data, build_data, build_model, objective_value
+from logistics.solver.lns import improve_parts, warm_start, with_vehicles
+from logistics.solver.model import Data, build_data, objective_value
 from logistics.solver.problem import Problem
 
 DECOMPOSE_ABOVE = 150
@@ -337,13 +337,11 @@ def improve(
     on_solution: Callable[[int], None] | None = None,
 ) -> tuple[Routes, int] | None:
     """Guided local search over all stops from the given routes until the deadline."""
-    model = build_model(data)
-    routing = model.routing
-    start = routing.ReadAssignmentFromRoutes(
-        [[model.manager.NodeToIndex(node) for node in route] for route in routes], True
-    )
-    if start is None:
+    warm = warm_start(data, routes)
+    if warm is None:
         return None
+    model, start = warm
+    routing = model.routing
     params = search.parameters(search.Strategy(), deadline - time.monotonic())
     params.use_iterated_local_search = False
     params.local_search_metaheuristic = (

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import copy
 import time
+from typing import Any
 
 import numpy as np
 
 from logistics.solver import search
-from logistics.solver.model import Data, build_data, build_model, objective_value
+from logistics.solver.model import Data, Model, build_data, build_model, objective_value
 from logistics.solver.problem import Problem
 
 Routes = list[list[int]]
@@ -48,17 +49,23 @@ def _group(data: Data, routes: Routes, points: np.ndarray, van: int) -> list[int
     return group
 
 
-def _warm(data: Data, routes: Routes, deadline: float) -> Routes | None:
-    """Iterated local search on a part from its current routes until the deadline."""
+def warm_start(data: Data, routes: Routes) -> tuple[Model, Any] | None:
+    """The model of `data` and its assignment holding `routes` (None if they do not fit it)."""
     model = build_model(data)
-    routing = model.routing
-    start = routing.ReadAssignmentFromRoutes(
+    start = model.routing.ReadAssignmentFromRoutes(
         [[model.manager.NodeToIndex(node) for node in route] for route in routes], True
     )
-    if start is None:
+    return None if start is None else (model, start)
+
+
+def _warm(data: Data, routes: Routes, deadline: float) -> Routes | None:
+    """Iterated local search on a part from its current routes until the deadline."""
+    warm = warm_start(data, routes)
+    if warm is None:
         return None
+    model, start = warm
     params = search.parameters(search.Strategy(), deadline - time.monotonic())
-    solution = routing.SolveFromAssignmentWithParameters(start, params)
+    solution = model.routing.SolveFromAssignmentWithParameters(start, params)
     return None if solution is None else search.routes_of(model, solution)
 
 
