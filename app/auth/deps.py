@@ -6,18 +6,21 @@ password change or deactivation, or one of a disabled account is refused with 40
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.auth import sessions
 from app.auth.errors import MissingBearerToken, ResidentsOnly, RoleRequired
-from app.core.db import SessionDep
+from app.core.db import SessionDep, read_only
 from app.core.security import Principal, Role, decode_access_token
 from app.residents.queries import ResidentAccount
 from app.staff.queries import StaffAccount
+
+_T = TypeVar("_T")
 
 _bearer = HTTPBearer(auto_error=False, description="Bearer token from /auth/*/token")
 # The same header, documented a second way so the /docs "Authorize" dialog can log staff in.
@@ -95,6 +98,22 @@ def resident_of(caller: Caller) -> ResidentAccount:
 async def get_current_resident(caller: CurrentCaller) -> ResidentAccount:
     """The resident calling, or 403 for staff tokens."""
     return resident_of(caller)
+
+
+async def as_resident(
+    db: Session,
+    principal: Principal,
+    work: Callable[[ResidentAccount], _T],
+    *,
+    reads_only: bool = False,
+) -> _T:
+    """`work` for the resident calling, in one hop to a worker thread with the caller's check
+    (what `CurrentResident` runs): for an `async` route taking `TokenPrincipal` and
+    `SessionDep`, so neither the caller's dependency, the route nor the session's end takes a
+    hop of its own. `reads_only`: the session is `read_only` (no BEGIN, no ROLLBACK)."""
+    if reads_only:
+        read_only(db)
+    return await run_in_threadpool(lambda: work(resident_of(caller_of(db, principal))))
 
 
 def require_staff(*roles: Role) -> Callable[[Caller], Awaitable[StaffAccount]]:

@@ -1,10 +1,11 @@
 """Engine, sessions, the request's session dependency and the declarative base of every model."""
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Annotated, Any
 from weakref import WeakKeyDictionary
 
@@ -31,6 +32,17 @@ THREADS_BEYOND_SLOTS = 8
 # A request connection idle longer than this is pinged before use; one used more recently is
 # not (a ping is a round trip per request otherwise). See `make_engine`.
 PING_IDLE_AFTER_SECONDS = 10.0
+# The execution option of a read-only request's connections (`read_only`).
+READ_ONLY = "pickup_read_only"
+_WRITES = re.compile(
+    r"\b(INSERT|UPDATE|DELETE|MERGE|CREATE|ALTER|DROP|TRUNCATE|GRANT|REVOKE|LOCK|COPY|CALL"
+    r"|NEXTVAL|SETVAL|VACUUM|PRAGMA)\b|\bFOR\s+(NO\s+KEY\s+|KEY\s+)?(UPDATE|SHARE)\b",
+    re.IGNORECASE,
+)
+
+
+class WriteInReadOnlyRequest(RuntimeError):
+    """A statement that writes or locks, sent in a request marked read-only: a bug to fix."""
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -91,7 +103,8 @@ def make_engine(url: str, *, ping_idle_after: float | None = None, **kwargs: Any
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if not conn.get_execution_options().get(READ_ONLY):  # no BEGIN: each read alone
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     if ping_idle_after is None:
@@ -147,6 +160,7 @@ class RequestSession(Session):
     closes its session before streaming holds no slot for the stream's life)."""
 
     release_slot: Callable[[], None] | None = None
+    read_only: bool = False
 
     def close(self) -> None:
         try:
@@ -230,20 +244,48 @@ async def get_db() -> AsyncIterator[Session]:
     try:
         yield session
     finally:
-        if session.in_transaction():
+        if session.in_transaction() and not session.read_only:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(_close_quietly, session)
-        else:  # closed by the route, or never used: nothing to roll back, no I/O, no hop
+        else:  # closed by the route, never used or read-only: nothing to roll back, no hop
             session.close()
 
 
-def end_read_only(session: Session) -> None:
-    """End a read-only request's session where the route used it, in its worker thread: roll
-    back (nothing to commit), give the connection and the slot back, so `get_db`'s teardown
-    has no I/O left and takes no hop to a thread. A session the request did not open (one a
-    caller made and keeps) is left as it is."""
-    if isinstance(session, RequestSession):
-        session.close()
+def read_only(session: Session) -> None:
+    """Mark a request's session read-only, before its first statement. Each statement then
+    runs on its own, in driver autocommit: no BEGIN and ROLLBACK round trips on PostgreSQL, no
+    `BEGIN IMMEDIATE` (the writers' lock) on SQLite, and the session ends without I/O. A
+    statement that writes or locks raises WriteInReadOnlyRequest before it is sent. The reads
+    need not see one snapshot: each shows what was committed when it ran. A session the
+    request did not open (a test's) is left as it is."""
+    if isinstance(session, RequestSession) and not session.in_transaction():
+        session.bind = _read_only_engine(session.get_bind())
+        session.read_only = True
+
+
+@cache
+def _read_only_engine(engine: Engine) -> Engine:
+    """The engine's pool and settings, its connections in autocommit, writes refused."""
+    options: dict[str, Any] = {READ_ONLY: True}
+    if engine.dialect.name != "sqlite":  # SQLite's connections already are (no BEGIN above)
+        options["isolation_level"] = "AUTOCOMMIT"
+    read_engine = engine.execution_options(**options)
+    event.listen(read_engine, "before_cursor_execute", _refuse_writes)
+    return read_engine
+
+
+def _refuse_writes(
+    _conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool
+) -> None:
+    if context is not None and (context.isinsert or context.isupdate or context.isdelete):
+        raise WriteInReadOnlyRequest(f"a write in a read-only request: {statement[:80]}")
+    if _writes(statement):
+        raise WriteInReadOnlyRequest(f"a write or lock in a read-only request: {statement[:80]}")
+
+
+@lru_cache(maxsize=1024)
+def _writes(statement: str) -> bool:
+    return _WRITES.search(statement) is not None
 
 
 def _close_quietly(session: Session) -> None:

@@ -4,16 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
-from app.auth.deps import (
-    CurrentOperator,
-    CurrentResident,
-    TokenPrincipal,
-    caller_of,
-    resident_of,
-)
-from app.core.db import SessionDep, end_read_only
+from app.auth.deps import CurrentOperator, CurrentResident, TokenPrincipal, as_resident
+from app.core.db import SessionDep
 from app.core.limits import MAX_INT
 from app.groupbuys import catalog_cache, closing, resident_catalog
 from app.groupbuys import service as groupbuy_service
@@ -29,6 +22,7 @@ from app.groupbuys.schemas import (
     SharedGroupBuyRead,
     ShareLinkRead,
 )
+from app.residents.queries import ResidentAccount
 from app.windows import queries as window_queries
 from app.windows.service import WindowNotFound
 
@@ -56,24 +50,18 @@ async def read_catalog(
 ) -> Response:
     """Every group buy of the caller's neighborhood in the open windows (or the given one).
 
-    The residents' most frequent read, in one hop to a worker thread: the caller's check (as
-    `CurrentResident` does it), the catalog, and closing the session (read-only: nothing to
-    commit), so neither the caller's dependency nor the session's teardown takes a hop of its
-    own."""
+    The residents' most frequent read: read-only, in one hop to a worker thread."""
     cache = catalog_cache.cache_of(request.app.state)
 
-    def answer() -> bytes:
-        resident = resident_of(caller_of(db, principal))
-        body = catalog_cache.catalog_json(
+    def answer(resident: ResidentAccount) -> bytes:
+        return catalog_cache.catalog_json(
             db_session=db,
             cache=cache,
             neighborhood_id=resident.neighborhood_id,
             window_id=window_id,
         )
-        end_read_only(db)
-        return body
 
-    body = await run_in_threadpool(answer)
+    body = await as_resident(db, principal, answer, reads_only=True)
     return Response(content=body, media_type="application/json")
 
 
@@ -100,13 +88,18 @@ def read_share_link(
     summary="Open a shared group buy (residents of the same neighborhood only)",
     responses={404: {"description": "Unknown token, or a group buy of another neighborhood"}},
 )
-def read_shared(
+async def read_shared(
     token: Annotated[str, Path(max_length=64)],
-    resident: CurrentResident,
+    principal: TokenPrincipal,
     db: SessionDep,
 ) -> SharedGroupBuyRead:
-    """The shared group buy; a resident of another neighborhood gets 404, as for an unknown one."""
-    return resident_catalog.shared(db_session=db, resident=resident, token=token)
+    """The shared group buy; a resident of another neighborhood gets 404, as for an unknown one.
+    Read-only, in one hop to a worker thread (residents poll it for progress)."""
+
+    def answer(resident: ResidentAccount) -> SharedGroupBuyRead:
+        return resident_catalog.shared(db_session=db, resident=resident, token=token)
+
+    return await as_resident(db, principal, answer, reads_only=True)
 
 
 # --- operators -------------------------------------------------------------------------------

@@ -4,11 +4,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response, status
 
-from app.auth.deps import CurrentResident
+from app.auth.deps import CurrentResident, TokenPrincipal, as_resident
 from app.core.db import SessionDep
 from app.core.limits import MAX_INT
 from app.orders import service as order_service
 from app.orders.schemas import MAX_ID, OrderCreate, OrderPage, OrderRead
+from app.residents.queries import ResidentAccount
 
 router = APIRouter(tags=["resident"])
 OrderId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -43,19 +44,25 @@ IdempotencyKey = Annotated[
         422: {"description": "Malformed or impossible input; `loc` names the field"},
     },
 )
-def place_order(
+async def place_order(
     order_in: OrderCreate,
-    resident: CurrentResident,
+    principal: TokenPrincipal,
     db: SessionDep,
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> OrderRead:
     """Pays the entry price of each line now; the difference to the tier reached is refunded at
-    the cut-off, and everything if the group fails."""
-    result = order_service.place(
-        db_session=db, resident=resident, order_in=order_in, idempotency_key=idempotency_key
-    )
-    db.commit()
+    the cut-off, and everything if the group fails. The caller's check, the order and the
+    commit in one hop to a worker thread."""
+
+    def place(resident: ResidentAccount) -> order_service.PlaceResult:
+        result = order_service.place(
+            db_session=db, resident=resident, order_in=order_in, idempotency_key=idempotency_key
+        )
+        db.commit()
+        return result
+
+    result = await as_resident(db, principal, place)
     if result.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return result.order

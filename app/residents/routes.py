@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
-from app.auth.deps import CurrentOperator, CurrentResident
+from app.auth.deps import CurrentOperator, CurrentResident, TokenPrincipal, as_resident
 from app.core.db import SessionDep
 from app.core.limits import MAX_INT
 from app.residents import service as residents_service
@@ -21,9 +21,9 @@ ResidentId = Annotated[int, Path(gt=0, le=ID_MAX, description="A resident's id")
 
 
 @router.get("/me", tags=["resident"], summary="My profile")
-def read_me(resident: CurrentResident) -> ResidentRead:
-    """The calling resident's profile."""
-    return ResidentRead.model_validate(resident)
+async def read_me(principal: TokenPrincipal, db: SessionDep) -> ResidentRead:
+    """The calling resident's profile (read-only, one hop to a worker thread)."""
+    return await as_resident(db, principal, ResidentRead.model_validate, reads_only=True)
 
 
 @router.patch("/me", tags=["resident"], summary="Change my name, language or SMS consent")

@@ -7,46 +7,16 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-import anyio
-import anyio.to_thread
 import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, text
 
-from app.core import db as core_db
-from app.core.db import RequestSession, SessionDep
+from app.core.db import SessionDep
 from app.core.errors import install_database_outage_handler
 from app.core.settings import get_settings
 from app.main import create_app
-from app.residents.models import Resident
-from tests.conftest import token_for
-from tests.factories import Factory
-
-
-class CheckoutCounter:
-    """Connections of an engine checked out now, and the most at once."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.now = 0
-        self.most = 0
-        self.total = 0
-        self._lock = threading.Lock()
-        event.listen(engine, "checkout", self._out)
-        event.listen(engine, "checkin", self._in)
-
-    def _out(self, *_args: object) -> None:
-        with self._lock:
-            self.now += 1
-            self.total += 1
-            self.most = max(self.most, self.now)
-
-    def _in(self, *_args: object) -> None:
-        with self._lock:
-            self.now -= 1
-
 
 PoolSettings = Callable[[int, float], None]
 
@@ -68,59 +38,12 @@ def pool_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[PoolSettings]:
     get_settings.cache_clear()
 
 
-@pytest.fixture
-def request_sessions(
-    engine: Engine, committed: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
-) -> CheckoutCounter:
-    """`get_db` (not overridden) opens its sessions on the test database; counted."""
-    factory = sessionmaker(bind=engine, class_=RequestSession, expire_on_commit=False)
-    monkeypatch.setattr(core_db, "get_request_sessionmaker", lambda: factory)
-    return CheckoutCounter(engine)
-
-
-@pytest.fixture
-def signed_in(committed: sessionmaker[Session]) -> str:
-    """A committed resident's bearer token."""
-    with committed() as session:
-        resident: Resident = Factory(session).resident()
-        session.commit()
-        return token_for(resident)
-
-
 def test_a_resident_request_checks_out_one_connection(request_sessions, signed_in) -> None:  # type: ignore[no-untyped-def]
     with TestClient(create_app()) as client:
         for _ in range(5):
             answer = client.get("/orders", headers={"Authorization": f"Bearer {signed_in}"})
             assert answer.status_code == 200, answer.text
     assert request_sessions.most == 1, "the caller's lookup and the route share one connection"
-    assert request_sessions.now == 0
-
-
-def test_the_catalog_takes_one_thread_hop_and_gives_its_slot_back(  # type: ignore[no-untyped-def]
-    request_sessions, signed_in, monkeypatch
-) -> None:
-    """The caller's check, the catalog and the session's end run in one worker-thread call
-    (they were four: the path-id check, the caller, the route, the teardown), and a token
-    signed out is refused on its next catalog read."""
-    hops: list[str] = []
-    run_sync = anyio.to_thread.run_sync
-
-    async def counted(func, *args, **kwargs):  # type: ignore[no-untyped-def]
-        hops.append(getattr(func, "__qualname__", repr(func)))
-        return await run_sync(func, *args, **kwargs)
-
-    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
-    headers = {"Authorization": f"Bearer {signed_in}"}
-    with TestClient(create_app()) as client:
-        hops.clear()
-        answer = client.get("/catalog", headers=headers)
-        assert answer.status_code == 200, answer.text
-        assert len(hops) == 1, hops
-        assert request_sessions.now == 0 and request_sessions.most == 1
-        assert client.post("/auth/logout", headers=headers).status_code == 204
-        refused = client.get("/catalog", headers=headers)
-    assert refused.status_code == 401, refused.text
-    assert refused.json()["detail"][0]["code"] == "token_signed_out"
     assert request_sessions.now == 0
 
 
