@@ -30,15 +30,17 @@ from shop.routes import router as shop_router
 
 log = logging.getLogger(__name__)
 
+# A request's route is found by trying the routes in turn (about 2 µs each): the rush's
+# (catalog, progress, orders, profile) first. No two routers' paths overlap.
 ROUTERS: tuple[APIRouter, ...] = (
-    auth_router,
+    groupbuys_router,
+    orders_router,
     residents_router,
+    auth_router,
     cities_router,
     catalog_router,
     neighborhoods_router,
     windows_router,
-    groupbuys_router,
-    orders_router,
     payments_router,
     logistics_router,
     lockers_router,
