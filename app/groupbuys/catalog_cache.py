@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from app.catalog import queries as catalog_queries
 from app.cities import queries as city_queries
 from app.core.db import utcnow
+from app.groupbuys.errors import GroupBuyNotFound
 from app.groupbuys.models import GroupBuy, GroupBuySetRevision
 from app.groupbuys.resident_catalog import (
     GroupBuyWithProduct,
@@ -30,7 +31,8 @@ from app.groupbuys.resident_catalog import (
     catalog_window,
     group_buys_with_products,
 )
-from app.groupbuys.schemas import CatalogRead
+from app.groupbuys.schemas import CatalogRead, SharedGroupBuyRead
+from app.groupbuys.service import InNeighborhood
 from app.neighborhoods import queries as neighborhood_queries
 from app.windows import queries as window_queries
 from app.windows.queries import WindowInfo, WindowStatus
@@ -59,12 +61,14 @@ class CatalogCache:
 
     def __init__(self, max_windows: int = MAX_CACHED_WINDOWS) -> None:
         self._max_windows = max_windows
-        self._windows: OrderedDict[tuple[int, int], tuple[WindowState, bytes]] = OrderedDict()
+        self._windows: OrderedDict[tuple[int, int, int], tuple[WindowState, bytes]]
+        self._windows = OrderedDict()
         self._lock = Lock()
 
-    def get(self, state: WindowState) -> bytes | None:
-        """The window's JSON if it was rendered from this very state."""
-        key = (state.place.neighborhood_id, state.window.id)
+    def get(self, state: WindowState, *, group_buy_id: int = 0) -> bytes | None:
+        """The window's JSON (given `group_buy_id`, the share preview of that group buy of it)
+        if it was rendered from this very state."""
+        key = (state.place.neighborhood_id, state.window.id, group_buy_id)
         with self._lock:
             found = self._windows.get(key)
             if found is None or found[0] != state:
@@ -72,11 +76,12 @@ class CatalogCache:
             self._windows.move_to_end(key)
             return found[1]
 
-    def put(self, state: WindowState, body: bytes) -> None:
-        """Keep the window's JSON, rendered from `state`."""
+    def put(self, state: WindowState, body: bytes, *, group_buy_id: int = 0) -> None:
+        """Keep the window's JSON (or a group buy's share preview), rendered from `state`."""
+        key = (state.place.neighborhood_id, state.window.id, group_buy_id)
         with self._lock:
-            self._windows[state.place.neighborhood_id, state.window.id] = (state, body)
-            self._windows.move_to_end((state.place.neighborhood_id, state.window.id))
+            self._windows[key] = (state, body)
+            self._windows.move_to_end(key)
             while len(self._windows) > self._max_windows:
                 self._windows.popitem(last=False)
 
@@ -134,6 +139,43 @@ def catalog_json(
     assert head.endswith('"windows":[]}')
     windows = b",".join(bodies[state.window.id] or b"" for state in states)
     return head[:-2].encode() + windows + b"]}"
+
+
+def shared_json(
+    *,
+    db_session: Session,
+    cache: CatalogCache,
+    resident: InNeighborhood,
+    token: str,
+    now: datetime | None = None,
+) -> bytes:
+    """The group buy shared by `token` (`SharedGroupBuyRead`) as JSON, for a resident of its
+    neighborhood (GroupBuyNotFound for anyone else): from the cache while the state of its
+    window is unchanged, as the catalog's. Only for a read-only request."""
+    now = now or utcnow()
+    shared = db_session.connection().execute(_share_query(), {"token": token}).first()
+    if shared is None or shared.neighborhood_id != resident.neighborhood_id:
+        raise GroupBuyNotFound("no such group buy in your neighborhood", field="token")
+    place, (state,) = catalog_state(
+        db_session, neighborhood_id=shared.neighborhood_id, window_id=shared.window_id, now=now
+    )
+    body = cache.get(state, group_buy_id=shared.id)
+    if body is None:
+        gbs = group_buys_with_products(db_session, group_buy_ids=[shared.id])
+        zone = ZoneInfo(place.timezone)
+        window = catalog_window(state.window, gbs, zone=zone, currency=place.currency, now=now)
+        body = SharedGroupBuyRead(window=window).model_dump_json().encode()
+        cache.put(state, body, group_buy_id=shared.id)
+    return body
+
+
+@cache
+def _share_query() -> Select[int, int, int]:
+    """The id, neighborhood and window of the group buy shared by `:token`, built once."""
+    token = bindparam("token", type_=GroupBuy.share_token.type)
+    return select(GroupBuy.id, GroupBuy.neighborhood_id, GroupBuy.window_id).where(
+        GroupBuy.share_token == token
+    )
 
 
 def catalog_state(

@@ -19,7 +19,6 @@ from app.core.db import utcnow
 from app.core.settings import get_settings
 from app.groupbuys import pricing
 from app.groupbuys import service as groupbuy_service
-from app.groupbuys.errors import GroupBuyNotFound
 from app.groupbuys.models import GroupBuy
 from app.groupbuys.schemas import (
     CatalogGroupBuy,
@@ -27,7 +26,6 @@ from app.groupbuys.schemas import (
     CatalogWindow,
     ProductBrief,
     ProgressRead,
-    SharedGroupBuyRead,
     ShareLinkRead,
 )
 from app.groupbuys.service import InNeighborhood
@@ -100,24 +98,6 @@ def share_link(*, group_buy: GroupBuy, request_base_url: str | None = None) -> S
         group_buy_id=group_buy.id,
         token=group_buy.share_token,
         url=f"{base}/share/{group_buy.share_token}",
-    )
-
-
-def shared(
-    *, db_session: Session, resident: InNeighborhood, token: str, now: datetime | None = None
-) -> SharedGroupBuyRead:
-    """A shared group buy for a resident of its neighborhood; NotFound for anyone else."""
-    now = now or utcnow()
-    gb = db_session.scalar(select(GroupBuy).where(GroupBuy.share_token == token))
-    if gb is None or gb.neighborhood_id != resident.neighborhood_id:
-        raise GroupBuyNotFound("no such group buy in your neighborhood", field="token")
-    place = place_of(db_session, resident.neighborhood_id)
-    window = window_queries.window_info(db_session, gb.window_id)
-    assert window is not None
-    gbs = group_buys_with_products(db_session, group_buy_ids=[gb.id])
-    zone = ZoneInfo(place.timezone)
-    return SharedGroupBuyRead(
-        window=catalog_window(window, gbs, zone=zone, currency=place.currency, now=now)
     )
 
 

@@ -92,14 +92,17 @@ async def read_shared(
     token: Annotated[str, Path(max_length=64)],
     principal: TokenPrincipal,
     db: SessionDep,
-) -> SharedGroupBuyRead:
+    request: Request,
+) -> Response:
     """The shared group buy; a resident of another neighborhood gets 404, as for an unknown one.
-    Read-only, in one hop to a worker thread (residents poll it for progress)."""
+    Residents poll it for progress: read-only, in one hop, from the catalog's cache."""
+    cache = catalog_cache.cache_of(request.app.state)
 
-    def answer(resident: ResidentAccount) -> SharedGroupBuyRead:
-        return resident_catalog.shared(db_session=db, resident=resident, token=token)
+    def answer(resident: ResidentAccount) -> bytes:
+        return catalog_cache.shared_json(db_session=db, cache=cache, resident=resident, token=token)
 
-    return await as_resident(db, principal, answer, reads_only=True)
+    body = await as_resident(db, principal, answer, reads_only=True)
+    return Response(content=body, media_type="application/json")
 
 
 # --- operators -------------------------------------------------------------------------------
