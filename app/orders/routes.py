@@ -69,19 +69,22 @@ async def place_order(
 
 
 @router.get("/orders", response_model=OrderPage, summary="My orders, newest first")
-def list_orders(
-    resident: CurrentResident,
+async def list_orders(
+    principal: TokenPrincipal,
     db: SessionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> OrderPage:
-    """One page of the caller's orders."""
-    orders, total = order_service.get_all_for_resident(
-        db_session=db, resident_id=resident.id, limit=limit, offset=offset
-    )
-    return OrderPage(
-        items=order_service.to_reads(db, orders), total=total, limit=limit, offset=offset
-    )
+    """One page of the caller's orders (read-only, one hop to a worker thread)."""
+
+    def page(resident: ResidentAccount) -> OrderPage:
+        orders, total = order_service.get_all_for_resident(
+            db_session=db, resident_id=resident.id, limit=limit, offset=offset
+        )
+        items = order_service.to_reads(db, orders)
+        return OrderPage(items=items, total=total, limit=limit, offset=offset)
+
+    return await as_resident(db, principal, page, reads_only=True)
 
 
 @router.get(
@@ -90,12 +93,16 @@ def list_orders(
     summary="One of my orders",
     responses={404: {"description": "No such order of mine (another resident's is 404 too)"}},
 )
-def read_order(order_id: OrderId, resident: CurrentResident, db: SessionDep) -> OrderRead:
-    """The caller's order; anyone else's id answers 404."""
-    order = order_service.get_for_resident(
-        db_session=db, resident_id=resident.id, order_id=order_id
-    )
-    return order_service.to_read(db, order)
+async def read_order(order_id: OrderId, principal: TokenPrincipal, db: SessionDep) -> OrderRead:
+    """The caller's order; anyone else's id answers 404 (read-only, one hop)."""
+
+    def read(resident: ResidentAccount) -> OrderRead:
+        order = order_service.get_for_resident(
+            db_session=db, resident_id=resident.id, order_id=order_id
+        )
+        return order_service.to_read(db, order)
+
+    return await as_resident(db, principal, read, reads_only=True)
 
 
 @router.post(

@@ -75,6 +75,7 @@ READS = {
     "profile": lambda r: "/me",
     "catalog": lambda r: f"/catalog?window_id={r.window_id}",
     "progress": lambda r: f"/share/{r.share_token}",
+    "my orders": lambda r: "/orders",
 }
 
 
