@@ -3,9 +3,8 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response, status
-from starlette.concurrency import run_in_threadpool
 
-from app.auth.deps import CurrentResident, TokenPrincipal, caller_of, resident_of
+from app.auth.deps import CurrentResident
 from app.core.db import SessionDep
 from app.core.limits import MAX_INT
 from app.orders import service as order_service
@@ -44,30 +43,22 @@ IdempotencyKey = Annotated[
         422: {"description": "Malformed or impossible input; `loc` names the field"},
     },
 )
-async def place_order(
+def place_order(
     order_in: OrderCreate,
-    principal: TokenPrincipal,
+    resident: CurrentResident,
     db: SessionDep,
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> OrderRead:
     """Pays the entry price of each line now; the difference to the tier reached is refunded at
     the cut-off, and everything if the group fails."""
-
-    # The rush's write in one hop to a worker thread: the caller's check (what CurrentResident
-    # runs), the order and the commit. The answer is then checked and serialized in the event
-    # loop, as for any async route, instead of in hops of their own (3 hops before).
-    def place() -> OrderRead:
-        resident = resident_of(caller_of(db, principal))
-        result = order_service.place(
-            db_session=db, resident=resident, order_in=order_in, idempotency_key=idempotency_key
-        )
-        db.commit()
-        if result.replayed:
-            response.headers["Idempotent-Replayed"] = "true"
-        return result.order
-
-    return await run_in_threadpool(place)
+    result = order_service.place(
+        db_session=db, resident=resident, order_in=order_in, idempotency_key=idempotency_key
+    )
+    db.commit()
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return result.order
 
 
 @router.get("/orders", response_model=OrderPage, summary="My orders, newest first")
