@@ -67,6 +67,9 @@ def serve(
     port_base: int | None = serving.PortBaseOption,
     reload: bool = typer.Option(False, help="Reload on code changes (development)"),
     workers: int = serving.WorkersOption,
+    access_log: bool = serving.AccessLogOption,
+    http: str = serving.HttpOption,
+    loop: str = serving.LoopOption,
 ) -> None:
     """Run the API server (on the embedded defaults also the MQTT broker, the locker bridge
     and the clockwork). Every port it binds can be set; a taken port is named, with its option."""
@@ -74,13 +77,18 @@ def serve(
         console.print("[red]Cannot start:[/red] --reload serves one process; drop --workers")
         raise typer.Exit(2)
     try:
+        engine = serving.Engine(http=http, loop=loop, access_log=access_log)
+    except ValueError as exc:
+        console.print(f"[red]Cannot start:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    try:
         address = serving.prepare(host=host, port=port, mqtt_port=mqtt_port, port_base=port_base)
     except PortInUse as exc:
         console.print(f"[red]Cannot start:[/red] {exc}")
         raise typer.Exit(1) from exc
     broker = f", MQTT broker on port {address.mqtt_port}" if address.mqtt_port else ""
     console.print(f"API on [bold]{address.base_url}[/bold]  (docs: /docs){broker}")
-    serving.run(address, reload=reload, workers=workers)
+    serving.run(address, reload=reload, workers=workers, engine=engine)
 
 
 @sim_app.command("twilio")

@@ -9,6 +9,7 @@ from app.catalog.routes import router as catalog_router
 from app.cities.routes import router as cities_router
 from app.core.error_schema import document_error_answers
 from app.core.errors import install_error_handlers
+from app.core.flat_routes import flatten_included_routers
 from app.core.forwarded import TrustedProxyHeaders
 from app.core.ids import check_path_ids, document_path_ids
 from app.core.request_guard import BodySizeLimit, InputGuard, install_validation_handler
@@ -91,6 +92,7 @@ def create_app() -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    flatten_included_routers(app)
     document_path_ids(app)
     document_error_answers(app)
     app.add_middleware(InputGuard)

@@ -6,6 +6,12 @@ Options (and their environment variables): `--host` (PICKUP_HOST), `--port` for 
 (PICKUP_PORT, default 8000), `--mqtt-port` for the embedded broker (PICKUP_MQTT_PORT; else
 the port of MQTT_URL=embedded://HOST:PORT, else LOCKERS_EMBEDDED_PORT, default 11883), or a
 single `--port-base` (PICKUP_PORT_BASE): HTTP on it, the broker on the next port.
+
+The HTTP workers parse with httptools on uvloop's event loop, named explicitly (not uvicorn's
+"auto", which falls back to h11 and asyncio without a word when they are missing). uvicorn hands
+uvloop to its own loop only: the embedded broker's thread still makes a plain asyncio loop.
+The access log (one line per request) is off unless `--access-log` (PICKUP_ACCESS_LOG): the
+proxy in front logs every request; errors are logged either way.
 """
 
 import os
@@ -41,6 +47,20 @@ PortBaseOption = typer.Option(
     max=65534,
     help="HTTP on this port, the embedded MQTT broker on the next (two demos side by side)",
 )
+AccessLogOption = typer.Option(
+    False,
+    "--access-log/--no-access-log",
+    envvar="PICKUP_ACCESS_LOG",
+    help="Log one line per request (the proxy in front usually does)",
+)
+HttpOption = typer.Option(
+    "httptools", envvar="PICKUP_HTTP", help="HTTP parser: httptools, or h11 (pure Python)"
+)
+LoopOption = typer.Option(
+    "uvloop", envvar="PICKUP_LOOP", help="Event loop of the HTTP workers: uvloop or asyncio"
+)
+HTTP_IMPLEMENTATIONS = ("httptools", "h11")
+LOOPS = ("uvloop", "asyncio")
 WorkersOption = typer.Option(
     1,
     envvar="PICKUP_WORKERS",
@@ -133,7 +153,24 @@ def prepare(
     return address
 
 
-def run(address: ServeAddress, *, reload: bool = False, workers: int = 1) -> None:
+@dataclass(frozen=True)
+class Engine:
+    """How the HTTP workers run: parser, event loop, access log."""
+
+    http: str = "httptools"
+    loop: str = "uvloop"
+    access_log: bool = False
+
+    def __post_init__(self) -> None:
+        if self.http not in HTTP_IMPLEMENTATIONS:
+            raise ValueError(f"--http must be one of {', '.join(HTTP_IMPLEMENTATIONS)}")
+        if self.loop not in LOOPS:
+            raise ValueError(f"--loop must be one of {', '.join(LOOPS)}")
+
+
+def run(
+    address: ServeAddress, *, reload: bool = False, workers: int = 1, engine: Engine = Engine()
+) -> None:
     """Serve the API (and, on the embedded defaults, everything else) until stopped.
 
     With several workers the HTTP processes share the port, and the embedded services (broker,
@@ -147,6 +184,9 @@ def run(address: ServeAddress, *, reload: bool = False, workers: int = 1) -> Non
         "host": address.host,
         "port": address.http_port,
         "proxy_headers": False,
+        "http": engine.http,
+        "loop": engine.loop,
+        "access_log": engine.access_log,
     }
     if reload:
         options["reload"] = True

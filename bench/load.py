@@ -7,27 +7,27 @@ progress at once, against `pickup serve --workers N` on the 600-neighborhood cit
 Seeds the city in its own database (`pickup seed city`, 600 neighborhoods, 130,000 residents)
 unless it is there already, runs ANALYZE, mints residents' tokens, starts the API as in
 production (no bridge, no clockwork in the API: MQTT_URL and CELERY_BROKER_URL name real
-services, which the API itself never calls), and plays the mix from 2 processes of threads
-(one keep-alive connection per user): each user places an order, reads the catalog, polls a
-group buy's progress (the share preview) and calls `/healthz`, in turn, with no think time.
-Then each alone: `/healthz` (the ceiling), the catalog and order placement. 503s are counted apart
-from errors.
+services, which the API itself never calls), and plays the mix from 2 client processes
+(`bench/load_client.py`: asyncio, one raw keep-alive connection per user, request bytes built
+beforehand): each user places an order, reads the catalog, polls a group buy's progress (the
+share preview) and calls `/healthz`, in turn, with no think time. Then each alone: `/healthz`
+(the ceiling), the catalog, and order placement at each of `--order-users`, with the highest
+of those at which order placement's p99 stays under 250 ms. 503s are counted apart from
+errors. Each phase also shows the server's CPU (its processes, from /proc) and the clients'
+CPU per answered request: both share the machine's cores.
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import multiprocessing as mp
 import os
 import random
 import subprocess
 import sys
-import threading
 import time
-import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,27 +36,13 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("SECRET_KEY", "bench-load-secret-key-long-enough-0123456789")
 os.environ.setdefault("ENVIRONMENT", "development")
 
+from load_client import ENDPOINTS, Tally, User, play  # noqa: E402
+
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 DEFAULT_DB = "pickup_load"
-ENDPOINTS = ("order", "catalog", "progress", "healthz")
 CLIENT_PROCESSES = 2
-
-
-@dataclass
-class User:
-    token: str
-    window_id: int
-    group_buys: list[int]
-    share_tokens: list[str]
-
-
-@dataclass
-class Tally:
-    latencies: list[float] = field(default_factory=list)
-    ok: int = 0
-    refused: int = 0  # 4xx: a group's stock ran out, ...
-    busy: int = 0  # 503 + Retry-After: beyond capacity
-    errors: int = 0  # 5xx other than 503, dropped connections
+ORDER_P99_TARGET_MS = 250
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def database_url(name: str) -> str:
@@ -130,105 +116,59 @@ def pick_users(name: str, count: int, seed: int) -> list[User]:
     return users
 
 
-def request(user: User, what: str, conn: http.client.HTTPConnection) -> int:
-    headers = {"Authorization": f"Bearer {user.token}"}
-    if what == "order":
-        body = {
-            "window_id": user.window_id,
-            "lines": [{"group_buy_id": random.choice(user.group_buys), "quantity": 1}],
-        }
-        headers |= {"Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex}
-        conn.request("POST", "/orders", body=json.dumps(body), headers=headers)
-    elif what == "catalog":
-        conn.request("GET", f"/catalog?window_id={user.window_id}", headers=headers)
-    elif what == "progress":
-        conn.request("GET", f"/share/{random.choice(user.share_tokens)}", headers=headers)
-    else:
-        conn.request("GET", "/healthz")
-    answer = conn.getresponse()
-    answer.read()
-    return answer.status
-
-
-def play(
-    port: int,
-    users: list[User],
-    mix: tuple[str, ...],
-    seconds: float,
-    out: mp.Queue[dict[str, dict[str, Any]]],
-) -> None:
-    """One client process: a thread per user, in turn through `mix`, until the time is up."""
-    tallies = {what: Tally() for what in ENDPOINTS}
-    lock = threading.Lock()
-    start = time.monotonic() + 1.0
-    stop = start + seconds
-
-    def user_loop(user: User, offset: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        turn = offset
-        while time.monotonic() < start:
-            time.sleep(0.01)
-        while time.monotonic() < stop:
-            what = mix[turn % len(mix)]
-            turn += 1
-            began = time.perf_counter()
-            try:
-                status = request(user, what, conn)
-            except (OSError, http.client.HTTPException):
-                status = 0
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            took = time.perf_counter() - began
-            with lock:
-                tally = tallies[what]
-                if status == 503:
-                    tally.busy += 1
-                elif status == 0 or status >= 500:
-                    tally.errors += 1
-                else:
-                    tally.latencies.append(took)
-                    if status >= 400:
-                        tally.refused += 1
-                    else:
-                        tally.ok += 1
-            if status == 503:
-                time.sleep(1.0)  # Retry-After
-        conn.close()
-
-    threads = [threading.Thread(target=user_loop, args=(u, i)) for i, u in enumerate(users)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    out.put({k: vars(v) for k, v in tallies.items()})
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU so far of the process and its children (the API's workers)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / TICKS
+    return total
 
 
 @dataclass
 class Level:
     seconds: float
     tallies: dict[str, Tally]
+    server_cpu: float = 0.0  # seconds, the API's processes over the level
+    client_cpu: float = 0.0  # seconds, the client processes
+
+    @property
+    def answered(self) -> int:
+        return sum(t.ok + t.refused for t in self.tallies.values())
 
 
-def run_level(port: int, users: list[User], mix: tuple[str, ...], seconds: float) -> Level:
-    """Every endpoint's tally over `seconds` with `len(users)` users in 2 client processes."""
-    queue: mp.Queue[dict[str, dict[str, Any]]] = mp.Queue()
+def run_level(
+    port: int, users: list[User], mix: tuple[str, ...], seconds: float, server_pid: int = 0
+) -> Level:
+    """Every endpoint's tally over `seconds` with `len(users)` users in 2 client processes,
+    with the server's and the clients' CPU over that time."""
+    queue: mp.Queue[dict[str, Any]] = mp.Queue()
     parts = [users[i::CLIENT_PROCESSES] for i in range(CLIENT_PROCESSES)]
-    procs = [mp.Process(target=play, args=(port, p, mix, seconds, queue)) for p in parts]
+    start = time.time() + 1.0  # every process connected and waiting
+    procs = [mp.Process(target=play, args=(port, p, mix, start, seconds, queue)) for p in parts]
     for proc in procs:
         proc.start()
+    time.sleep(max(0.0, start - time.time()))
+    server_before = tree_cpu_seconds(server_pid) if server_pid else 0.0
     results = [queue.get() for _ in procs]
+    server_cpu = tree_cpu_seconds(server_pid) - server_before if server_pid else 0.0
     for proc in procs:
         proc.join()
     merged = {what: Tally() for what in mix}
+    client_cpu = sum(result["cpu"] for result in results)
     for result in results:
         for what in mix:
-            t, r = merged[what], result[what]
+            t, r = merged[what], result["tallies"][what]
             t.latencies += r["latencies"]
             t.ok += r["ok"]
             t.refused += r["refused"]
             t.busy += r["busy"]
             t.errors += r["errors"]
-    return Level(seconds, merged)
+    return Level(seconds, merged, server_cpu, client_cpu)
 
 
 def start_server(name: str, port: int, workers: int) -> subprocess.Popen[bytes]:
@@ -266,18 +206,40 @@ def percentile(values: list[float], share: float) -> float:
 def table(rows: list[tuple[str, int, Level]]) -> str:
     lines = [
         "| Phase | Users | Endpoint | Answered/s | p50 ms | p95 ms | p99 ms | 2xx | 4xx | "
-        "503 | Errors |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "503 | Errors | Server CPU ms/answer | Client CPU ms/answer |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for phase, users, level in rows:
+        answered = max(level.answered, 1)
+        server = f"{level.server_cpu * 1000 / answered:.2f}"
+        client = f"{level.client_cpu * 1000 / answered:.2f}"
         for what, t in level.tallies.items():
             rate = (t.ok + t.refused) / level.seconds
             lines.append(
                 f"| {phase} | {users} | {what} | {rate:.0f} | {percentile(t.latencies, 0.5):.0f}"
                 f" | {percentile(t.latencies, 0.95):.0f} | {percentile(t.latencies, 0.99):.0f}"
-                f" | {t.ok} | {t.refused} | {t.busy} | {t.errors} |"
+                f" | {t.ok} | {t.refused} | {t.busy} | {t.errors} | {server} | {client} |"
             )
     return "\n".join(lines)
+
+
+def order_verdict(rows: list[tuple[str, int, Level]]) -> str:
+    """At which concurrency order placement alone keeps p99 under the target."""
+    alone = [(u, lv.tallies["order"], lv) for phase, u, lv in rows if phase == "order alone"]
+    shown = []
+    meeting = [u for u, t, _ in alone if percentile(t.latencies, 0.99) < ORDER_P99_TARGET_MS]
+    for users, tally, level in alone:
+        rate = (tally.ok + tally.refused) / level.seconds
+        p99 = percentile(tally.latencies, 0.99)
+        mark = "meets" if p99 < ORDER_P99_TARGET_MS else "misses"
+        shown.append(f"{users} users: {rate:.0f}/s, p99 {p99:.0f} ms ({mark})")
+    # Above the highest concurrency that meets it, more users only queue longer.
+    best = f"up to {max(meeting)} users" if meeting else "at none of these concurrencies"
+    return (
+        f"Order placement alone, p99 < {ORDER_P99_TARGET_MS} ms {best}: "
+        + "; ".join(shown)
+        + " (closed loop: latency ~ users / throughput)"
+    )
 
 
 def main() -> None:
@@ -290,34 +252,39 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=25)
     parser.add_argument("--ceiling-users", type=int, default=50)
     parser.add_argument("--ceiling-seconds", type=float, default=15)
+    parser.add_argument("--order-users", type=int, action="append")
     parser.add_argument("--port", type=int, default=18470)
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
     levels = args.users or [20, 50, 100, 200]
+    order_levels = args.order_users or [10, 20, args.ceiling_users]
 
     ensure_city(args.database, args.neighborhoods, args.residents)
-    users = pick_users(args.database, max(*levels, args.ceiling_users), seed=16)
+    users = pick_users(args.database, max(*levels, *order_levels, args.ceiling_users), seed=16)
     load_before = os.getloadavg()
     server = start_server(args.database, args.port, args.workers)
     rows: list[tuple[str, int, Level]] = []
+
+    def measure(phase: str, count: int, mix: tuple[str, ...], seconds: float) -> None:
+        rows.append((phase, count, run_level(args.port, users[:count], mix, seconds, server.pid)))
+        print(table(rows[-1:]), flush=True)
+
     try:
         run_level(args.port, users[: levels[0]], ENDPOINTS, 5)  # warm-up, not counted
         for count in levels:
-            level = run_level(args.port, users[:count], ENDPOINTS, args.seconds)
-            rows.append(("mix", count, level))
-            print(table(rows[-1:]), flush=True)
-        for what in ("healthz", "catalog", "order"):
-            level = run_level(args.port, users[: args.ceiling_users], (what,), args.ceiling_seconds)
-            rows.append((f"{what} alone", args.ceiling_users, level))
-            print(table(rows[-1:]), flush=True)
+            measure("mix", count, ENDPOINTS, args.seconds)
+        for what in ("healthz", "catalog"):
+            measure(f"{what} alone", args.ceiling_users, (what,), args.ceiling_seconds)
+        for count in order_levels:
+            measure("order alone", count, ("order",), args.ceiling_seconds)
     finally:
         server.terminate()
         server.wait(30)
     load_after = os.getloadavg()
     report = (
-        f"{args.workers} workers, {args.seconds:.0f} s per level, 2 client processes on the same "
-        f"2 cores; load average {load_before[0]:.1f} before, {load_after[0]:.1f} after\n\n"
-        + table(rows)
+        f"{args.workers} workers, {args.seconds:.0f} s per level, {CLIENT_PROCESSES} client "
+        f"processes on the same cores; load average {load_before[0]:.1f} before, "
+        f"{load_after[0]:.1f} after\n\n" + table(rows) + "\n\n" + order_verdict(rows)
     )
     print(report)
     if args.write:

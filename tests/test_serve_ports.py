@@ -15,7 +15,15 @@ from lockers.broker import EmbeddedBroker, PortInUse, free_port
 from lockers.config import get_locker_settings
 
 runner = CliRunner()
-ADDRESS_ENV = ("MQTT_URL", "LOCKERS_EMBEDDED_PORT", "PUBLIC_BASE_URL", "SMS_CONSOLE_PHONES")
+ADDRESS_ENV = (
+    "MQTT_URL",
+    "LOCKERS_EMBEDDED_PORT",
+    "PUBLIC_BASE_URL",
+    "SMS_CONSOLE_PHONES",
+    "PICKUP_ACCESS_LOG",
+    "PICKUP_HTTP",
+    "PICKUP_LOOP",
+)
 
 
 @pytest.fixture
@@ -48,7 +56,15 @@ def test_port_base_moves_http_and_the_embedded_broker(clean_env) -> None:  # typ
     result = runner.invoke(app_cli.app, ["serve", "--port-base", str(base)])
     assert result.exit_code == 0, result.output
     assert clean_env == [
-        {"factory": True, "host": "127.0.0.1", "port": base, "proxy_headers": False}
+        {
+            "factory": True,
+            "host": "127.0.0.1",
+            "port": base,
+            "proxy_headers": False,
+            "http": "httptools",
+            "loop": "uvloop",
+            "access_log": False,
+        }
     ]
     settings = get_settings()
     assert settings.mqtt_url == f"embedded://127.0.0.1:{base + 1}"
@@ -119,3 +135,21 @@ def test_demo_takes_the_same_port_options(clean_env, committed, engine, monkeypa
     assert clean_env[0]["port"] == base
     assert f"http://127.0.0.1:{base}/docs" in result.output
     assert get_settings().mqtt_url == f"embedded://127.0.0.1:{base + 1}"
+
+
+def test_access_log_parser_and_loop_are_options(clean_env) -> None:  # type: ignore[no-untyped-def]
+    args = ["serve", "--port", str(free_port()), "--access-log", "--http", "h11"]
+    result = runner.invoke(app_cli.app, [*args, "--loop", "asyncio"])
+    assert result.exit_code == 0, result.output
+    assert (clean_env[0]["access_log"], clean_env[0]["http"], clean_env[0]["loop"]) == (
+        True,
+        "h11",
+        "asyncio",
+    )
+
+
+@pytest.mark.parametrize(("option", "value"), [("--http", "nginx"), ("--loop", "trio")])
+def test_an_unknown_parser_or_loop_is_named(clean_env, option, value) -> None:  # type: ignore[no-untyped-def]
+    result = runner.invoke(app_cli.app, ["serve", option, value], terminal_width=300)
+    assert result.exit_code == 2
+    assert option in result.output and clean_env == []

@@ -80,6 +80,9 @@ def test_demo_seeds_once_prints_logins_and_serves(session_factory, monkeypatch) 
         "host": "127.0.0.1",
         "port": 8765,
         "proxy_headers": False,  # forwarded headers only from TRUSTED_PROXIES, in our middleware
+        "http": "httptools",
+        "loop": "uvloop",
+        "access_log": False,
     }
     assert "http://127.0.0.1:8765/docs" in result.output
     assert "operator / demo-operator" in result.output and "driver / demo-driver" in result.output
