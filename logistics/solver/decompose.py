@@ -25,6 +25,7 @@ import numpy as np
 from ortools.constraint_solver import routing_enums_pb2
 
 from logistics.solver import search
+from logistics.solver.lns import PROBLEM as _PROBLEM
 from logistics.solver.lns import improve_parts, warm_start, with_vehicles
 from logistics.solver.model import Data, build_data, objective_value
 from logistics.solver.problem import Problem
@@ -86,10 +87,6 @@ def sectors(data: Data, size: int = SECTOR_STOPS) -> tuple[list[list[int]], np.n
     width = len(order) / count
     return [order[round(k * width) : round((k + 1) * width)] for k in range(count)], relative
 
-
-_PROBLEM: list[Problem] = []
-"""The problem being decomposed, read by forked pool workers (a 1,000-stop matrix is not
-worth pickling for every task)."""
 
 Task = tuple[tuple[int, ...], tuple[int, ...], float, float]
 """A part to search: stop indices, vans (indices into problem.vehicles), seconds, deadline."""
@@ -249,7 +246,7 @@ def run(
         recombine_end = started + (deadline - started) * (SECTOR_SHARE + RECOMBINE_SHARE)
         routes = recombine(data, routes, points, recombine_end, workers, search_parts)
         lns_end = recombine_end + (deadline - started) * LNS_SHARE
-        routes = improve_parts(data, routes, points, lns_end)
+        routes = improve_parts(data, routes, points, lns_end, count, search_parts)
     finally:
         _PROBLEM.pop()
         if pool is not None:

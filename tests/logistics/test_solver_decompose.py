@@ -1,13 +1,15 @@
 """Decomposition of large problems: sweep sectors, recombination, the global search."""
 
+import functools
 import math
+import multiprocessing
 import time
 
 import pytest
 
 from logistics.solver import Depot, Problem, Stop, Vehicle, check, solve
 from logistics.solver.decompose import DECOMPOSE_ABOVE, SECTOR_STOPS, sectors
-from logistics.solver.lns import improve_parts
+from logistics.solver.lns import MIN_ROUTES, PROBLEM, _round, improve_parts
 from logistics.solver.model import build_data, objective_value
 from logistics.solver.solve import _result
 
@@ -58,7 +60,8 @@ def test_a_budget_too_short_for_any_search_still_routes_every_stop() -> None:
     assert not result.unassigned
 
 
-def test_improve_parts_keeps_every_stop_served_and_lowers_the_cost() -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_improve_parts_keeps_every_stop_served_and_lowers_the_cost(workers: int) -> None:
     problem = _ring(DECOMPOSE_ABOVE + 30)
     data = build_data(problem, tuple(range(len(problem.stops))))
     _, points = sectors(data)
@@ -67,10 +70,38 @@ def test_improve_parts_keeps_every_stop_served_and_lowers_the_cost() -> None:
     routes = [nodes[k : k + 5] for k in range(0, len(nodes), 5)]
     routes += [[] for _ in range(len(problem.vehicles) - len(routes))]
 
-    improved = improve_parts(data, routes, points, time.monotonic() + 3.0)
+    PROBLEM.append(problem)  # as decompose.run does: forked workers read it
+    pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
+    try:
+        search_parts = map if pool is None else functools.partial(pool.map, chunksize=1)
+        improved = improve_parts(
+            data, routes, points, time.monotonic() + 3.0, workers, search_parts
+        )
+    finally:
+        PROBLEM.pop()
+        if pool is not None:
+            pool.terminate()
 
     assert sorted(node for route in improved for node in route) == nodes
     assert objective_value(data, improved) < objective_value(data, routes)
     stop_routes = [[data.stop_of(node) for node in route] for route in improved]
     result = _result(data, stop_routes, objective_value(data, improved), [], 0.0)
     assert check.violations(problem, result) == []
+
+
+def test_a_round_gives_each_worker_a_part_sharing_no_route_with_the_others() -> None:
+    problem = _ring(DECOMPOSE_ABOVE + 30)
+    data = build_data(problem, tuple(range(len(problem.stops))))
+    _, points = sectors(data)
+    nodes = list(range(data.num_depots, len(data.location)))
+    routes = [nodes[k : k + 6] for k in range(0, len(nodes), 6)]  # 30 routes, 6 vans idle
+    routes += [[] for _ in range(len(problem.vehicles) - len(routes))]
+    used = [v for v, route in enumerate(routes) if route]
+
+    fleets = _round(data, routes, points, used, 2)
+
+    assert len(fleets) == 2
+    vans = [v for fleet in fleets for v in fleet]
+    assert len(vans) == len(set(vans))
+    assert all(sum(1 for v in fleet if routes[v]) >= MIN_ROUTES for fleet in fleets)
+    assert all(sum(1 for v in fleet if not routes[v]) == 1 for fleet in fleets)
