@@ -142,6 +142,12 @@ def loads(db_session: Session, parcel_filter: Any) -> list[ParcelLoad]:
     return [ParcelLoad(r[0], r[1] or 0, TemperatureClass(r[2]), r[3], r[4]) for r in rows]
 
 
+def _exceeds(
+    capacity: dict[str, float], litres: str, volume: float, kilos: str, weight: float
+) -> bool:
+    return volume > capacity.get(litres, 0.0) + 1e-9 or weight > capacity.get(kilos, 0.0) + 1e-9
+
+
 def group_stops(parcels: Sequence[ParcelLoad], capacity_max: dict[str, float]) -> list[StopGroup]:
     """Parcels by bank (and pinned van), split where one group would exceed the biggest van."""
     by_key: dict[tuple[int, int | None], list[ParcelLoad]] = defaultdict(list)
@@ -154,17 +160,22 @@ def group_stops(parcels: Sequence[ParcelLoad], capacity_max: dict[str, float]) -
         chunks: list[StopGroup] = []
         current = StopGroup(key="", bank_id=bank_id, pinned_vehicle_id=pinned)
         totals: dict[str, float] = defaultdict(float)
+        # Only a chunk of one parcel can be over (a parcel bigger than the van): it stands alone.
+        current_over = False
         for p in sorted(items, key=lambda x: x.id):
-            trial = defaultdict(float, totals)
-            add_load(trial, p)
-            over = any(v > capacity_max.get(k, 0.0) + 1e-9 for k, v in trial.items())
+            tc = TemperatureClass(p.temperature_class).value
+            litres, kilos = f"{tc}_l", f"{tc}_kg"
+            volume = totals[litres] + p.volume_ml / 1000
+            weight = totals[kilos] + p.weight_g / 1000
+            over = current_over or _exceeds(capacity_max, litres, volume, kilos, weight)
             if over and current.parcels:
                 chunks.append(current)
                 current = StopGroup(key="", bank_id=bank_id, pinned_vehicle_id=pinned)
-                trial = defaultdict(float)
-                add_load(trial, p)
+                totals = defaultdict(float)
+                volume, weight = p.volume_ml / 1000, p.weight_g / 1000
             current.parcels.append(p)
-            totals = trial
+            totals[litres], totals[kilos] = volume, weight
+            current_over = _exceeds(capacity_max, litres, volume, kilos, weight)
         chunks.append(current)
         for i, chunk in enumerate(chunks):
             chunk.key = f"b{bank_id}" + (f"-v{pinned}" if pinned else "") + (f"-{i}" if i else "")

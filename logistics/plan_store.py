@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from app.core import bulk
+from app.core.db import utcnow
 from app.events import service as event_service
 from app.windows.queries import WindowView
 from logistics import handover, lifecycle
@@ -20,8 +21,6 @@ from logistics.models import Parcel, Route, RouteStatus, RouteStop, StopStatus, 
 from logistics.plan_problem import StopGroup, VanStart
 from logistics.solver import Problem, Result
 from logistics.solver import Route as SolvedRoute
-
-PARCEL_LINK_BATCH = 2000
 
 
 @dataclass(frozen=True)
@@ -143,20 +142,24 @@ def store_routes(
     report: PlanReport,
 ) -> None:
     """Write each solver route as a Route (new or continued) with its stops and parcels."""
-    parcel_links: list[dict[str, Any]] = []
+    new_stops: list[tuple[RouteStop, StopGroup]] = []
     for solved in result.routes:
         route = _route_for(db_session, vans[solved.vehicle_id], solved, ctx)
         route.distance_m = int(round(solved.distance))
         route.travel_s = int(round(solved.travel_time))
-        new_stops = _append_stops(route, solved, problem, groups, ctx)
-        db_session.flush()
-        for stop, group in new_stops:
-            parcel_links.extend({"id": p.id, "route_stop_id": stop.id} for p in group.parcels)
-            report.parcels_routed += len(group.parcels)
+        new_stops.extend(_append_stops(route, solved, problem, groups, ctx))
         report.routes += 1
         report.distance_m += route.distance_m
-    for start in range(0, len(parcel_links), PARCEL_LINK_BATCH):
-        db_session.execute(update(Parcel), parcel_links[start : start + PARCEL_LINK_BATCH])
+    db_session.flush()  # every route and stop in one go: the stops' ids for their parcels
+    now = utcnow()
+    parcel_links: list[dict[str, Any]] = []
+    for stop, group in new_stops:
+        stop_id = stop.id
+        parcel_links.extend(
+            {"id": p.id, "route_stop_id": stop_id, "updated_at": now} for p in group.parcels
+        )
+    report.parcels_routed += len(parcel_links)
+    bulk.update_by_key(db_session, Parcel, parcel_links)
 
 
 def store_unassigned(

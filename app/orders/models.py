@@ -31,11 +31,17 @@ class LineStatus(StrEnum):
 
 class Order(Base):
     __tablename__ = "orders"
-    __table_args__ = (UniqueConstraint("resident_id", "idempotency_key"),)
+    # The parcels' one foreign key to their order names these four columns, so a parcel's
+    # copies of the window, resident and neighborhood are checked against the order's in one
+    # parent lookup; led by window_id, the key also serves the lookups by window.
+    __table_args__ = (
+        UniqueConstraint("resident_id", "idempotency_key"),
+        UniqueConstraint("window_id", "id", "resident_id", "neighborhood_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
-    window_id: Mapped[int] = mapped_column(ForeignKey("delivery_windows.id"), index=True)
+    window_id: Mapped[int] = mapped_column(ForeignKey("delivery_windows.id"))
     neighborhood_id: Mapped[int] = mapped_column(ForeignKey("neighborhoods.id"), index=True)
     status: Mapped[OrderStatus] = mapped_column(
         Enum(OrderStatus, native_enum=False, length=20), default=OrderStatus.PLACED, index=True

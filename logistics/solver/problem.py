@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
+
 Objective = Literal["hierarchical", "distance"]
 Matrix = tuple[tuple[float, ...], ...]
 
@@ -112,15 +114,15 @@ class Vehicle:
 
 def _matrix(what: str, rows: Sequence[Sequence[float]], size: int | None) -> Matrix:
     """Copy a square matrix of finite non-negative numbers, checking its size."""
-    matrix = tuple(tuple(float(x) for x in row) for row in rows)
-    n = len(matrix) if size is None else size
-    if len(matrix) != n or any(len(row) != n for row in matrix):
+    n = len(rows) if size is None else size
+    if len(rows) != n or any(len(row) != n for row in rows):
         raise ValueError(f"{what} must be a square {n}x{n} matrix")
-    for i, row in enumerate(matrix):
-        for j, value in enumerate(row):
-            if not math.isfinite(value) or value < 0:
-                raise ValueError(f"{what}[{i}][{j}] must be finite and >= 0, got {value}")
-    return matrix
+    values = np.asarray(rows, dtype=float).reshape(n, n)
+    bad = ~(np.isfinite(values) & (values >= 0))
+    if bad.any():
+        i, j = (int(k) for k in np.argwhere(bad)[0])
+        raise ValueError(f"{what}[{i}][{j}] must be finite and >= 0, got {values[i, j]}")
+    return tuple(map(tuple, values.tolist()))
 
 
 @dataclass(frozen=True, init=False)

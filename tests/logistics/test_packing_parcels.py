@@ -1,6 +1,8 @@
 """Packing: one parcel per order and temperature class, split to fit, smallest size, idempotent."""
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.core.enums import CompartmentSize, TemperatureClass
@@ -87,6 +89,27 @@ def test_pack_window_one_parcel_per_order_and_class(world, db: Session) -> None:
         )
         == 0
     )
+
+
+@pytest.mark.parametrize("column", ["window_id", "resident_id", "neighborhood_id"])
+def test_a_parcel_must_agree_with_its_order(world, db: Session, column: str) -> None:  # type: ignore[no-untyped-def]
+    hood, _ = world.hood()
+    other_hood, _ = world.hood(km_north=2.0)
+    order = world.order(hood, [(world.chilled, 1)])
+    packing.pack_window(db_session=db, window_id=world.window.id, fill_factor=0.85, commit=False)
+    packed = db.execute(select(Parcel.__table__).where(Parcel.order_id == order.id)).one()
+    row = dict(packed._mapping) | {"sequence": 2}
+    row.pop("id")
+    elsewhere = {
+        "window_id": world.make.window(world.city).id,
+        "resident_id": world.resident(hood).id,
+        "neighborhood_id": other_hood.id,
+    }
+    with pytest.raises(IntegrityError), db.begin_nested():
+        db.execute(insert(Parcel).values(row | {column: elsewhere[column]}))
+    with db.begin_nested():  # the same row agreeing with its order is stored
+        db.execute(insert(Parcel).values(row))
+    assert db.scalar(select(func.count()).where(Parcel.order_id == order.id)) == 2
 
 
 def test_pack_window_skips_failed_lines(world, db: Session) -> None:  # type: ignore[no-untyped-def]
