@@ -173,7 +173,8 @@ class Stack:
             time.sleep(0.05)
 
     def _start_celery(self, env: dict[str, str]) -> None:
-        celery = [sys.executable, "-m", "celery", "-A", "app.worker"]
+        guard = [sys.executable, "-m", "simulation.die_with_parent", str(os.getpid())]
+        celery = [*guard, sys.executable, "-m", "celery", "-A", "app.worker"]
         child_env = {**os.environ, **env}
         logs = self.workdir
         worker = [
