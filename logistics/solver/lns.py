@@ -38,9 +38,9 @@ PROBLEM: list[Problem] = []
 """The problem being decomposed, read by forked pool workers (a 1,000-stop matrix is not
 worth pickling for every task)."""
 
-Part = tuple[tuple[int, ...], tuple[int, ...], tuple[tuple[int, ...], ...], float, bool]
-"""A part to search: stop indices, vans, each van's route (stop indices), the deadline,
-and whether the search is guided."""
+Part = tuple[tuple[int, ...], tuple[tuple[int, ...], ...], float, bool]
+"""A part to search: vans, each van's route (stop indices), the deadline, and whether the
+search is guided."""
 
 
 def with_vehicles(problem: Problem, vehicles: list[int]) -> Problem:
@@ -94,7 +94,8 @@ def descend(data: Data, routes: Routes, deadline: float, guided: bool) -> Routes
 
 def search_part(part: Part) -> Routes | None:
     """Search one part (in a worker); its new routes as stop indices, if they cost less."""
-    stops, fleet, routes, deadline, guided = part
+    fleet, routes, deadline, guided = part
+    stops = tuple(stop for route in routes for stop in route)
     sub = build_data(with_vehicles(PROBLEM[-1], list(fleet)), stops)
     position = {stop: sub.num_depots + k for k, stop in enumerate(stops)}
     current = [[position[stop] for stop in route] for route in routes]
@@ -149,7 +150,6 @@ def improve_parts(
             end = min(deadline, time.monotonic() + SLICE_S)
             parts = [
                 (
-                    tuple(data.stop_of(node) for v in fleet for node in routes[v]),
                     tuple(fleet),
                     tuple(tuple(data.stop_of(node) for node in routes[v]) for v in fleet),
                     end,
